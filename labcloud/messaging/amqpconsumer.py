@@ -1,0 +1,146 @@
+"""A RabbitMQ consumer thread that survives broker restarts.
+
+It owns one connection. On every (re)connect it declares its exchanges, queues and bindings
+again (a restarted broker has forgotten non-durable ones), sets its prefetch, and consumes.
+The callback runs in this thread, so acks and rejects go out on the connection they came in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import amqp.exceptions
+import kombu
+
+from labcloud.messaging.driver import DeliverCallback, Delivery
+from labcloud.messaging.exceptions import PreconditionFailed
+from labcloud.messaging.topology import Subscription
+
+if TYPE_CHECKING:
+    from labcloud.messaging.amqp import AmqpDriver
+
+LOG = logging.getLogger(__name__)
+DRAIN_TIMEOUT = 0.25  # how often an idle consumer looks at its stop flag
+
+
+def declare_all(channel: Any, subscriptions: Sequence[Subscription]) -> None:
+    """Declare each subscription's queue, its exchanges and its bindings on ``channel``."""
+    from labcloud.messaging.amqp import declare_exchange
+
+    for sub in subscriptions:
+        q = sub.queue
+        channel.queue_declare(
+            queue=q.name,
+            durable=q.durable,
+            auto_delete=q.auto_delete,
+            exclusive=q.exclusive,
+            arguments=dict(q.arguments) or None,
+        )
+        for exchange, key in sub.bindings:
+            if exchange.name:
+                declare_exchange(channel, exchange)
+                channel.queue_bind(queue=q.name, exchange=exchange.name, routing_key=key)
+
+
+class AmqpConsumer:
+    def __init__(
+        self,
+        driver: AmqpDriver,
+        subscriptions: Sequence[Subscription],
+        callback: DeliverCallback,
+        *,
+        prefetch: int,
+        name: str,
+    ) -> None:
+        self._driver = driver
+        self._subs = list(subscriptions)
+        self._callback = callback
+        self._prefetch = prefetch
+        self._stopped = threading.Event()
+        self.ready = threading.Event()  # set once consuming (again after each reconnect)
+        self.reconnects = 0
+        self.error: Exception | None = None  # a declare the broker refused (not retried)
+        self._thread = threading.Thread(target=self._run, name=f"amqp-consumer-{name}", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        if not self.ready.wait(timeout):
+            LOG.warning("consumer %s is not consuming yet after %s s", self._thread.name, timeout)
+        if self.error is not None:
+            raise PreconditionFailed(
+                what="queue", name=self._subs[0].queue.name, detail=str(self.error)
+            ) from self.error
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        delay = 0.1
+        while not self._stopped.is_set():
+            try:
+                with kombu.Connection(self._driver.url, heartbeat=0) as conn:
+                    conn.ensure_connection(max_retries=1, timeout=5)
+                    self._consume(conn)
+                    delay = 0.1
+            except amqp.exceptions.IrrecoverableChannelError as exc:
+                self.error = exc
+                self.ready.set()
+                LOG.error("consumer %s: the broker refused a declare: %s", self._thread.name, exc)
+                return
+            except self._driver.connection_errors as exc:
+                self.ready.clear()
+                self._driver.note_failure()
+                self.reconnects += 1
+                LOG.warning(
+                    "consumer %s lost the broker (%s); reconnecting", self._thread.name, exc
+                )
+                self._stopped.wait(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _consume(self, conn: Any) -> None:
+        channel = conn.channel()
+        declare_all(channel, self._subs)
+        channel.basic_qos(0, self._prefetch, False)
+        tags = [
+            channel.basic_consume(queue=sub.queue.name, callback=self._on_message(channel, sub))
+            for sub in self._subs
+        ]
+        self.ready.set()
+        while not self._stopped.is_set():
+            try:
+                conn.drain_events(timeout=DRAIN_TIMEOUT)
+            except TimeoutError:  # socket.timeout: nothing arrived, look at the stop flag
+                continue
+        try:  # cancel first, so nothing is delivered to a closing channel; unacked go back
+            for tag in tags:
+                channel.basic_cancel(tag)
+            channel.close()
+        except (*self._driver.connection_errors, amqp.exceptions.AMQPError):
+            pass
+
+    def _on_message(self, channel: Any, sub: Subscription) -> Any:
+        queue = sub.queue.name
+
+        def deliver(message: Any) -> None:
+            info = message.delivery_info
+            tag = info["delivery_tag"]
+            body = message.body
+            self._callback(
+                Delivery(
+                    body=body.encode() if isinstance(body, str) else body,
+                    exchange=info.get("exchange", ""),
+                    routing_key=info.get("routing_key", ""),
+                    queue=queue,
+                    properties=dict(message.properties),
+                    redelivered=bool(info.get("redelivered")),
+                    ack_fn=lambda: channel.basic_ack(tag),
+                    reject_fn=lambda requeue: channel.basic_reject(tag, requeue),
+                )
+            )
+
+        return deliver

@@ -1,0 +1,93 @@
+"""The narrow interface both transports implement: declare, publish, consume, snapshot.
+
+``amqp.AmqpDriver`` speaks to RabbitMQ through kombu; ``memory.MemoryDriver`` is an
+in-process broker with RabbitMQ's routing rules. The RPC client and server above them do not
+know which one they use. (oslo.messaging is layered the same way: a rabbit driver and a fake
+driver under one RPC API.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from labcloud.messaging.brokerview import BrokerSnapshot
+from labcloud.messaging.topology import ExchangeSpec, Subscription
+
+# Message properties both drivers understand (AMQP basic properties, by kombu's names).
+# ``expiration`` is in seconds (float); drivers convert it to the broker's unit.
+PropertyMap = Mapping[str, Any]
+
+
+@dataclass
+class Delivery:
+    """One message handed to a consumer callback; ack or reject it in the callback's thread."""
+
+    body: bytes
+    exchange: str
+    routing_key: str
+    queue: str
+    properties: PropertyMap = field(default_factory=dict)
+    redelivered: bool = False
+    ack_fn: Callable[[], None] = lambda: None
+    reject_fn: Callable[[bool], None] = lambda requeue: None
+
+    def ack(self) -> None:
+        self.ack_fn()
+
+    def reject(self, requeue: bool = False) -> None:
+        self.reject_fn(requeue)
+
+
+DeliverCallback = Callable[[Delivery], None]
+
+
+class Consumer(Protocol):
+    """A running consumer: its own thread calls the callback for each delivery."""
+
+    def stop(self) -> None:
+        """Cancel consumption and join the consumer thread; safe to call twice."""
+
+
+class Driver(Protocol):
+    url: str
+
+    def declare(self, subscriptions: Sequence[Subscription]) -> None:
+        """Declare queues, their exchanges and bindings without consuming."""
+
+    def publish(
+        self,
+        exchange: ExchangeSpec,
+        routing_key: str,
+        body: bytes,
+        *,
+        properties: PropertyMap | None = None,
+        mandatory: bool = False,
+        timeout: float | None = None,
+        replay: bool = False,
+    ) -> None:
+        """Publish one message; ``exchange.name == ""`` is the default exchange.
+
+        Declares ``exchange`` first (once) unless it is the default exchange. With
+        ``mandatory``, raises MessageUndeliverable when no queue takes the message. Retries
+        lost connections for up to ``timeout`` seconds, then raises MessageDeliveryFailure.
+        With ``replay`` (casts), a driver whose broker can lose confirmed messages in a
+        restart resends the message if that may have happened.
+        """
+
+    def consume(
+        self,
+        subscriptions: Sequence[Subscription],
+        callback: DeliverCallback,
+        *,
+        prefetch: int = 64,
+        name: str = "",
+    ) -> Consumer:
+        """Declare and consume the queues; the consumer survives broker restarts."""
+
+    def snapshot(self) -> BrokerSnapshot:
+        """Exchanges, queues with current depths and consumers, and bindings."""
+
+    def close(self) -> None:
+        """Stop every consumer and close connections; safe to call twice."""

@@ -1,0 +1,414 @@
+"""The in-process broker behind ``memory://``: RabbitMQ's model, in one Python process.
+
+Exchanges (direct, fanout, topic, and the default exchange that routes to the queue named
+by the key), queues, bindings, consumers with prefetch credit, acks, rejects and requeues,
+``mandatory`` returns, ``auto_delete``, ``x-expires`` and per-message ``expiration`` behave
+as on RabbitMQ, so what a student sees in-kernel is what RabbitMQ would do. Left out:
+persistence, the headers exchange, transactions, priorities.
+
+Each MemoryBroker is separate: two clouds in one process never see each other's queues.
+Delivery is pushed: a consumer's thread sleeps on a condition until a message arrives, so
+an idle cloud uses no CPU and a message is delivered in microseconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from labcloud.messaging.brokerview import BindingInfo, BrokerSnapshot, ExchangeInfo, QueueInfo
+from labcloud.messaging.driver import DeliverCallback, Delivery, PropertyMap
+from labcloud.messaging.exceptions import (
+    ExchangeNotFound,
+    MessageUndeliverable,
+    PreconditionFailed,
+)
+from labcloud.messaging.routing import topic_matches
+from labcloud.messaging.topology import ExchangeSpec, QueueSpec, Subscription
+
+LOG = logging.getLogger(__name__)
+PREDECLARED = (
+    ExchangeSpec("", "direct", durable=True),
+    ExchangeSpec("amq.direct", "direct", True),
+    ExchangeSpec("amq.fanout", "fanout", True),
+    ExchangeSpec("amq.topic", "topic", True),
+)
+
+
+@dataclass
+class _Message:
+    body: bytes
+    exchange: str
+    routing_key: str
+    properties: PropertyMap
+    expires_at: float | None
+    redelivered: bool = False
+
+
+@dataclass
+class _Queue:
+    spec: QueueSpec
+    ready: deque[_Message] = field(default_factory=deque)
+    consumers: list[_Consumer] = field(default_factory=list)
+    turn: int = 0
+    had_consumer: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Exchange:
+    spec: ExchangeSpec
+    bindings: list[tuple[str, str]] = field(default_factory=list)  # (routing key, queue)
+
+
+class _Consumer:
+    """One consumer: its own thread, an inbox the broker pushes to, and prefetch credit."""
+
+    def __init__(
+        self,
+        broker: MemoryBroker,
+        queues: list[str],
+        callback: DeliverCallback,
+        prefetch: int,
+        name: str,
+    ) -> None:
+        self.broker = broker
+        self.queues = queues
+        self.callback = callback
+        self.prefetch = prefetch
+        self.unacked: dict[int, tuple[str, _Message]] = {}
+        self.inbox: deque[tuple[int, str, _Message]] = deque()
+        self.cond = threading.Condition(threading.Lock())
+        self.stopped = False
+        self.thread = threading.Thread(
+            target=self._run, name=f"memory-consumer-{name}", daemon=True
+        )
+
+    def has_credit(self) -> bool:
+        return not self.stopped and len(self.unacked) < self.prefetch
+
+    def push(self, tag: int, queue: str, msg: _Message) -> None:  # called under broker lock
+        self.unacked[tag] = (queue, msg)
+        with self.cond:
+            self.inbox.append((tag, queue, msg))
+            self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.inbox and not self.stopped:
+                    self.cond.wait()
+                if self.stopped:
+                    return
+                tag, queue, msg = self.inbox.popleft()
+            delivery = Delivery(
+                body=msg.body,
+                exchange=msg.exchange,
+                routing_key=msg.routing_key,
+                queue=queue,
+                properties=msg.properties,
+                redelivered=msg.redelivered,
+                ack_fn=lambda tag=tag: self.broker.settle(self, tag, None),  # type: ignore[misc]
+                reject_fn=lambda requeue, tag=tag: self.broker.settle(self, tag, requeue),  # type: ignore[misc]
+            )
+            try:
+                self.callback(delivery)
+            except Exception:
+                LOG.exception("consumer callback failed on %s", queue)
+
+    def stop(self) -> None:
+        self.broker.cancel(self)
+        with self.cond:
+            self.stopped = True
+            self.cond.notify()
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout=10)
+
+
+class MemoryBroker:
+    """All the state of one in-process broker (share it to share queues)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._exchanges: dict[str, _Exchange] = {e.name: _Exchange(e) for e in PREDECLARED}
+        self._queues: dict[str, _Queue] = {}
+        self._tags = itertools.count(1)
+
+    # -- declarations -------------------------------------------------------------------
+    def declare_exchange(self, spec: ExchangeSpec) -> None:
+        with self._lock:
+            existing = self._exchanges.get(spec.name)
+            if existing is None:
+                self._exchanges[spec.name] = _Exchange(spec)
+            elif existing.spec != spec:
+                raise PreconditionFailed(
+                    what="exchange",
+                    name=spec.name,
+                    detail=f"declared as {existing.spec}, asked {spec}",
+                )
+
+    def declare_queue(self, spec: QueueSpec) -> None:
+        with self._lock:
+            self._expire()
+            existing = self._queues.get(spec.name)
+            if existing is None:
+                self._queues[spec.name] = _Queue(spec)
+            elif (
+                existing.spec.durable,
+                existing.spec.auto_delete,
+                existing.spec.exclusive,
+                dict(existing.spec.arguments),
+            ) != (spec.durable, spec.auto_delete, spec.exclusive, dict(spec.arguments)):
+                raise PreconditionFailed(
+                    what="queue",
+                    name=spec.name,
+                    detail=f"declared as {existing.spec}, asked {spec}",
+                )
+            else:
+                existing.last_used = time.monotonic()
+
+    def bind(self, queue: str, exchange: str, routing_key: str) -> None:
+        with self._lock:
+            ex = self._exchanges.get(exchange)
+            if ex is None:
+                raise ExchangeNotFound(exchange=exchange)
+            if (routing_key, queue) not in ex.bindings:
+                ex.bindings.append((routing_key, queue))
+
+    def delete_queue(self, name: str) -> None:
+        with self._lock:
+            if self._queues.pop(name, None) is None:
+                return
+            for ex in list(self._exchanges.values()):
+                before = len(ex.bindings)
+                ex.bindings = [b for b in ex.bindings if b[1] != name]
+                if ex.spec.auto_delete and before and not ex.bindings:
+                    del self._exchanges[ex.spec.name]
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for q in list(self._queues.values()):
+            ttl = q.spec.arguments.get("x-expires")
+            if ttl and not q.consumers and now - q.last_used > float(ttl) / 1000:
+                self.delete_queue(q.spec.name)
+
+    # -- messages -----------------------------------------------------------------------
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: PropertyMap | None = None,
+        mandatory: bool = False,
+    ) -> int:
+        """Route one message; return how many queues took it."""
+        props = properties or {}
+        ttl = props.get("expiration")
+        expires = time.monotonic() + float(ttl) if ttl else None
+        with self._lock:
+            targets = self._route(exchange, routing_key)
+            if not targets and mandatory:
+                raise MessageUndeliverable(exchange=exchange, routing_key=routing_key)
+            for queue in targets:
+                self._enqueue(queue, _Message(body, exchange, routing_key, props, expires))
+            return len(targets)
+
+    def _route(self, exchange: str, key: str) -> list[_Queue]:
+        if exchange == "":
+            q = self._queues.get(key)
+            return [q] if q is not None else []
+        ex = self._exchanges.get(exchange)
+        if ex is None:
+            raise ExchangeNotFound(exchange=exchange)
+        kind = ex.spec.type
+        names = {
+            queue
+            for pattern, queue in ex.bindings
+            if kind == "fanout"
+            or (kind == "direct" and pattern == key)
+            or (kind == "topic" and topic_matches(pattern, key))
+        }
+        return [self._queues[n] for n in names if n in self._queues]
+
+    def _enqueue(self, queue: _Queue, msg: _Message) -> None:
+        queue.last_used = time.monotonic()
+        consumer = self._next_consumer(queue)
+        if consumer is None:
+            queue.ready.append(msg)
+        else:
+            consumer.push(next(self._tags), queue.spec.name, msg)
+
+    def _next_consumer(self, queue: _Queue) -> _Consumer | None:
+        count = len(queue.consumers)
+        for i in range(count):  # round robin among consumers with credit
+            consumer = queue.consumers[(queue.turn + i) % count]
+            if consumer.has_credit():
+                queue.turn = (queue.turn + i + 1) % count
+                return consumer
+        return None
+
+    def _fill(self, consumer: _Consumer) -> None:
+        """Give a consumer with new credit the messages waiting in its queues."""
+        now = time.monotonic()
+        for name in consumer.queues:
+            queue = self._queues.get(name)
+            while queue is not None and queue.ready and consumer.has_credit():
+                msg = queue.ready.popleft()
+                if msg.expires_at is None or msg.expires_at > now:
+                    consumer.push(next(self._tags), name, msg)
+
+    def settle(self, consumer: _Consumer, tag: int, requeue: bool | None) -> None:
+        """Ack (``requeue is None``) or reject a delivered message."""
+        with self._lock:
+            entry = consumer.unacked.pop(tag, None)
+            if entry is None:
+                return
+            queue_name, msg = entry
+            queue = self._queues.get(queue_name)
+            if requeue and queue is not None:
+                msg.redelivered = True
+                queue.ready.appendleft(msg)
+                self._redeliver(queue)
+            self._fill(consumer)
+
+    def _redeliver(self, queue: _Queue) -> None:
+        while queue.ready:
+            consumer = self._next_consumer(queue)
+            if consumer is None:
+                return
+            consumer.push(next(self._tags), queue.spec.name, queue.ready.popleft())
+
+    # -- consumers ----------------------------------------------------------------------
+    def consume(
+        self, queues: Sequence[str], callback: DeliverCallback, prefetch: int, name: str
+    ) -> _Consumer:
+        consumer = _Consumer(self, list(queues), callback, prefetch, name)
+        consumer.thread.start()
+        with self._lock:
+            for q in queues:
+                queue = self._queues[q]
+                queue.consumers.append(consumer)
+                queue.had_consumer = True
+            self._fill(consumer)
+        return consumer
+
+    def cancel(self, consumer: _Consumer) -> None:
+        with self._lock:
+            consumer.stopped = True
+            for name in consumer.queues:
+                queue = self._queues.get(name)
+                if queue is None:
+                    continue
+                queue.consumers = [c for c in queue.consumers if c is not consumer]
+                queue.last_used = time.monotonic()
+            for _tag, (name, msg) in sorted(consumer.unacked.items(), reverse=True):
+                queue = self._queues.get(name)
+                if queue is not None:
+                    msg.redelivered = True
+                    queue.ready.appendleft(msg)
+            consumer.unacked.clear()
+            for name in consumer.queues:
+                queue = self._queues.get(name)
+                if queue is None:
+                    continue
+                if queue.spec.auto_delete and not queue.consumers:
+                    self.delete_queue(name)
+                else:
+                    self._redeliver(queue)
+
+    # -- the view -----------------------------------------------------------------------
+    def snapshot(self) -> BrokerSnapshot:
+        with self._lock:
+            self._expire()
+            exchanges = tuple(
+                ExchangeInfo(e.spec.name, e.spec.type, e.spec.durable, e.spec.auto_delete)
+                for e in self._exchanges.values()
+            )
+            queues = tuple(
+                QueueInfo(
+                    q.spec.name,
+                    messages=len(q.ready),
+                    unacked=sum(
+                        1 for c in q.consumers for n, _ in c.unacked.values() if n == q.spec.name
+                    ),
+                    consumers=len(q.consumers),
+                    durable=q.spec.durable,
+                    auto_delete=q.spec.auto_delete,
+                    exclusive=q.spec.exclusive,
+                    arguments=dict(q.spec.arguments),
+                )
+                for q in self._queues.values()
+            )
+            bindings = tuple(
+                [BindingInfo("", n, n) for n in self._queues]
+                + [
+                    BindingInfo(e.spec.name, key, queue)
+                    for e in self._exchanges.values()
+                    for key, queue in e.bindings
+                ]
+            )
+        return BrokerSnapshot("memory", exchanges, queues, bindings)
+
+
+class MemoryDriver:
+    """The Driver interface over a MemoryBroker (a new one unless one is given)."""
+
+    url = "memory://"
+
+    def __init__(self, broker: MemoryBroker | None = None) -> None:
+        self.broker = broker if broker is not None else MemoryBroker()
+        self._consumers: list[_Consumer] = []
+        self._lock = threading.Lock()
+
+    def declare(self, subscriptions: Sequence[Subscription]) -> None:
+        for sub in subscriptions:
+            self.broker.declare_queue(sub.queue)
+            for exchange, key in sub.bindings:
+                if exchange.name:
+                    self.broker.declare_exchange(exchange)
+                    self.broker.bind(sub.queue.name, exchange.name, key)
+
+    def publish(
+        self,
+        exchange: ExchangeSpec,
+        routing_key: str,
+        body: bytes,
+        *,
+        properties: PropertyMap | None = None,
+        mandatory: bool = False,
+        timeout: float | None = None,
+        replay: bool = False,
+    ) -> None:
+        if exchange.name:
+            self.broker.declare_exchange(exchange)
+        self.broker.publish(exchange.name, routing_key, body, properties, mandatory)
+
+    def consume(
+        self,
+        subscriptions: Sequence[Subscription],
+        callback: DeliverCallback,
+        *,
+        prefetch: int = 64,
+        name: str = "",
+    ) -> _Consumer:
+        self.declare(subscriptions)
+        consumer = self.broker.consume(
+            [s.queue.name for s in subscriptions], callback, prefetch, name
+        )
+        with self._lock:
+            self._consumers.append(consumer)
+        return consumer
+
+    def snapshot(self) -> BrokerSnapshot:
+        return self.broker.snapshot()
+
+    def close(self) -> None:
+        with self._lock:
+            consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            consumer.stop()

@@ -1,0 +1,92 @@
+"""The HTTP client one service uses to reach another's REST API, with the user's token.
+
+Every request becomes an HttpEvent on the trace bus (who asked whom, what, the answer, how
+long), which is how students see steps 19–27 of the boot flow cross service boundaries.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from labcloud.trace.bus import TraceBus
+from labcloud.trace.events import HttpEvent, Origin
+
+
+class ServiceClient:
+    """``ServiceClient(url, source="nova-compute", target="glance-api", bus=bus)``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        source: str,
+        target: str,
+        bus: TraceBus | None = None,
+        origin: Origin | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.source = source
+        self.target = target
+        self.bus = bus
+        self.origin = origin or Origin()
+        # who is asking travels in User-Agent, as OpenStack's clients name themselves there
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, headers={"User-Agent": f"labcloud ({source})"}
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        user: str = "",
+        request_id: str = "",
+        **kwargs: Any,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["X-Auth-Token"] = token
+        if request_id:
+            all_headers.setdefault("X-OpenStack-Request-ID", request_id)
+        start = time.perf_counter()
+        response = self._http.request(method, path, headers=all_headers, **kwargs)
+        if self.bus is not None and self.bus.active:
+            self.bus.emit(
+                HttpEvent(
+                    method=method,
+                    url=f"{self.base_url}{path}",
+                    status=response.status_code,
+                    source=self.source,
+                    target=self.target,
+                    duration_ms=(time.perf_counter() - start) * 1e3,
+                    user=user,
+                    request_id=request_id,
+                    host=self.origin.host,
+                    process=self.origin.process,
+                )
+            )
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,139 @@
+"""A small publish/subscribe bus for trace events, delivered in the emitting thread.
+
+Emitters check :attr:`TraceBus.active` before building an event, so tracing costs one
+attribute read when nobody listens. Subscribers must be quick; a slow consumer (a widget)
+should copy events into its own bounded buffer and work on them from another thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+Callback = Callable[[Any], None]
+Predicate = Callable[[Any], bool]
+
+
+class Subscription:
+    """A handle returned by :meth:`TraceBus.subscribe`; ``close()`` stops delivery."""
+
+    def __init__(self, bus: TraceBus, callback: Callback, where: Predicate | None) -> None:
+        self._bus = bus
+        self.callback = callback
+        self.where = where
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TraceBus:
+    """Fan events out to subscribers; a failing subscriber is logged, never propagated."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: tuple[Subscription, ...] = ()
+        self._gates: tuple[Callback, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """True when at least one subscriber listens (emitters skip work otherwise)."""
+        return bool(self._subs or self._gates)
+
+    def add_gate(self, gate: Callback) -> None:
+        """Run ``gate(event)`` in the emitting thread after every subscriber saw the event.
+
+        The stepper is a gate: it may hold the emitting thread (a paused service) once
+        widgets and logs already show what it stopped on.
+        """
+        with self._lock:
+            self._gates = (*self._gates, gate)
+
+    def remove_gate(self, gate: Callback) -> None:
+        with self._lock:
+            self._gates = tuple(g for g in self._gates if g is not gate)
+
+    def subscribe(self, callback: Callback, *, where: Predicate | None = None) -> Subscription:
+        sub = Subscription(self, callback, where)
+        with self._lock:
+            self._subs = (*self._subs, sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subs = tuple(s for s in self._subs if s is not sub)
+
+    def emit(self, event: Any) -> None:
+        for sub in self._subs:  # a tuple snapshot: subscribing while emitting is safe
+            if sub.where is not None and not sub.where(event):
+                continue
+            try:
+                sub.callback(event)
+            except Exception:
+                LOG.exception("trace subscriber %r failed", sub.callback)
+        for gate in self._gates:
+            gate(event)
+
+    def collect(self, where: Predicate | None = None, *, maxlen: int | None = None) -> EventLog:
+        """Subscribe a list that records events (for tests and notebooks); with ``maxlen``
+        it keeps only the latest events (and counts the ones it let go in ``dropped``)."""
+        log = EventLog(maxlen)
+        log.subscription = self.subscribe(log.append, where=where)
+        return log
+
+
+class EventLog(list[Any]):
+    """A list that fills from the bus, with a condition to wait on (``wait_for``), never sleep."""
+
+    subscription: Subscription | None = None
+
+    def __init__(self, maxlen: int | None = None) -> None:
+        super().__init__()
+        self._cond = threading.Condition()
+        self.maxlen = maxlen
+        self.dropped = 0
+
+    def append(self, event: Any) -> None:
+        with self._cond:
+            super().append(event)
+            if self.maxlen is not None and len(self) > self.maxlen:
+                del self[0]
+                self.dropped += 1
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Predicate, timeout: float = 10.0) -> Any:
+        """Return the first recorded event matching ``predicate``, waiting up to ``timeout``."""
+        with self._cond:
+            found: list[Any] = []
+
+            def match() -> bool:
+                found[:] = [e for e in self if predicate(e)][:1]
+                return bool(found)
+
+            if not self._cond.wait_for(match, timeout):
+                raise TimeoutError(f"no matching trace event within {timeout} s")
+            return found[0]
+
+    def close(self) -> None:
+        if self.subscription is not None:
+            self.subscription.close()
+
+
+def by_request(events: Iterable[Any]) -> dict[str, list[Any]]:
+    """Events grouped by the request they belong to (``request_id``), in order; events
+    with no request id are left out."""
+    groups: dict[str, list[Any]] = {}
+    for e in events:
+        rid = getattr(e, "request_id", "")
+        if rid:
+            groups.setdefault(rid, []).append(e)
+    return groups

@@ -1,0 +1,188 @@
+"""Trace event types. An event is a frozen record; ``to_dict()`` is its wire and widget form."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+class Event:
+    """What every event type shares: ``to_dict()``, its wire and widget form."""
+
+    TYPE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)  # type: ignore[call-overload]
+        data["type"] = self.TYPE
+        return data  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an event happened: host, process and service (``nova-compute``, ``nova-api`` ...)."""
+
+    host: str = field(default_factory=socket.gethostname)
+    process: str = field(default_factory=lambda: f"python:{os.getpid()}")
+    service: str = ""
+
+    def with_service(self, service: str) -> Origin:
+        return Origin(self.host, self.process, service)
+
+
+@dataclass(frozen=True)
+class MessageEvent(Event):
+    """One step of one message's life on the broker.
+
+    ``event`` is what happened: ``publish``, ``deliver``, ``ack`` or ``reject``.
+    ``kind`` is the RPC pattern: ``call``, ``cast``, ``fanout`` or ``reply`` (``""`` when the
+    message could not be decoded).
+    """
+
+    TYPE: ClassVar[str] = "message"
+
+    event: str
+    kind: str
+    exchange: str
+    routing_key: str
+    queue: str = ""
+    method: str = ""
+    msg_id: str = ""
+    unique_id: str = ""
+    request_id: str = ""
+    args: dict[str, Any] | None = None
+    size: int = 0
+    reason: str = ""
+    host: str = ""
+    process: str = ""
+    service: str = ""
+    time: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MessageEvent:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class HttpEvent(Event):
+    """One REST request from one service (or the client) to another, with its answer."""
+
+    TYPE: ClassVar[str] = "http"
+
+    method: str
+    url: str
+    status: int
+    source: str  # who asked: "client", "nova-compute" ...
+    target: str  # who answered: "keystone", "glance-api" ...
+    duration_ms: float = 0.0
+    user: str = ""  # the token's owner, when known
+    request_id: str = ""
+    host: str = ""
+    process: str = ""
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class StepEvent(Event):
+    """One numbered step of the seed's 28-step boot flow, as the service doing it reports it."""
+
+    TYPE: ClassVar[str] = "step"
+
+    step: int
+    service: str
+    what: str
+    instance_uuid: str = ""
+    request_id: str = ""
+    host: str = ""
+    process: str = ""
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class StateEvent(Event):
+    """A resource changed state: an instance (vm/task/power state), a volume or a port."""
+
+    TYPE: ClassVar[str] = "state"
+
+    resource: str  # "instance" | "volume" | "port"
+    id: str
+    status: str
+    vm_state: str = ""
+    task_state: str | None = None
+    power_state: int = 0
+    service: str = ""
+    request_id: str = ""
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class PauseEvent(Event):
+    """A service thread stopped at a breakpoint (``paused``) or went on (``resumed``)."""
+
+    TYPE: ClassVar[str] = "pause"
+
+    event: str  # "paused" | "resumed" | "timed-out"
+    pause_id: str
+    breakpoint: str  # what it stopped at, in words: "step 9", "method select_destinations"
+    what: str  # the event it stopped on, in words
+    thread: str
+    service: str = ""
+    detail: dict[str, Any] | None = None  # the stopped event's to_dict()
+    host: str = ""
+    process: str = ""
+    time: float = field(default_factory=time.time)
+
+
+EVENT_TYPES: dict[str, Any] = {
+    "message": MessageEvent,
+    "http": HttpEvent,
+    "step": StepEvent,
+    "state": StateEvent,
+    "pause": PauseEvent,
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Any:
+    """Rebuild an event from its ``to_dict()`` form (events from other processes)."""
+    cls = EVENT_TYPES.get(str(data.get("type")))
+    if cls is None:
+        return None
+    names = cls.__dataclass_fields__
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class StepperEvent(Event):
+    """One process's stepper, as it is now: its breakpoints and its paused threads."""
+
+    TYPE: ClassVar[str] = "stepper"
+
+    breakpoints: list[str]
+    paused: list[dict[str, Any]]
+    host: str = ""
+    process: str = ""
+    time: float = field(default_factory=time.time)
+
+
+EVENT_TYPES["stepper"] = StepperEvent
+
+
+@dataclass(frozen=True)
+class DbEvent(Event):
+    """A row written to a service's database (committed): the flow's DB writes."""
+
+    TYPE: ClassVar[str] = "db"
+
+    service: str
+    database: str
+    table: str
+    op: str  # "insert" | "update" | "delete"
+    key: str
+    request_id: str = ""
+    time: float = field(default_factory=time.time)
+
+
+EVENT_TYPES["db"] = DbEvent

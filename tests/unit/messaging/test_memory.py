@@ -1,0 +1,207 @@
+"""The in-process broker behaves as RabbitMQ does."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from labcloud.messaging.driver import Delivery
+from labcloud.messaging.exceptions import (
+    ExchangeNotFound,
+    MessageUndeliverable,
+    PreconditionFailed,
+)
+from labcloud.messaging.memory import MemoryBroker, MemoryDriver
+from labcloud.messaging.routing import topic_matches
+from labcloud.messaging.topology import ExchangeSpec, QueueSpec, Subscription
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key", "matches"),
+    [
+        ("compute", "compute", True),
+        ("compute.#", "compute", True),
+        ("compute.#", "compute.node1.x", True),
+        ("compute.*", "compute", False),
+        ("compute.*", "compute.node1", True),
+        ("*.node1", "compute.node1", True),
+        ("#.b", "b", True),
+        ("#.b", "a.b.c", False),
+        ("a.#.b", "a.b", True),
+        ("a.#.b", "a.x.y.b", True),
+        ("a.*.#", "a", False),
+        ("a.*.#", "a.x.y", True),
+        ("#", "", True),
+        ("#", "a.b.c", True),
+        ("*", "a.b", False),
+        ("a.b", "a.b.c", False),
+    ],
+)
+def test_topic_matching_is_rabbitmqs(pattern: str, key: str, matches: bool) -> None:
+    assert topic_matches(pattern, key) is matches
+
+
+class Inbox:
+    def __init__(self, ack: bool = True) -> None:
+        self.got: list[Delivery] = []
+        self.cond = threading.Condition()
+        self.ack = ack
+
+    def __call__(self, d: Delivery) -> None:
+        if self.ack:
+            d.ack()
+        with self.cond:
+            self.got.append(d)
+            self.cond.notify_all()
+
+    def wait(self, n: int) -> list[Delivery]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.got) >= n, 5), self.got
+            return list(self.got)
+
+
+@pytest.fixture
+def driver() -> Iterator[MemoryDriver]:
+    d = MemoryDriver()
+    yield d
+    d.close()
+
+
+def sub(
+    queue: str, exchange: str = "ex", key: str = "k", kind: str = "topic", **flags: object
+) -> Subscription:
+    return Subscription(QueueSpec(queue, **flags), [(ExchangeSpec(exchange, kind), key)])  # type: ignore[arg-type]
+
+
+def test_two_brokers_never_share_queues() -> None:
+    a, b = MemoryDriver(), MemoryDriver()
+    a.declare([sub("q")])
+    assert a.snapshot().queue("q") is not None
+    assert b.snapshot().queue("q") is None
+    with pytest.raises(MessageUndeliverable):
+        b.publish(ExchangeSpec("ex"), "k", b"x", mandatory=True)
+
+
+def test_two_drivers_on_one_broker_share_queues() -> None:
+    broker = MemoryBroker()
+    one, two = MemoryDriver(broker), MemoryDriver(broker)
+    inbox = Inbox()
+    one.consume([sub("q")], inbox)
+    two.publish(ExchangeSpec("ex"), "k", b"hello")
+    assert inbox.wait(1)[0].body == b"hello"
+    one.close()
+
+
+def test_redeclare_with_other_flags_is_refused(driver: MemoryDriver) -> None:
+    driver.declare([sub("q")])
+    with pytest.raises(PreconditionFailed):
+        driver.declare([Subscription(QueueSpec("q", durable=True))])
+    with pytest.raises(PreconditionFailed):
+        driver.publish(ExchangeSpec("ex", "fanout"), "k", b"x")
+    driver.declare([sub("q")])  # the same again is fine
+
+
+def test_default_exchange_and_missing_exchange(driver: MemoryDriver) -> None:
+    driver.declare([Subscription(QueueSpec("direct-q"))])
+    driver.publish(ExchangeSpec("", "direct"), "direct-q", b"x", mandatory=True)
+    assert driver.snapshot().queue("direct-q").messages == 1  # type: ignore[union-attr]
+    with pytest.raises(ExchangeNotFound):
+        driver.broker.publish("never-declared", "k", b"x")
+
+
+def test_round_robin_and_prefetch_credit(driver: MemoryDriver) -> None:
+    slow = Inbox(ack=False)
+    fast = Inbox()
+    driver.consume([sub("q")], slow, prefetch=2, name="slow")
+    driver.consume([sub("q")], fast, prefetch=100, name="fast")
+    for i in range(10):
+        driver.publish(ExchangeSpec("ex"), "k", str(i).encode())
+    assert len(fast.wait(8)) == 8
+    assert len(slow.wait(2)) == 2  # its credit ran out at two unacked messages
+    snap = driver.snapshot().queue("q")
+    assert snap is not None
+    assert snap.unacked == 2
+    assert snap.consumers == 2
+
+
+def test_reject_with_requeue_redelivers(driver: MemoryDriver) -> None:
+    seen: list[tuple[bytes, bool]] = []
+    done = threading.Event()
+
+    def once_rejected(d: Delivery) -> None:
+        seen.append((d.body, d.redelivered))
+        if not d.redelivered:
+            d.reject(requeue=True)
+        else:
+            d.ack()
+            done.set()
+
+    driver.consume([sub("q")], once_rejected)
+    driver.publish(ExchangeSpec("ex"), "k", b"m")
+    assert done.wait(5)
+    assert seen == [(b"m", False), (b"m", True)]
+
+
+def test_stopping_a_consumer_requeues_its_unacked(driver: MemoryDriver) -> None:
+    holder = Inbox(ack=False)
+    consumer = driver.consume([sub("q")], holder)
+    driver.publish(ExchangeSpec("ex"), "k", b"m")
+    holder.wait(1)
+    consumer.stop()
+    assert driver.snapshot().queue("q").messages == 1  # type: ignore[union-attr]
+    again = Inbox()
+    driver.consume([sub("q")], again)
+    assert again.wait(1)[0].redelivered
+
+
+def test_auto_delete_queue_and_exchange(driver: MemoryDriver) -> None:
+    consumer = driver.consume(
+        [
+            Subscription(
+                QueueSpec("tmp", auto_delete=True),
+                [(ExchangeSpec("fx", "fanout", auto_delete=True), "")],
+            )
+        ],
+        Inbox(),
+    )
+    assert driver.snapshot().exchange("fx") is not None
+    consumer.stop()
+    snap = driver.snapshot()
+    assert snap.queue("tmp") is None
+    assert snap.exchange("fx") is None
+
+
+def test_x_expires_and_message_expiration(driver: MemoryDriver) -> None:
+    driver.declare([Subscription(QueueSpec("short", arguments={"x-expires": 50}))])
+    assert driver.snapshot().queue("short") is not None
+    time.sleep(0.1)  # the broker's clock has to pass the expiry; there is no event for it
+    assert driver.snapshot().queue("short") is None
+    driver.declare([sub("q")])
+    driver.publish(ExchangeSpec("ex"), "k", b"stale", properties={"expiration": 0.01})
+    driver.publish(ExchangeSpec("ex"), "k", b"fresh")
+    time.sleep(0.05)
+    inbox = Inbox()
+    driver.consume([sub("q")], inbox)
+    assert [d.body for d in inbox.wait(1)] == [b"fresh"]
+
+
+def test_snapshot_lists_bindings_like_rabbitmq(driver: MemoryDriver) -> None:
+    driver.declare([sub("q", key="compute.#")])
+    snap = driver.snapshot()
+    assert snap.source == "memory"
+    assert {(b.exchange, b.routing_key, b.queue) for b in snap.bindings} >= {
+        ("", "q", "q"),
+        ("ex", "compute.#", "q"),
+    }
+    assert snap.exchange("") is not None
+    assert snap.exchange("amq.topic") is not None
+
+
+def test_an_idle_consumer_uses_no_cpu(driver: MemoryDriver) -> None:
+    driver.consume([sub("q")], Inbox())
+    start = time.process_time()
+    time.sleep(0.5)  # measuring idleness: nothing happens, by design
+    assert time.process_time() - start < 0.05
