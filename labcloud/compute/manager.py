@@ -1,0 +1,281 @@
+"""nova-compute's manager: the RPC endpoint behind ``compute.<host>``, one per host.
+
+``build_and_run_instance`` is the second half of the seed's flow (steps 13–28): ask the
+conductor for the instance, glance for the image, neutron for a port, cinder for volumes,
+then the hypervisor driver to spawn. If the host cannot build it (no room after all, or the
+driver fails), everything it did is undone and the build goes back to the conductor to be
+rescheduled elsewhere. nova-compute never touches the database; the conductor does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
+from labcloud.compute.conductor.rpcapi import ConductorAPI
+from labcloud.compute.resize import ResizeMixin
+from labcloud.compute.resources import ResourceTracker
+from labcloud.compute.rpcapi import ComputeAPI
+from labcloud.compute.states import PowerState, TaskState, VmState
+from labcloud.compute.virt.driver import ComputeDriver
+from labcloud.context import RequestContext, get_admin_context
+from labcloud.exceptions import LabCloudError
+from labcloud.trace.bus import TraceBus
+from labcloud.trace.flow import emit_step
+
+LOG = logging.getLogger(__name__)
+
+
+class BuildAbortedError(LabCloudError):
+    """A build failure that another host would not fix (bad image, network refused)."""
+
+    msg_fmt = "Build of instance %(uuid)s aborted: %(reason)s"
+
+
+class ComputeManager(ResizeMixin):
+    def __init__(
+        self,
+        host: str,
+        driver: ComputeDriver,
+        conductor: ConductorAPI,
+        *,
+        glance: GlanceClient,
+        neutron: NeutronClient,
+        cinder: CinderClient,
+        compute: ComputeAPI | None = None,
+        bus: TraceBus | None = None,
+        availability_zone: str = "nova",
+    ) -> None:
+        self.host = host
+        self.driver = driver
+        self.conductor = conductor
+        self.compute = compute  # to other nova-computes (resize); None: this host only
+        self.glance, self.neutron, self.cinder = glance, neutron, cinder
+        self.bus = bus
+        self.resources = ResourceTracker(host, driver, conductor, availability_zone)
+
+    def init_host(self) -> None:
+        self.driver.init_host()
+        self.resources.report(get_admin_context())
+
+    def _step(self, step: int, ctxt: RequestContext, uuid: str) -> None:
+        emit_step(self.bus, step, instance_uuid=uuid, request_id=ctxt.request_id)
+
+    def _update(self, ctxt: RequestContext, uuid: str, **updates: Any) -> dict[str, Any]:
+        return self.conductor.instance_update(ctxt, uuid, **updates)
+
+    # -- the build ----------------------------------------------------------------------
+    def build_and_run_instance(
+        self,
+        ctxt: RequestContext,
+        instance: dict[str, Any],
+        request_spec: dict[str, Any],
+        attempt: int,
+    ) -> None:
+        uuid = instance["uuid"]
+        self._step(13, ctxt, uuid)
+        self._step(14, ctxt, uuid)
+        instance = self.conductor.instance_get(ctxt, uuid)
+        self._step(18, ctxt, uuid)
+        if instance["task_state"] == TaskState.DELETING or instance["deleted"]:
+            return  # deleted while it was being scheduled
+        try:
+            with self.resources.claim(ctxt, instance["flavor"]):
+                self._build(ctxt, instance, request_spec)
+        except BuildAbortedError as exc:
+            self._cleanup(ctxt, instance)
+            self.conductor.instance_fault_create(ctxt, uuid, 500, str(exc))
+            self._update(ctxt, uuid, vm_state=VmState.ERROR, task_state=None)
+        except LabCloudError as exc:
+            LOG.warning("build of %s failed on %s: %s; rescheduling", uuid, self.host, exc)
+            self._cleanup(ctxt, instance)
+            self._update(
+                ctxt,
+                uuid,
+                host=None,
+                node=None,
+                task_state=TaskState.SCHEDULING,
+                network_info=[],
+                block_devices=[],
+            )
+            spec = request_spec | {
+                "ignore_hosts": [*request_spec.get("ignore_hosts", []), self.host]
+            }
+            self.conductor.build_instances(ctxt, spec, [uuid], attempt + 1, str(exc))
+
+    def _build(
+        self, ctxt: RequestContext, instance: dict[str, Any], request_spec: dict[str, Any]
+    ) -> None:
+        uuid = instance["uuid"]
+        self._step(19, ctxt, uuid)
+        try:
+            image = self.glance.show(ctxt, instance["image_ref"])
+        except LabCloudError as exc:
+            raise BuildAbortedError(uuid=uuid, reason=f"image: {exc}") from exc
+        self._step(21, ctxt, uuid)
+        self._update(ctxt, uuid, task_state=TaskState.NETWORKING)
+        self._step(22, ctxt, uuid)
+        network_info = self._allocate_network(ctxt, instance)
+        self._step(24, ctxt, uuid)
+        self._update(
+            ctxt, uuid, task_state=TaskState.BLOCK_DEVICE_MAPPING, network_info=network_info
+        )
+        requested = request_spec.get("block_devices", [])
+        if requested:  # steps 25-27 are cinder's; a boot without volumes never asks it
+            self._step(25, ctxt, uuid)
+        devices = self._attach_volumes(ctxt, instance, requested)
+        if requested:
+            self._step(27, ctxt, uuid)
+        instance = self._update(ctxt, uuid, task_state=TaskState.SPAWNING, block_devices=devices)
+        self._step(28, ctxt, uuid)
+        self.driver.spawn(instance, image, network_info, {"block_device_mapping": devices})
+        self._update(
+            ctxt,
+            uuid,
+            vm_state=VmState.ACTIVE,
+            task_state=None,
+            power_state=int(PowerState.RUNNING),
+            launched_at="now",
+        )
+
+    def _allocate_network(self, ctxt: RequestContext, instance: dict[str, Any]) -> list[Any]:
+        info = []
+        for requested in instance["requested_networks"]:
+            try:
+                port = self.neutron.create_port(
+                    ctxt, requested["uuid"], instance["uuid"], self.host
+                )
+            except LabCloudError as exc:
+                raise BuildAbortedError(uuid=instance["uuid"], reason=f"network: {exc}") from exc
+            info.append(
+                {
+                    "port_id": port["id"],
+                    "network_id": port["network_id"],
+                    "mac_address": port["mac_address"],
+                    "fixed_ips": port["fixed_ips"],
+                }
+            )
+        return info
+
+    def _attach_volumes(
+        self, ctxt: RequestContext, instance: dict[str, Any], requested: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        devices = []
+        for i, bdm in enumerate(requested):
+            device = bdm.get("device_name") or f"/dev/vd{chr(ord('b') + i)}"
+            info = self.cinder.attach(ctxt, bdm["uuid"], instance["uuid"], device, self.connector())
+            devices.append({"volume_id": bdm["uuid"], "device": device, "connection_info": info})
+        return devices
+
+    def connector(self) -> dict[str, Any]:
+        return {"host": self.host, "initiator": f"iqn.2010-10.org.labcloud:{self.host}"}
+
+    def _cleanup(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        """Undo a build or tear down an instance: domain, ports, volumes. Safe to repeat."""
+        try:
+            self.driver.destroy(instance)
+        except LabCloudError:
+            LOG.warning("destroy of %s failed on %s", instance["uuid"], self.host, exc_info=True)
+        for port in self.neutron.list_ports(ctxt, instance["uuid"]):
+            self.neutron.delete_port(ctxt, port["id"])
+        for device in instance.get("block_devices") or []:
+            try:
+                self.cinder.detach(ctxt, device["volume_id"], self.connector())
+            except LabCloudError:
+                LOG.warning("detach of %s failed", device["volume_id"], exc_info=True)
+
+    # -- life after the build -------------------------------------------------------------
+    def terminate_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        instance = self.conductor.instance_get(ctxt, instance["uuid"])
+        self._cleanup(ctxt, instance)
+        self.resources.release(ctxt, instance["flavor"])
+        self.conductor.instance_destroy(ctxt, instance["uuid"])
+
+    def reboot_instance(
+        self, ctxt: RequestContext, instance: dict[str, Any], reboot_type: str
+    ) -> None:
+        self._power(
+            ctxt,
+            instance,
+            lambda: self.driver.reboot(instance, reboot_type),
+            VmState.ACTIVE,
+            PowerState.RUNNING,
+        )
+
+    def stop_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self._power(
+            ctxt,
+            instance,
+            lambda: self.driver.power_off(instance),
+            VmState.STOPPED,
+            PowerState.SHUTDOWN,
+        )
+
+    def start_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self._power(
+            ctxt,
+            instance,
+            lambda: self.driver.power_on(instance),
+            VmState.ACTIVE,
+            PowerState.RUNNING,
+        )
+
+    def suspend_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self._power(
+            ctxt,
+            instance,
+            lambda: self.driver.suspend(instance),
+            VmState.SUSPENDED,
+            PowerState.SUSPENDED,
+        )
+
+    def resume_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self._power(
+            ctxt, instance, lambda: self.driver.resume(instance), VmState.ACTIVE, PowerState.RUNNING
+        )
+
+    def _power(
+        self,
+        ctxt: RequestContext,
+        instance: dict[str, Any],
+        action: Any,
+        vm_state: VmState,
+        power: PowerState,
+    ) -> None:
+        try:
+            action()
+        except LabCloudError as exc:
+            self.conductor.instance_fault_create(ctxt, instance["uuid"], 500, str(exc))
+            self._update(ctxt, instance["uuid"], task_state=None)
+            return
+        self._update(
+            ctxt, instance["uuid"], vm_state=vm_state, task_state=None, power_state=int(power)
+        )
+
+    def attach_volume(
+        self, ctxt: RequestContext, instance: dict[str, Any], volume_id: str, device: str
+    ) -> dict[str, Any]:
+        instance = self.conductor.instance_get(ctxt, instance["uuid"])
+        info = self.cinder.attach(ctxt, volume_id, instance["uuid"], device, self.connector())
+        self.driver.attach_volume(info, instance, device)
+        devices = [
+            *instance["block_devices"],
+            {"volume_id": volume_id, "device": device, "connection_info": info},
+        ]
+        self._update(ctxt, instance["uuid"], block_devices=devices)
+        return {"volume_id": volume_id, "device": device}
+
+    def detach_volume(self, ctxt: RequestContext, instance: dict[str, Any], volume_id: str) -> None:
+        instance = self.conductor.instance_get(ctxt, instance["uuid"])
+        devices = instance["block_devices"]
+        device = next((d for d in devices if d["volume_id"] == volume_id), None)
+        if device is None:
+            return
+        self.driver.detach_volume(device["connection_info"], instance, device["device"])
+        self.cinder.detach(ctxt, volume_id, self.connector())
+        self._update(
+            ctxt,
+            instance["uuid"],
+            block_devices=[d for d in devices if d["volume_id"] != volume_id],
+        )

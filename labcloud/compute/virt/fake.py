@@ -1,0 +1,140 @@
+"""The fake hypervisor: the reference driver. It keeps each instance's power state in memory
+and obeys the contract of driver.py exactly; two knobs help teaching: ``fail_next_spawns``
+makes builds fail (to watch a reschedule) and ``spawn_delay`` slows spawning down (to watch
+BUILD/spawning in a flow view)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from labcloud.compute.states import PowerState
+from labcloud.compute.virt.driver import (
+    InstanceExists,
+    InstanceInfo,
+    InstanceNotOnHypervisor,
+    VirtDriverError,
+)
+
+
+class FakeDriver:
+    def __init__(
+        self,
+        host: str,
+        vcpus: int = 8,
+        memory_mb: int = 16384,
+        local_gb: int = 160,
+        spawn_delay: float = 0.0,
+    ) -> None:
+        self.host = host
+        self.resources = {"vcpus": vcpus, "memory_mb": memory_mb, "local_gb": local_gb}
+        self.spawn_delay = spawn_delay
+        self._lock = threading.Lock()
+        self._domains: dict[str, PowerState] = {}
+        self._volumes: dict[str, set[str]] = {}
+        self._failures: list[str] = []
+        self._resize_backups: dict[str, PowerState] = {}  # source copies kept for a revert
+
+    def fail_next_spawns(
+        self, n: int = 1, reason: str = "the fake hypervisor was told to fail"
+    ) -> None:
+        with self._lock:
+            self._failures.extend([reason] * n)
+
+    def init_host(self) -> None:
+        return None
+
+    def get_available_resource(self) -> dict[str, Any]:
+        return self.resources | {"hypervisor_type": "fake", "hypervisor_hostname": self.host}
+
+    def spawn(
+        self,
+        instance: dict[str, Any],
+        image_meta: dict[str, Any],
+        network_info: list[dict[str, Any]],
+        block_device_info: dict[str, Any],
+    ) -> None:
+        if self.spawn_delay:
+            threading.Event().wait(self.spawn_delay)  # a deliberate, visible delay
+        with self._lock:
+            if self._failures:
+                raise VirtDriverError(reason=self._failures.pop(0))
+            if instance["uuid"] in self._domains:
+                raise InstanceExists(uuid=instance["uuid"])
+            self._domains[instance["uuid"]] = PowerState.RUNNING
+
+    def destroy(self, instance: dict[str, Any]) -> None:
+        with self._lock:
+            self._domains.pop(instance["uuid"], None)
+            self._volumes.pop(instance["uuid"], None)  # a resize's backup copy stays
+
+    def _set(self, instance: dict[str, Any], state: PowerState) -> None:
+        with self._lock:
+            if instance["uuid"] not in self._domains:
+                raise InstanceNotOnHypervisor(uuid=instance["uuid"])
+            self._domains[instance["uuid"]] = state
+
+    def reboot(self, instance: dict[str, Any], reboot_type: str) -> None:
+        self._set(instance, PowerState.RUNNING)
+
+    def power_off(self, instance: dict[str, Any]) -> None:
+        self._set(instance, PowerState.SHUTDOWN)
+
+    def power_on(self, instance: dict[str, Any]) -> None:
+        self._set(instance, PowerState.RUNNING)
+
+    def suspend(self, instance: dict[str, Any]) -> None:
+        self._set(instance, PowerState.SUSPENDED)
+
+    def resume(self, instance: dict[str, Any]) -> None:
+        self._set(instance, PowerState.RUNNING)
+
+    def migrate_disk_and_power_off(self, instance: dict[str, Any], dest: str) -> None:
+        with self._lock:
+            if instance["uuid"] not in self._domains:
+                raise InstanceNotOnHypervisor(uuid=instance["uuid"])
+            self._resize_backups[instance["uuid"]] = self._domains.pop(instance["uuid"])
+
+    def finish_migration(
+        self, instance: dict[str, Any], network_info: list[dict[str, Any]], power_on: bool
+    ) -> None:
+        with self._lock:
+            if instance["uuid"] in self._domains:
+                raise InstanceExists(uuid=instance["uuid"])
+            self._domains[instance["uuid"]] = (
+                PowerState.RUNNING if power_on else PowerState.SHUTDOWN
+            )
+
+    def confirm_migration(self, instance: dict[str, Any]) -> None:
+        with self._lock:
+            self._resize_backups.pop(instance["uuid"], None)
+
+    def finish_revert_migration(self, instance: dict[str, Any], power_on: bool) -> None:
+        with self._lock:
+            if self._resize_backups.pop(instance["uuid"], None) is None:
+                raise InstanceNotOnHypervisor(uuid=instance["uuid"])
+            self._domains[instance["uuid"]] = (
+                PowerState.RUNNING if power_on else PowerState.SHUTDOWN
+            )
+
+    def get_info(self, instance: dict[str, Any]) -> InstanceInfo:
+        with self._lock:
+            if instance["uuid"] not in self._domains:
+                raise InstanceNotOnHypervisor(uuid=instance["uuid"])
+            return InstanceInfo(self._domains[instance["uuid"]])
+
+    def list_instances(self) -> list[str]:
+        with self._lock:
+            return list(self._domains)
+
+    def attach_volume(
+        self, connection_info: dict[str, Any], instance: dict[str, Any], mountpoint: str
+    ) -> None:
+        with self._lock:
+            self._volumes.setdefault(instance["uuid"], set()).add(mountpoint)
+
+    def detach_volume(
+        self, connection_info: dict[str, Any], instance: dict[str, Any], mountpoint: str
+    ) -> None:
+        with self._lock:
+            self._volumes.get(instance["uuid"], set()).discard(mountpoint)

@@ -1,0 +1,249 @@
+"""glance-api's logic: image records, their data, who may see them, and JSON-patch updates.
+
+A project sees public and community images, its own, and shared images it has accepted
+membership of; an admin sees everything. Uploading moves an image from ``queued`` to
+``active`` and records its size, md5 checksum and sha512 hash.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labcloud.context import RequestContext
+from labcloud.db import Database
+from labcloud.exceptions import Conflict, Forbidden, Invalid, NotFound
+from labcloud.image.models import Base, Image, ImageMember
+from labcloud.image.store import ImageStore
+
+VISIBILITIES = ("public", "private", "shared", "community")
+CORE = (
+    "name",
+    "visibility",
+    "disk_format",
+    "container_format",
+    "min_disk",
+    "min_ram",
+    "protected",
+    "tags",
+)
+READ_ONLY = (
+    "id",
+    "status",
+    "size",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "owner",
+    "created_at",
+    "updated_at",
+    "file",
+    "self",
+    "schema",
+    "virtual_size",
+)
+
+
+def matches(value: str, wanted: str) -> bool:
+    """A list filter as glance reads it: ``x``, ``eq:x`` or ``in:x,y,z``.
+
+    >>> matches("cirros", "in:ubuntu,cirros"), matches("cirros", "eq:cirros")
+    (True, True)
+    """
+    if wanted.startswith("in:"):
+        return value in wanted[3:].split(",")
+    return value == wanted.removeprefix("eq:")
+
+
+class ImageNotFound(NotFound):
+    msg_fmt = "No image found with ID %(image_id)s"
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+class ImageManager:
+    def __init__(self, db_url: str, store: ImageStore) -> None:
+        self.db = Database(db_url, Base.metadata)
+        self.db.create_all()
+        self.store = store
+
+    def _visible(
+        self, ctxt: RequestContext, image: Image, members: dict[str, str], listing: bool = False
+    ) -> bool:
+        """Glance's rule; a shared image is listed once accepted, shown to any member."""
+        if ctxt.is_admin or image.owner == ctxt.project_id:
+            return True
+        if image.visibility in ("public", "community"):
+            return True
+        status = members.get(ctxt.project_id or "")
+        return (
+            image.visibility == "shared"
+            and status is not None
+            and (status == "accepted" or not listing)
+        )
+
+    def _members(self, s: Session, image_id: str) -> dict[str, str]:
+        rows = s.scalars(select(ImageMember).where(ImageMember.image_id == image_id))
+        return {m.member: m.status for m in rows}
+
+    def _get(self, s: Session, ctxt: RequestContext, image_id: str) -> Image:
+        image = s.get(Image, image_id)
+        if image is None or not self._visible(ctxt, image, self._members(s, image_id)):
+            raise ImageNotFound(image_id=image_id)
+        return image
+
+    def _own(self, ctxt: RequestContext, image: Image) -> None:
+        if not (ctxt.is_admin or image.owner == ctxt.project_id):
+            raise Forbidden(f"You are not permitted to modify image {image.id}.")
+
+    def create(self, ctxt: RequestContext, body: dict[str, Any]) -> Image:
+        bad = [k for k in body if k in READ_ONLY and k != "id"]
+        if bad:
+            raise Forbidden(f"Attribute '{bad[0]}' is read-only.")
+        visibility = body.get("visibility", "shared")
+        if visibility not in VISIBILITIES:
+            raise Invalid(f"Invalid visibility value: {visibility}")
+        with self.db.session() as s:
+            image = Image(
+                id=str(body.get("id") or uuid.uuid4()),
+                owner=ctxt.project_id or "",
+                visibility=visibility,
+                created_at=now(),
+                updated_at=now(),
+                tags=list(body.get("tags") or []),
+                properties={k: v for k, v in body.items() if k not in CORE and k != "id"},
+            )
+            for key in CORE:
+                if key in body and key not in ("tags", "visibility"):
+                    setattr(image, key, body[key])
+            if s.get(Image, image.id) is not None:
+                raise Conflict(f"An image with identifier {image.id} already exists")
+            s.add(image)
+            return image
+
+    def list_images(self, ctxt: RequestContext, filters: dict[str, str]) -> list[Image]:
+        with self.db.session() as s:
+            rows = list(s.scalars(select(Image).order_by(Image.created_at.desc(), Image.id)))
+            return [
+                i
+                for i in rows
+                if self._visible(ctxt, i, self._members(s, i.id), listing=True)
+                and all(
+                    matches(str(getattr(i, k, i.properties.get(k))), v) for k, v in filters.items()
+                )
+            ]
+
+    def get(self, ctxt: RequestContext, image_id: str) -> Image:
+        with self.db.session() as s:
+            return self._get(s, ctxt, image_id)
+
+    def patch(self, ctxt: RequestContext, image_id: str, ops: list[Any]) -> Image:
+        """Apply a JSON patch (add, replace, remove) to an image's attributes."""
+        with self.db.session() as s:
+            image = self._get(s, ctxt, image_id)
+            self._own(ctxt, image)
+            props = dict(image.properties)
+            for op in ops:
+                if not isinstance(op, dict) or op.get("op") not in ("add", "replace", "remove"):
+                    raise Invalid(f"Invalid JSON patch operation: {op!r}")
+                name = str(op.get("path", "")).lstrip("/")
+                if not name or "/" in name:
+                    raise Invalid(f"Invalid JSON pointer for this resource: '/{name}'")
+                if name in READ_ONLY:
+                    raise Forbidden(f"Attribute '{name}' is read-only.")
+                if op["op"] == "remove":
+                    if name in CORE:
+                        raise Forbidden(f"Attribute '{name}' can't be removed.")
+                    if props.pop(name, None) is None:
+                        raise Conflict(f"Property {name} does not exist.")
+                elif name == "visibility" and op.get("value") not in VISIBILITIES:
+                    raise Invalid(f"Invalid visibility value: {op.get('value')}")
+                elif name in CORE:
+                    setattr(image, name, op.get("value"))
+                else:
+                    props[name] = op.get("value")
+            image.properties = props
+            image.updated_at = now()
+            return image
+
+    def upload(self, ctxt: RequestContext, image_id: str, chunks: Iterable[bytes]) -> Image:
+        with self.db.session() as s:
+            image = self._get(s, ctxt, image_id)
+            self._own(ctxt, image)
+            if image.status != "queued":
+                raise Conflict(
+                    f"Image status transition from {image.status} to saving is not allowed"
+                )
+            image.status = "saving"
+        try:
+            size, md5, sha512 = self.store.add(image_id, chunks)
+        except BaseException:  # never leave it in "saving": back to queued, as glance does
+            with self.db.session() as s:
+                failed = s.get(Image, image_id)
+                if failed is not None:
+                    failed.status = "queued"
+            raise
+        with self.db.session() as s:
+            stored = s.get(Image, image_id)
+            assert stored is not None
+            image = stored
+            image.size, image.checksum, image.os_hash_value = size, md5, sha512
+            image.status, image.updated_at = "active", now()
+            return image
+
+    def download(self, ctxt: RequestContext, image_id: str) -> tuple[Image, Iterator[bytes]]:
+        image = self.get(ctxt, image_id)
+        return image, self.store.get(image_id) if image.status == "active" else iter(())
+
+    def delete(self, ctxt: RequestContext, image_id: str) -> None:
+        with self.db.session() as s:
+            image = self._get(s, ctxt, image_id)
+            self._own(ctxt, image)
+            if image.protected:
+                raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
+            s.delete(image)
+        self.store.delete(image_id)
+
+    def set_member(
+        self, ctxt: RequestContext, image_id: str, member: str, status: str | None = None
+    ) -> dict[str, Any]:
+        """Share with ``member`` (owner, status None) or answer a share (member, status)."""
+        with self.db.session() as s:
+            image = self._get(s, ctxt, image_id)
+            row = s.scalar(
+                select(ImageMember).where(
+                    ImageMember.image_id == image_id, ImageMember.member == member
+                )
+            )
+            if status is None:
+                self._own(ctxt, image)
+                if image.visibility != "shared":
+                    raise Forbidden("Only shared images have members.")
+                if row is not None:
+                    raise Conflict(f"{member} is already a member of image {image_id}")
+                row = ImageMember(
+                    image_id=image_id, member=member, created_at=now(), updated_at=now()
+                )
+                s.add(row)
+            else:
+                if row is None or not (ctxt.is_admin or ctxt.project_id == member):
+                    raise NotFound(f"{member} is not a member of image {image_id}")
+                if status not in ("pending", "accepted", "rejected"):
+                    raise Invalid(f"Invalid member status {status}")
+                row.status, row.updated_at = status, now()
+            s.flush()
+            return {
+                "image_id": image_id,
+                "member_id": member,
+                "status": row.status,
+                "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "updated_at": row.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "schema": "/v2/schemas/member",
+            }

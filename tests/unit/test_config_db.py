@@ -1,0 +1,75 @@
+"""Settings and the per-project databases."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from labcloud.config import Settings
+from labcloud.db import Database
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Row(Base):
+    __tablename__ = "rows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+def test_one_database_per_project(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path)
+    assert settings.database_url_for("nova") == f"sqlite:///{tmp_path}/nova.sqlite"
+    pg = settings.but(database_url="postgresql://127.0.0.1/labcloud_{project}")
+    assert pg.database_url_for("neutron") == "postgresql://127.0.0.1/labcloud_neutron"
+    with pytest.raises(ValueError, match="state_dir"):
+        Settings().database_url_for("nova")
+
+
+def test_settings_from_environment(tmp_path: Path) -> None:
+    env = {
+        "LABCLOUD_TRANSPORT_URL": "amqp://guest:guest@127.0.0.1:5672//",
+        "LABCLOUD_STATE_DIR": str(tmp_path),
+    }
+    settings = Settings.from_env(env)
+    assert settings.transport_url.startswith("amqp://")
+    assert settings.state_dir == tmp_path
+    assert Settings.from_env({}).transport_url == "memory://"
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_sessions_commit_or_roll_back_across_threads(tmp_path: Path, where: str) -> None:
+    url = f"sqlite:///{tmp_path}/t.sqlite" if where == "file" else "sqlite://"
+    db = Database(url, Base.metadata)
+    db.create_all()
+    with db.session() as s:
+        s.add(Row(name="a"))
+
+    def add_then_fail() -> None:
+        with db.session() as s:
+            s.add(Row(name="b"))
+            s.flush()
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        add_then_fail()
+
+    def writer(i: int) -> None:
+        with db.session() as s:
+            s.add(Row(name=f"t{i}"))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with db.session() as s:
+        names = set(s.scalars(select(Row.name)))
+    assert names == {"a"} | {f"t{i}" for i in range(8)}
+    db.dispose()
