@@ -1,0 +1,87 @@
+"""StepperControls: breakpoints, Continue / Step / Run to, and what the paused thread holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anywidget
+import traitlets
+
+from labcloud.notebook.publisher import css, esm
+from labcloud.trace.events import PauseEvent, StepperEvent
+from labcloud.trace.stepper import pause_dict
+
+# a labcloud.trace.stepper.Stepper, or a RemoteStepper for services in other processes
+Stepper = Any
+
+
+class StepperControls(anywidget.AnyWidget):
+    _esm = esm("stepper")
+    _css = css("stepper")
+    breakpoints = traitlets.List[str]([]).tag(sync=True)
+    paused = traitlets.List[dict[str, Any]]([]).tag(
+        sync=True
+    )  # [{id, breakpoint, what, service, detail}]
+    command = traitlets.Dict({}).tag(sync=True)  # set by the view: {op, value, seq}
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, stepper: Stepper, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stepper = stepper
+        self.observe(self._on_command, names="command")
+        self._sync()
+
+    def _on_command(self, change: dict[str, Any]) -> None:
+        cmd = change["new"] or {}
+        try:
+            self.run(str(cmd.get("op", "")), cmd.get("value"))
+            self.error = ""
+        except (ValueError, TypeError) as exc:
+            self.error = str(exc)
+
+    def run(self, op: str, value: Any = None) -> None:
+        """What the buttons do: continue, step, run_to, break, remove, clear."""
+        s = self.stepper
+        if op == "continue":
+            s.resume()
+        elif op == "step":
+            s.step()
+        elif op == "run_to":
+            s.run_to(step=int(value))
+        elif op == "break":
+            s.break_on(**_parse(str(value)))
+        elif op == "remove":
+            for bp in s.breakpoints:
+                if str(bp) == value:
+                    s.remove(bp)
+        elif op == "clear":
+            s.clear()
+        else:
+            raise ValueError(f"unknown stepper command {op!r}")
+        self._sync()
+
+    def take(self, events: list[Any]) -> None:
+        if any(isinstance(e, PauseEvent | StepperEvent) for e in events) or len(
+            self.breakpoints
+        ) != len(self.stepper.breakpoints):
+            self._sync()
+
+    def _sync(self) -> None:
+        self.breakpoints = [str(b) for b in self.stepper.breakpoints]
+        self.paused = [pause_dict(p) for p in self.stepper.paused]
+
+
+def _parse(text: str) -> dict[str, Any]:
+    """``9`` or ``step 9`` → a step; ``method x``, ``queue q``, ``service s``, ``route r``."""
+    text = text.strip()
+    if text.isdigit():
+        return {"step": int(text)}
+    kind, _, value = text.partition(" ")
+    if kind == "step" and value.strip().isdigit():
+        return {"step": int(value)}
+    if kind in ("method", "queue", "service", "route") and value.strip():
+        return {kind: value.strip()}
+    raise ValueError(
+        f"not a breakpoint: {text!r} (try 9, method select_destinations, queue compute, "
+        "service nova-compute, route POST /v2.0/ports)"
+    )
