@@ -124,7 +124,9 @@ def test_a_token_issued_with_a_tiny_expiry_is_still_returned(
         real = manager.now
         calls = iter(range(1000))
         monkeypatch.setattr(manager, "now", lambda: real() + timedelta(seconds=5 * next(calls)))
-        answer = httpx.post(server.url + "/v3/auth/tokens", json=password_auth("demo", "demo-secret"))
+        answer = httpx.post(
+            server.url + "/v3/auth/tokens", json=password_auth("demo", "demo-secret")
+        )
         assert answer.status_code == 201, answer.text
     finally:
         server.stop()
