@@ -164,6 +164,9 @@ class LabCloud:
             transport=self.transport,
             urls=self.urls,
             driver=self._compute_driver,
+            report_interval=s.report_interval,
+            service_down_time=s.service_down_time,
+            hold=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
         self._services.append(self.compute)
         self.compute.start()
@@ -333,3 +336,17 @@ class LabCloud:
 
     def compute_driver(self, host: str) -> ComputeDriver:
         return self.compute.drivers[host]
+
+    # -- failures, for lab 07 -------------------------------------------------------------
+    def stop_compute(self, host: str) -> None:
+        """nova-compute on ``host`` stops, as if its process died: its queue keeps what is
+        sent to it, and after ``service_down_time`` without a report the host is down."""
+        self.compute.stop_host(host)
+
+    def start_compute(self, host: str) -> None:
+        """nova-compute on ``host`` starts again (builds it had been doing end in ERROR)."""
+        self.compute.start_host(host)
+
+    def hosts_up(self) -> dict[str, bool]:
+        """Each compute host and whether nova sees it up (its servicegroup's verdict)."""
+        return self.compute.hosts_up()

@@ -29,6 +29,8 @@ class Settings:
     token_expiry: int = 3600  # seconds, keystone's default
     token_cache_time: float = 300.0  # seconds services remember a validation; 0: ask each time
     region: str = "RegionOne"
+    report_interval: float = 10.0  # seconds between nova-compute reports (nova's default)
+    service_down_time: float = 60.0  # a host silent this long is down (nova's default)
 
     def database_url_for(self, project: str) -> str:
         if self.database_url:

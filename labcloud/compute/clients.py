@@ -30,6 +30,11 @@ def _check(answer: httpx.Response, service: str, not_found: str) -> Any:
     return answer.json() if answer.content else None
 
 
+def connector(host: str) -> dict[str, Any]:
+    """What a compute host tells cinder about itself when it attaches or detaches a volume."""
+    return {"host": host, "initiator": f"iqn.2010-10.org.labcloud:{host}"}
+
+
 def _auth(ctxt: RequestContext) -> dict[str, Any]:
     return {"token": ctxt.auth_token, "request_id": ctxt.request_id, "user": ctxt.user_name or ""}
 

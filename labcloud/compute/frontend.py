@@ -8,20 +8,24 @@ and cast to the instance's compute host.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 
-from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
+from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient, connector
 from labcloud.compute.conductor.rpcapi import ConductorAPI
 from labcloud.compute.instances import Instances
-from labcloud.compute.models import Flavor
+from labcloud.compute.models import ComputeNode, Flavor
 from labcloud.compute.rpcapi import ComputeAPI
+from labcloud.compute.servicegroup import ServiceGroup
 from labcloud.compute.states import PowerState, TaskState, VmState
 from labcloud.context import RequestContext
-from labcloud.exceptions import Conflict, Forbidden, Invalid, NotFound
+from labcloud.exceptions import Conflict, Forbidden, Invalid, LabCloudError, NotFound
 from labcloud.trace.flow import emit_step
+
+LOG = logging.getLogger(__name__)
 
 # Per-project quotas; -1 is unlimited, as in nova. nova's defaults are instances 10, cores 20,
 # ram 51200 ([quota] in nova.conf); labcloud starts unlimited, because its labs and benchmark
@@ -72,9 +76,11 @@ class ComputeFrontend:
         glance: GlanceClient,
         neutron: NeutronClient,
         cinder: CinderClient,
+        servicegroup: ServiceGroup | None = None,
     ) -> None:
         self.instances = instances
         self.conductor, self.compute = conductor, compute
+        self.servicegroup = servicegroup or ServiceGroup()
         self.glance, self.neutron, self.cinder = glance, neutron, cinder
         self.quotas = dict(DEFAULT_QUOTAS)  # per project; change it to teach a quota hit
 
@@ -220,17 +226,36 @@ class ComputeFrontend:
 
     def delete(self, ctxt: RequestContext, uuid: str) -> None:
         inst = self.instances.get(uuid, project_id=None if ctxt.is_admin else ctxt.project_id)
-        if not inst["host"]:  # never reached a host (or lost it): nothing to tear down there
-            for port in self.neutron.list_ports(ctxt, uuid):
-                self.neutron.delete_port(ctxt, port["id"])
-            self.instances.update(
-                uuid, {"vm_state": VmState.DELETED, "task_state": None, "deleted": True}
-            )
+        if not inst["host"] or not self.host_is_up(inst["host"]):
+            # never reached a host, or its nova-compute is down and would never answer:
+            # nova-api deletes it itself (nova's "local delete")
+            self._local_delete(ctxt, inst)
             return
         inst = self.instances.update(uuid, {"task_state": TaskState.DELETING})
         if inst["vm_state"] == VmState.RESIZED and inst["migration"]:  # as nova: confirm first
             self.compute.confirm_resize(ctxt, inst["migration"]["source_compute"], inst, cast=False)
         self.compute.terminate_instance(ctxt, inst["host"], inst)
+
+    def host_is_up(self, host: str) -> bool:
+        with self.instances.db.session() as s:
+            node = s.get(ComputeNode, host)
+            return node is not None and self.servicegroup.is_up(node.updated_at)
+
+    def _local_delete(self, ctxt: RequestContext, inst: dict[str, Any]) -> None:
+        """Give back what the instance holds elsewhere (ports and their addresses, volumes),
+        then mark it deleted. The host's hypervisor, if it comes back, still has the domain;
+        nova cleans that up at the host's start, labcloud's fake driver keeps nothing."""
+        uuid = inst["uuid"]
+        for port in self.neutron.list_ports(ctxt, uuid):
+            self.neutron.delete_port(ctxt, port["id"])
+        for device in inst.get("block_devices") or []:
+            try:
+                self.cinder.detach(ctxt, device["volume_id"], connector(inst["host"] or ""))
+            except LabCloudError:
+                LOG.warning("detach of %s failed", device["volume_id"], exc_info=True)
+        self.instances.update(
+            uuid, {"vm_state": VmState.DELETED, "task_state": None, "deleted": True}
+        )
 
     def action(self, ctxt: RequestContext, uuid: str, action: str) -> None:
         inst = self.instances.get(uuid, project_id=None if ctxt.is_admin else ctxt.project_id)

@@ -3,6 +3,7 @@ nova-compute never touches the database: it asks nova-conductor, as in nova)."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,6 +75,18 @@ class Instances:
             if project_id:
                 query = query.where(Instance.project_id == project_id)
             return [to_dict(r) for r in s.scalars(query.order_by(Instance.created_at.desc()))]
+
+    def where(
+        self, *, host: str | None = None, vm_state: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Instances not deleted, on ``host`` and/or in ``vm_state``."""
+        with self.db.session() as s:
+            query = select(Instance).where(Instance.deleted.is_(False))
+            if host is not None:
+                query = query.where(Instance.host == host)
+            if vm_state is not None:
+                query = query.where(Instance.vm_state == vm_state)
+            return [to_dict(r) for r in s.scalars(query)]
 
     def create(self, values: dict[str, Any]) -> dict[str, Any]:
         with self.db.session() as s:

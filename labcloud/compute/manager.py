@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
+from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient, connector
 from labcloud.compute.conductor.rpcapi import ConductorAPI
 from labcloud.compute.resize import ResizeMixin
 from labcloud.compute.resources import ResourceTracker
@@ -56,7 +56,25 @@ class ComputeManager(ResizeMixin):
         self.resources = ResourceTracker(host, driver, conductor, availability_zone)
 
     def init_host(self) -> None:
+        """At start-up: builds this host was doing when it stopped cannot be finished (the
+        work is gone with the process), so they end in ERROR, as nova's ``_init_instance``
+        does; then the host reports its usage, which also says it is up."""
         self.driver.init_host()
+        ctxt = get_admin_context()
+        for instance in self.conductor.instance_get_all_by_host(ctxt, self.host):
+            if instance["vm_state"] == VmState.BUILDING:
+                self.conductor.instance_fault_create(
+                    ctxt,
+                    instance["uuid"],
+                    500,
+                    f"Build of instance {instance['uuid']} was interrupted: nova-compute on "
+                    f"{self.host} restarted before it finished",
+                )
+                self._update(ctxt, instance["uuid"], vm_state=VmState.ERROR, task_state=None)
+        self.resources.report(ctxt)
+
+    def report_state(self) -> None:
+        """The periodic report (nova's ``report_interval``): usage, and a sign of life."""
         self.resources.report(get_admin_context())
 
     def _step(self, step: int, ctxt: RequestContext, uuid: str) -> None:
@@ -80,6 +98,17 @@ class ComputeManager(ResizeMixin):
         self._step(18, ctxt, uuid)
         if instance["task_state"] == TaskState.DELETING or instance["deleted"]:
             return  # deleted while it was being scheduled
+        if instance["vm_state"] != VmState.BUILDING or instance["host"] != self.host:
+            # a message that waited in this host's queue while the host was down: the
+            # build was given up (ERROR) or went elsewhere meanwhile
+            LOG.warning(
+                "not building %s on %s: it is %s on %s now",
+                uuid,
+                self.host,
+                instance["vm_state"],
+                instance["host"],
+            )
+            return
         try:
             with self.resources.claim(ctxt, instance["flavor"]):
                 self._build(ctxt, instance, request_spec)
@@ -169,7 +198,7 @@ class ComputeManager(ResizeMixin):
         return devices
 
     def connector(self) -> dict[str, Any]:
-        return {"host": self.host, "initiator": f"iqn.2010-10.org.labcloud:{self.host}"}
+        return connector(self.host)
 
     def _cleanup(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         """Undo a build or tear down an instance: domain, ports, volumes. Safe to repeat."""

@@ -40,7 +40,7 @@ class ComputeNode(Base):
     running_vms: Mapped[int] = mapped_column(Integer, default=0)
     availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # nova service enabled
-    up: Mapped[bool] = mapped_column(Boolean, default=True)  # its service reported recently
+    # the last report: up while recent (servicegroup.py), as nova's services.updated_at
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 

@@ -78,7 +78,6 @@ class ResourceTracker:
             "local_gb_used": self.used["local_gb"],
             "running_vms": self.used["running_vms"],
             "availability_zone": self.availability_zone,
-            "up": True,
         }
 
     @staticmethod

@@ -3,9 +3,12 @@ servers (one nova-compute per host of the spec), all on one transport."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from labcloud.compute.api import create_compute_app
 from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
@@ -14,10 +17,12 @@ from labcloud.compute.conductor.rpcapi import ConductorAPI
 from labcloud.compute.frontend import ComputeFrontend
 from labcloud.compute.instances import Instances
 from labcloud.compute.manager import ComputeManager
-from labcloud.compute.models import Base, Flavor
+from labcloud.compute.models import Base, ComputeNode, Flavor
+from labcloud.compute.periodic import Periodic
 from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.compute.scheduler.manager import SchedulerManager
 from labcloud.compute.scheduler.rpcapi import SchedulerAPI
+from labcloud.compute.servicegroup import REPORT_INTERVAL, SERVICE_DOWN_TIME, ServiceGroup
 from labcloud.compute.virt import get_driver
 from labcloud.compute.virt.driver import ComputeDriver
 from labcloud.context import RequestContext
@@ -65,15 +70,26 @@ class ComputeService:
         urls: dict[str, str],
         driver: str = "fake",
         driver_options: dict[str, Any] | None = None,
+        report_interval: float = REPORT_INTERVAL,
+        service_down_time: float = SERVICE_DOWN_TIME,
+        hold: Callable[[], bool] | None = None,
     ) -> None:
+        """``report_interval``: seconds between each nova-compute's reports (0: report only
+        when usage changes, and never check builds); ``service_down_time``: silence after
+        which a host is down; ``hold``: True while someone has the cloud paused (a stepper),
+        when silence proves nothing and the build check waits."""
         self.transport = transport
+        self.report_interval = report_interval
+        self.servicegroup = ServiceGroup(service_down_time)
+        self._hold = hold or (lambda: False)
+        self._grace_until = 0.0
         self.spec = spec
         self.db = Database(db_url, Base.metadata)
         self.db.create_all()
         self._load_flavors()
         bus = transport.bus
         self.instances = Instances(self.db, bus, "nova-conductor")
-        self.scheduler = SchedulerManager(self.db)
+        self.scheduler = SchedulerManager(self.db, servicegroup=self.servicegroup)
         self.conductor_api = ConductorAPI(transport, service="nova-api")
         self.compute_api = ComputeAPI(transport, service="nova-conductor")
 
@@ -93,6 +109,7 @@ class ComputeService:
             Instances(self.db, bus, "nova-api"),
             self.conductor_api,
             ComputeAPI(transport, service="nova-api"),
+            servicegroup=self.servicegroup,
             **clients("nova-api"),
         )
         capacity = {
@@ -122,6 +139,11 @@ class ComputeService:
             for h in spec.hosts
         }
         self._servers: list[RPCServer] = []
+        self._host_servers: dict[str, RPCServer] = {}
+        self._periodic: dict[str, Periodic] = {}
+        self.conductor = ConductorManager(
+            self.instances, SchedulerAPI(transport), self.compute_api, self.servicegroup
+        )
 
     def _load_flavors(self) -> None:
         with self.db.session() as s:
@@ -142,18 +164,64 @@ class ComputeService:
 
     def start(self) -> None:
         t = self.transport
-        conductor = ConductorManager(self.instances, SchedulerAPI(t), self.compute_api)
         self._serve(
             Target("nova", "scheduler", server="scheduler"),
             TracedScheduler(self.scheduler, t),
             "nova-scheduler",
         )
-        self._serve(Target("nova", "conductor", server="conductor"), conductor, "nova-conductor")
-        for host, manager in self.computes.items():
-            self._serve(Target("nova", "compute", server=host), manager, "nova-compute")
-        for manager in self.computes.values():
-            manager.init_host()
+        self._serve(
+            Target("nova", "conductor", server="conductor"), self.conductor, "nova-conductor"
+        )
+        for host in self.computes:
+            self.start_host(host)
         self.scheduler.refresh(None)
+        if self.report_interval > 0:
+            self._periodic["check_builds"] = Periodic(
+                "nova-conductor-check-builds", self.report_interval, self._check_builds
+            ).start()
+
+    def start_host(self, host: str) -> None:
+        """Start nova-compute on ``host`` (again): it consumes what waited in its queue,
+        fails the builds it had been doing, and reports every ``report_interval``."""
+        if host in self._host_servers:
+            return
+        manager = self.computes[host]
+        target = Target("nova", "compute", server=host)
+        server = RPCServer(self.transport, target, [manager], service="nova-compute")
+        server.start()
+        self._host_servers[host] = server
+        manager.init_host()
+        if self.report_interval > 0:
+            self._periodic[host] = Periodic(
+                f"nova-compute-report-{host}", self.report_interval, manager.report_state
+            ).start()
+
+    def stop_host(self, host: str) -> None:
+        """Stop nova-compute on ``host``, as if its process died: no consumer on its queues
+        (messages for it wait there), no more reports (after ``service_down_time`` it is
+        down). Its instances stay where they are."""
+        if host not in self.computes:
+            raise KeyError(f"no compute host {host!r} (hosts: {', '.join(self.computes)})")
+        periodic = self._periodic.pop(host, None)
+        if periodic is not None:
+            periodic.stop()
+        server = self._host_servers.pop(host, None)
+        if server is not None:
+            server.stop()
+            server.wait()
+
+    def hosts_up(self) -> dict[str, bool]:
+        """Each compute host: up (reported within ``service_down_time``) or not."""
+        with self.db.session() as s:
+            last = {n.host: n.updated_at for n in s.scalars(select(ComputeNode))}
+        return {h: self.servicegroup.is_up(last.get(h)) for h in self.computes}
+
+    def _check_builds(self) -> None:
+        if self._hold():  # paused by a stepper: reports are held up too, silence means nothing
+            self._grace_until = time.monotonic() + self.servicegroup.down_time
+            return
+        if time.monotonic() >= self._grace_until:
+            self.conductor.check_builds()
 
     def _serve(self, target: Target, endpoint: object, service: str) -> None:
         server = RPCServer(self.transport, target, [endpoint], service=service)
@@ -161,9 +229,14 @@ class ComputeService:
         self._servers.append(server)
 
     def stop(self) -> None:
-        for server in self._servers:
+        for periodic in self._periodic.values():
+            periodic.stop()
+        self._periodic.clear()
+        servers = self._servers + list(self._host_servers.values())
+        for server in servers:
             server.stop()
-        for server in self._servers:
+        for server in servers:
             server.wait()
         self._servers.clear()
+        self._host_servers.clear()
         self.db.dispose()

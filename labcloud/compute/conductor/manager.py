@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labcloud.compute.instances import Instances, now
 from labcloud.compute.models import ComputeNode
 from labcloud.compute.rpcapi import ComputeAPI
+from labcloud.compute.servicegroup import ServiceGroup, utcnow
 from labcloud.compute.states import VmState
 from labcloud.context import RequestContext
 from labcloud.exceptions import NoValidHost
@@ -35,10 +37,17 @@ class Scheduler(Protocol):
 
 
 class ConductorManager:
-    def __init__(self, instances: Instances, scheduler: Scheduler, compute: ComputeAPI) -> None:
+    def __init__(
+        self,
+        instances: Instances,
+        scheduler: Scheduler,
+        compute: ComputeAPI,
+        servicegroup: ServiceGroup | None = None,
+    ) -> None:
         self.instances = instances
         self.scheduler = scheduler
         self.compute = compute
+        self.servicegroup = servicegroup or ServiceGroup()
 
     def schedule_and_build_instances(
         self, ctxt: RequestContext, request_spec: dict[str, Any], instance_uuids: list[str]
@@ -111,6 +120,32 @@ class ConductorManager:
         instance = self.instances.update(instance_uuid, {"migration": migration})
         self.compute.prep_resize(ctxt, chosen["host"], instance)
 
+    def check_builds(self) -> list[str]:
+        """A periodic task: builds waiting on a compute host that is down end in ERROR.
+
+        The build message sits in the dead host's queue (or died with it); nothing would
+        ever move the instance out of BUILD. Its port and volumes stay until the instance
+        is deleted, which nova-api then does by itself (the host cannot). Returns the
+        instances put in ERROR.
+        """
+        with self.instances.db.session() as s:
+            last_report = {n.host: n.updated_at for n in s.scalars(select(ComputeNode))}
+        failed = []
+        for inst in self.instances.where(vm_state=VmState.BUILDING):
+            host = inst["host"]
+            if host is None or self.servicegroup.is_up(last_report.get(host)):
+                continue
+            silent = self.servicegroup.silent_for(last_report.get(host))
+            since = "never reported" if silent is None else f"silent for {silent:.0f} s"
+            self._error(
+                inst["uuid"],
+                f"Build of instance {inst['uuid']} aborted: compute host {host} is down",
+                f"nova-compute on {host} {since} (service_down_time "
+                f"{self.servicegroup.down_time:g} s)",
+            )
+            failed.append(inst["uuid"])
+        return failed
+
     def _error(self, uuid: str, message: str, details: str = "") -> None:
         LOG.warning("instance %s goes to ERROR: %s %s", uuid, message, details)
         self.instances.update(uuid, {"vm_state": VmState.ERROR, "task_state": None})
@@ -123,6 +158,9 @@ class ConductorManager:
         instance = self.instances.get(instance_uuid)
         emit_step(self.instances.bus, 17, instance_uuid=instance_uuid, request_id=ctxt.request_id)
         return instance
+
+    def instance_get_all_by_host(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:
+        return self.instances.where(host=host)
 
     def instance_update(
         self, ctxt: RequestContext, instance_uuid: str, updates: dict[str, Any]
@@ -156,9 +194,9 @@ def _upsert_node(s: Session, host: str, values: dict[str, Any]) -> ComputeNode:
     if node is None:
         # column defaults apply only at INSERT: set them here, or the row reported to the
         # schedulers before the flush says enabled=None (and the host looks disabled)
-        node = ComputeNode(host=host, vcpus=0, memory_mb=0, local_gb=0, enabled=True, up=True)
+        node = ComputeNode(host=host, vcpus=0, memory_mb=0, local_gb=0, enabled=True)
         s.add(node)
     for key, value in values.items():
         setattr(node, key, value)
-    node.updated_at = now()
+    node.updated_at = utcnow()  # to the microsecond: service_down_time may be short
     return node

@@ -54,6 +54,10 @@ class ConductorAPI:
         result: dict[str, Any] = self.client.call(ctxt, "instance_get", instance_uuid=instance_uuid)
         return result
 
+    def instance_get_all_by_host(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.client.call(ctxt, "instance_get_all_by_host", host=host)
+        return result
+
     def instance_update(
         self, ctxt: RequestContext, instance_uuid: str, **updates: Any
     ) -> dict[str, Any]:

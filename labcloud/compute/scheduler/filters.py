@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labcloud.compute.scheduler.host_state import HostState
+from labcloud.compute.servicegroup import ServiceGroup
 
 Spec = dict[str, Any]
 
@@ -17,12 +18,15 @@ class BaseHostFilter:
 
 
 class ComputeFilter(BaseHostFilter):
-    """The host's nova-compute service is enabled and up."""
+    """The host's nova-compute service is enabled and up (it reported recently)."""
 
     name = "ComputeFilter"
 
+    def __init__(self, servicegroup: ServiceGroup | None = None) -> None:
+        self.servicegroup = servicegroup or ServiceGroup()
+
     def host_passes(self, host: HostState, spec: Spec) -> bool:
-        return host.enabled and host.up
+        return host.enabled and self.servicegroup.is_up(host.updated_at)
 
 
 class RamFilter(BaseHostFilter):
@@ -86,9 +90,9 @@ class ImagePropertiesFilter(BaseHostFilter):
         return not arch or arch in ("x86_64", "i686")
 
 
-def default_filters() -> list[BaseHostFilter]:
+def default_filters(servicegroup: ServiceGroup | None = None) -> list[BaseHostFilter]:
     return [
-        ComputeFilter(),
+        ComputeFilter(servicegroup),
         RamFilter(),
         CoreFilter(),
         DiskFilter(),

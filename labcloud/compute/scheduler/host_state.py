@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from labcloud.compute.models import ComputeNode
+from labcloud.compute.servicegroup import parse_time
 from labcloud.db import Database
 
 
@@ -25,7 +27,7 @@ class HostState:
     local_gb_used: int
     num_instances: int
     enabled: bool = True
-    up: bool = True
+    updated_at: datetime | None = None  # the host's last report (servicegroup: up or down)
 
     @property
     def free_ram_mb(self) -> int:
@@ -57,7 +59,7 @@ class HostState:
             local_gb_used=row.get("local_gb_used") or 0,
             num_instances=row.get("running_vms") or 0,
             enabled=row.get("enabled") is not False,  # None (unknown) is not "disabled"
-            up=row.get("up") is not False,
+            updated_at=parse_time(row.get("updated_at")),
         )
 
 

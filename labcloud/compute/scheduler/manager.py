@@ -13,6 +13,7 @@ from typing import Any
 from labcloud.compute.scheduler.filters import BaseHostFilter, default_filters, run_filters
 from labcloud.compute.scheduler.host_state import HostManager, HostState
 from labcloud.compute.scheduler.weighers import RAMWeigher, weigh
+from labcloud.compute.servicegroup import ServiceGroup
 from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.exceptions import NoValidHost
@@ -25,9 +26,10 @@ class SchedulerManager:
         *,
         filters: list[BaseHostFilter] | None = None,
         ram_weight_multiplier: float = 1.0,
+        servicegroup: ServiceGroup | None = None,
     ) -> None:
         self.hosts = HostManager(db)
-        self.filters = filters if filters is not None else default_filters()
+        self.filters = filters if filters is not None else default_filters(servicegroup)
         self.weighers = [RAMWeigher(ram_weight_multiplier)]
         self._lock = threading.Lock()  # one decision at a time, as with one nova-scheduler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from labcloud.compute.scheduler.filters import ImagePropertiesFilter
 from labcloud.compute.scheduler.host_state import HostState
 from labcloud.compute.scheduler.manager import SchedulerManager
 from labcloud.compute.scheduler.rpcapi import SchedulerAPI
+from labcloud.compute.servicegroup import ServiceGroup, utcnow
 from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.exceptions import NoValidHost
@@ -40,6 +42,7 @@ def db() -> Iterator[Database]:
                     local_gb=160,
                     memory_mb_used=used,
                     availability_zone=az,
+                    updated_at=utcnow(),
                 )
             )
     yield database
@@ -147,10 +150,10 @@ def test_a_hosts_first_report_reaches_the_scheduler_enabled_and_up(tmp_path: Pat
         {"vcpus": 4, "memory_mb": 4096, "local_gb": 40},
     )
     (row,) = recorder.rows
-    assert (row["enabled"], row["up"]) == (True, True)
+    assert row["enabled"] is True
     state = HostState.from_row(row)
     assert state.enabled
-    assert state.up
+    assert ServiceGroup().is_up(state.updated_at)
     db.dispose()
 
 
@@ -159,7 +162,9 @@ def test_a_request_that_does_not_fit_whole_takes_nothing(tmp_path: Path) -> None
     db = Database(f"sqlite:///{tmp_path / 'nova.sqlite'}", Base.metadata)
     db.create_all()
     with db.session() as s:
-        s.add(ComputeNode(host="h1", vcpus=8, memory_mb=1536, local_gb=100))  # 2,304 MB with 1.5x
+        s.add(  # 2,304 MB with 1.5x
+            ComputeNode(host="h1", vcpus=8, memory_mb=1536, local_gb=100, updated_at=utcnow())
+        )
     scheduler = SchedulerManager(db)
     scheduler.refresh(None)
     flavor = {"vcpus": 1, "memory_mb": 1024, "root_gb": 1}
@@ -170,3 +175,29 @@ def test_a_request_that_does_not_fit_whole_takes_nothing(tmp_path: Path) -> None
     assert (host.memory_mb_used, host.vcpus_used, host.num_instances) == (0, 0, 0)
     assert len(scheduler.select_destinations(None, spec, ["a", "b"])) == 2  # still fits
     db.dispose()
+
+
+def test_a_host_silent_longer_than_service_down_time_is_filtered_out(db: Database) -> None:
+    m = SchedulerManager(db, servicegroup=ServiceGroup(down_time=60))
+    m.refresh(None)
+    stale = (utcnow() - timedelta(seconds=61)).isoformat()
+    for host in ("c1", "c2"):
+        m.update_host(
+            None,
+            {"host": host, "vcpus": 8, "memory_mb": 16384, "local_gb": 160, "updated_at": stale},
+        )
+    with pytest.raises(NoValidHost, match="ComputeFilter removed 2"):
+        m.select_destinations(None, spec(ignore_hosts=["c3"]), ["i"])
+    fresh = utcnow().isoformat()
+    m.update_host(
+        None, {"host": "c2", "vcpus": 8, "memory_mb": 16384, "local_gb": 160, "updated_at": fresh}
+    )
+    assert m.select_destinations(None, spec(ignore_hosts=["c3"]), ["i"])[0]["host"] == "c2"
+
+
+def test_a_host_that_never_reported_is_down() -> None:
+    group = ServiceGroup(down_time=60)
+    assert not group.is_up(None)
+    assert group.silent_for(None) is None
+    assert group.is_up(utcnow() - timedelta(seconds=59))
+    assert not group.is_up(utcnow() - timedelta(seconds=61))

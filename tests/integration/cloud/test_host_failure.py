@@ -1,0 +1,138 @@
+"""A compute host goes down: nova sees it (servicegroup), stops scheduling to it, fails the
+builds stuck on it instead of leaving them in BUILD, deletes its instances itself, and
+takes the host back when nova-compute starts again.
+
+The clock runs fast (reports every 0.2 s, down after 1 s) so each case takes seconds; the
+logic is nova's with its 10 s and 60 s.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from labcloud.cloud import LabCloud
+from labcloud.config import Settings
+from labcloud.spec import CloudSpec
+from tests.integration.cloud.test_boot_flow import Client
+
+DOWN_TIME = 1.0
+
+
+@pytest.fixture
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabCloud]:
+    settings = Settings(
+        state_dir=tmp_path_factory.mktemp("hostdown"),
+        report_interval=0.2,
+        service_down_time=DOWN_TIME,
+    )
+    with LabCloud(CloudSpec.demo(), settings) as c:
+        yield c
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait for a condition that depends on the passing of real time (heartbeats)."""
+    pause = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        pause.wait(0.05)
+    raise AssertionError("condition not reached within the timeout")
+
+
+def fixed_ips(client: Client, cloud: LabCloud, uuid: str) -> list[str]:
+    ports = httpx.get(
+        cloud.urls["network"] + "/v2.0/ports",
+        params={"device_id": uuid},
+        headers=client.headers(),
+    ).json()["ports"]
+    return [ip["ip_address"] for p in ports for ip in p["fixed_ips"]]
+
+
+def test_a_stopped_host_goes_down_and_the_scheduler_skips_it(cloud: LabCloud) -> None:
+    assert cloud.hosts_up() == {"compute1": True, "compute2": True}
+    cloud.stop_compute("compute1")
+    eventually(lambda: cloud.hosts_up() == {"compute1": False, "compute2": True})
+    client = Client(cloud)
+    for name in ("a", "b", "c"):  # without the filter, RAM weighing would spread them
+        boot = cloud.boot(name)
+        boot.wait("ACTIVE", timeout=30)
+        assert client.server(boot.server_id)["OS-EXT-SRV-ATTR:host"] == "compute2"
+    cloud.start_compute("compute1")
+    assert cloud.hosts_up()["compute1"]
+
+
+def test_a_build_on_a_dead_host_ends_in_error_and_delete_gives_the_ip_back(
+    cloud: LabCloud,
+) -> None:
+    admin = Client(cloud, "admin")
+    # the host dies between the scheduler's choice and the conductor's cast (step 12):
+    # the build message then waits in compute.compute2, where nobody takes it
+    cloud.stepper.break_on(step=12)
+    uuid = admin.boot("doomed", availability_zone="nova:compute2")
+    cloud.stepper.wait_paused(timeout=30)
+    cloud.stop_compute("compute2")
+    cloud.stepper.clear()
+    eventually(lambda: admin.server(uuid)["status"] == "ERROR")
+    server = admin.server(uuid)
+    assert server["OS-EXT-STS:vm_state"] == "error"
+    assert server["OS-EXT-STS:task_state"] is None
+    assert "compute host compute2 is down" in server["fault"]["message"]
+    queued = {q.name: q.messages for q in cloud.transport.snapshot().queues}
+    assert queued["compute.compute2"] == 1  # the build message, waiting for a consumer
+
+    answer = httpx.delete(f"{admin.nova}/servers/{uuid}", headers=admin.headers())
+    assert answer.status_code == 204
+    assert httpx.get(f"{admin.nova}/servers/{uuid}", headers=admin.headers()).status_code == 404
+
+    cloud.start_compute("compute2")  # takes the stale build message, and does nothing with it
+    eventually(lambda: cloud.hosts_up()["compute2"])
+    eventually(lambda: _depth(cloud, "compute.compute2") == 0)
+    assert cloud.compute_driver("compute2").list_instances() == []
+
+
+def test_deleting_on_a_down_host_is_done_by_nova_api_and_frees_the_ip(cloud: LabCloud) -> None:
+    admin = Client(cloud, "admin")
+    uuid = admin.boot("stranded", availability_zone="nova:compute1")
+    eventually(lambda: admin.server(uuid)["status"] == "ACTIVE")
+    (ip,) = fixed_ips(admin, cloud, uuid)
+    cloud.stop_compute("compute1")
+    eventually(lambda: not cloud.hosts_up()["compute1"])
+    answer = httpx.delete(f"{admin.nova}/servers/{uuid}", headers=admin.headers())
+    assert answer.status_code == 204
+    # no terminate_instance waits in compute.compute1: nova-api did it all
+    assert _depth(cloud, "compute.compute1") == 0
+    assert httpx.get(f"{admin.nova}/servers/{uuid}", headers=admin.headers()).status_code == 404
+    assert ip not in _used_ips(cloud, admin)
+
+
+def test_a_restarted_host_fails_the_builds_it_was_doing(cloud: LabCloud) -> None:
+    admin = Client(cloud, "admin")
+    uuid = admin.boot("interrupted", availability_zone="nova:compute1")
+    eventually(lambda: admin.server(uuid)["status"] == "ACTIVE")
+    # what a crash mid-build leaves behind: the row says BUILD on this host
+    cloud.compute.instances.update(uuid, {"vm_state": "building", "task_state": "spawning"})
+    cloud.stop_compute("compute1")
+    cloud.start_compute("compute1")
+    server = admin.server(uuid)
+    assert server["status"] == "ERROR"
+    assert "restarted before it finished" in server["fault"]["message"]
+
+
+def test_an_unknown_host_is_a_clear_error(cloud: LabCloud) -> None:
+    with pytest.raises(KeyError, match="no compute host 'compute9'"):
+        cloud.stop_compute("compute9")
+
+
+def _depth(cloud: LabCloud, queue: str) -> int:
+    return next(
+        q.messages + q.unacked for q in cloud.transport.snapshot().queues if q.name == queue
+    )
+
+
+def _used_ips(cloud: LabCloud, client: Client) -> set[str]:
+    ports = httpx.get(cloud.urls["network"] + "/v2.0/ports", headers=client.headers()).json()
+    return {ip["ip_address"] for p in ports["ports"] for ip in p["fixed_ips"]}
