@@ -38,10 +38,11 @@ from labcloud.rest.client import ServiceClient
 from labcloud.rest.server import ApiServer
 from labcloud.spec import CloudSpec
 from labcloud.trace.bus import TraceBus
-from labcloud.trace.events import Origin
+from labcloud.trace.events import BrokerEvent, Origin
 from labcloud.trace.stepper import Stepper
 
 if TYPE_CHECKING:
+    from labcloud.messaging.memory import BrokerRestart
     from labcloud.notebook.dashboard import Dashboard
 from labcloud.volume.service import VolumeService
 
@@ -166,6 +167,7 @@ class LabCloud:
             driver=self._compute_driver,
             report_interval=s.report_interval,
             service_down_time=s.service_down_time,
+            build_timeout=s.build_timeout,
             hold=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
         self._services.append(self.compute)
@@ -350,3 +352,31 @@ class LabCloud:
     def hosts_up(self) -> dict[str, bool]:
         """Each compute host and whether nova sees it up (its servicegroup's verdict)."""
         return self.compute.hosts_up()
+
+    def restart_broker(self) -> BrokerRestart:
+        """Restart the in-process broker (``memory://``), as ``rabbitmqctl stop_app;
+        start_app`` restarts RabbitMQ: its queues go with what they hold, every service
+        declares its queues again, clients resend their recent casts. The trace gets a
+        BrokerEvent saying what was lost."""
+        from labcloud.messaging.memory import MemoryDriver
+
+        driver = self.transport.driver
+        if not isinstance(driver, MemoryDriver):
+            raise RuntimeError(
+                f"restart_broker() restarts the in-process broker; this cloud uses "
+                f"{self.transport.url}: restart RabbitMQ itself (rabbitmqctl stop_app; "
+                "rabbitmqctl start_app)"
+            )
+        report = driver.broker.restart()
+        self.bus.emit(
+            BrokerEvent(
+                event="restarted",
+                queues_dropped=list(report.queues_dropped),
+                messages_lost=report.messages_lost,
+                consumers_reconnected=report.consumers_reconnected,
+                replayed=report.replayed,
+                host=self.origin.host,
+                process=self.origin.process,
+            )
+        )
+        return report

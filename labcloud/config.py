@@ -31,6 +31,7 @@ class Settings:
     region: str = "RegionOne"
     report_interval: float = 10.0  # seconds between nova-compute reports (nova's default)
     service_down_time: float = 60.0  # a host silent this long is down (nova's default)
+    build_timeout: float = 600.0  # a build that has not moved this long ends in ERROR; 0: off
 
     def database_url_for(self, project: str) -> str:
         if self.database_url:

@@ -22,7 +22,12 @@ from labcloud.compute.periodic import Periodic
 from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.compute.scheduler.manager import SchedulerManager
 from labcloud.compute.scheduler.rpcapi import SchedulerAPI
-from labcloud.compute.servicegroup import REPORT_INTERVAL, SERVICE_DOWN_TIME, ServiceGroup
+from labcloud.compute.servicegroup import (
+    BUILD_TIMEOUT,
+    REPORT_INTERVAL,
+    SERVICE_DOWN_TIME,
+    ServiceGroup,
+)
 from labcloud.compute.virt import get_driver
 from labcloud.compute.virt.driver import ComputeDriver
 from labcloud.context import RequestContext
@@ -72,14 +77,17 @@ class ComputeService:
         driver_options: dict[str, Any] | None = None,
         report_interval: float = REPORT_INTERVAL,
         service_down_time: float = SERVICE_DOWN_TIME,
+        build_timeout: float = BUILD_TIMEOUT,
         hold: Callable[[], bool] | None = None,
     ) -> None:
         """``report_interval``: seconds between each nova-compute's reports (0: report only
         when usage changes, and never check builds); ``service_down_time``: silence after
-        which a host is down; ``hold``: True while someone has the cloud paused (a stepper),
+        which a host is down; ``build_timeout``: a build that has not moved for this long
+        ends in ERROR (0: never); ``hold``: True while someone has the cloud paused (a stepper),
         when silence proves nothing and the build check waits."""
         self.transport = transport
         self.report_interval = report_interval
+        self.build_timeout = build_timeout
         self.servicegroup = ServiceGroup(service_down_time)
         self._hold = hold or (lambda: False)
         self._grace_until = 0.0
@@ -221,7 +229,7 @@ class ComputeService:
             self._grace_until = time.monotonic() + self.servicegroup.down_time
             return
         if time.monotonic() >= self._grace_until:
-            self.conductor.check_builds()
+            self.conductor.check_builds(self.build_timeout)
 
     def _serve(self, target: Target, endpoint: object, service: str) -> None:
         server = RPCServer(self.transport, target, [endpoint], service=service)

@@ -14,6 +14,10 @@ from datetime import UTC, datetime
 
 REPORT_INTERVAL = 10.0  # seconds, nova's [DEFAULT] report_interval
 SERVICE_DOWN_TIME = 60.0  # seconds, nova's [DEFAULT] service_down_time
+# nova's instance_build_timeout is 0 (off): a build whose message is lost stays in BUILD
+# for ever. labcloud gives up after 10 minutes of no progress, longer than any fake or
+# cirros build, and than a stepper holds a pause.
+BUILD_TIMEOUT = 600.0
 
 
 def utcnow() -> datetime:

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from labcloud.messaging.brokerview import BindingInfo, BrokerSnapshot, ExchangeInfo, QueueInfo
@@ -26,6 +26,7 @@ from labcloud.messaging.driver import DeliverCallback, Delivery, PropertyMap
 from labcloud.messaging.exceptions import (
     ExchangeNotFound,
     MessageUndeliverable,
+    MessagingError,
     PreconditionFailed,
 )
 from labcloud.messaging.routing import topic_matches
@@ -38,6 +39,24 @@ PREDECLARED = (
     ExchangeSpec("amq.fanout", "fanout", True),
     ExchangeSpec("amq.topic", "topic", True),
 )
+PREDECLARED_NAMES = {e.name for e in PREDECLARED}
+REPLAY_WINDOW = 5.0  # seconds: casts sent this long before a restart are sent again
+REPLAY_LIMIT = 50_000  # at most this many recent casts are kept for a replay
+
+
+# a driver's reconnect, run after a restart; what it returns is run next (a replay)
+Reconnect = Callable[[], Callable[[], int] | None]
+_Cast = tuple[float, ExchangeSpec, str, bytes, PropertyMap, bool]  # sent at, where, what
+
+
+@dataclass(frozen=True)
+class BrokerRestart:
+    """What a restart did: queues gone, messages lost with them, consumers back, casts resent."""
+
+    queues_dropped: tuple[str, ...]
+    messages_lost: int
+    consumers_reconnected: int
+    replayed: int
 
 
 @dataclass
@@ -121,6 +140,15 @@ class _Consumer:
             except Exception:
                 LOG.exception("consumer callback failed on %s", queue)
 
+    def drop_connection(self) -> int:  # called under broker lock
+        """The broker went away: what was pushed but not acked is gone with the connection
+        (a late ack is then a no-op, as on a new RabbitMQ channel). Returns how many."""
+        lost = len(self.unacked)
+        self.unacked.clear()
+        with self.cond:
+            self.inbox.clear()
+        return lost
+
     def stop(self) -> None:
         self.broker.cancel(self)
         with self.cond:
@@ -138,6 +166,46 @@ class MemoryBroker:
         self._exchanges: dict[str, _Exchange] = {e.name: _Exchange(e) for e in PREDECLARED}
         self._queues: dict[str, _Queue] = {}
         self._tags = itertools.count(1)
+        self._reconnects: list[
+            Callable[[], Callable[[], int] | None]
+        ] = []  # each driver's, run after a restart
+        self.restarts = 0
+
+    # -- a restart ------------------------------------------------------------------------
+    def on_restart(self, reconnect: Reconnect) -> None:
+        """Call ``reconnect`` (a driver redeclaring its queues) after each restart; what it
+        returns, if anything, is called next, outside the broker's lock (a replay)."""
+        with self._lock:
+            self._reconnects.append(reconnect)
+
+    def restart(self) -> BrokerRestart:
+        """Stop and start the broker, as ``rabbitmqctl stop_app; start_app`` does.
+
+        Non-durable exchanges and queues (all of oslo.messaging's) vanish with the messages
+        they hold, and so do messages delivered but not yet acknowledged. Every connection
+        drops; each driver then redeclares its consumers' queues and bindings (kombu does
+        this on reconnect) and the RPC clients resend their recent casts.
+        """
+        with self._lock:
+            dropped = sorted(n for n, q in self._queues.items() if not q.spec.durable)
+            lost = sum(len(self._queues[n].ready) for n in dropped)
+            consumers = {id(c): c for q in self._queues.values() for c in q.consumers}
+            for consumer in consumers.values():
+                lost += consumer.drop_connection()
+            self._queues = {n: q for n, q in self._queues.items() if q.spec.durable}
+            for queue in self._queues.values():
+                queue.consumers = []
+            self._exchanges = {
+                n: e for n, e in self._exchanges.items() if e.spec.durable or n in PREDECLARED_NAMES
+            }
+            for ex in self._exchanges.values():
+                ex.bindings = [b for b in ex.bindings if b[1] in self._queues]
+            self.restarts += 1
+            reconnects = list(self._reconnects)
+            # redeclared under the lock: nobody publishes into the gap between the two
+            replays = [reconnect() for reconnect in reconnects]
+        replayed = sum(replay() for replay in replays if replay is not None)
+        return BrokerRestart(tuple(dropped), lost, len(consumers), replayed)
 
     # -- declarations -------------------------------------------------------------------
     def declare_exchange(self, spec: ExchangeSpec) -> None:
@@ -297,6 +365,15 @@ class MemoryBroker:
             self._fill(consumer)
         return consumer
 
+    def attach(self, consumer: _Consumer) -> None:
+        """Put a consumer back on its (redeclared) queues after a restart."""
+        with self._lock:
+            for q in consumer.queues:
+                queue = self._queues[q]
+                if consumer not in queue.consumers:
+                    queue.consumers.append(consumer)
+            self._fill(consumer)
+
     def cancel(self, consumer: _Consumer) -> None:
         with self._lock:
             consumer.stopped = True
@@ -362,8 +439,43 @@ class MemoryDriver:
 
     def __init__(self, broker: MemoryBroker | None = None) -> None:
         self.broker = broker if broker is not None else MemoryBroker()
-        self._consumers: list[_Consumer] = []
+        self._consumers: dict[_Consumer, Sequence[Subscription]] = {}
+        self._sent: deque[_Cast] = deque(maxlen=REPLAY_LIMIT)
         self._lock = threading.Lock()
+        self.replayed = 0
+        self.broker.on_restart(self._reconnect)
+
+    def _reconnect(self) -> Callable[[], int]:
+        """After a restart (under the broker's lock): redeclare and re-attach every live
+        consumer; then (the returned function) resend the casts of the last few seconds,
+        as the RabbitMQ driver does. RPCServer drops the ones it had already run."""
+        with self._lock:
+            consumers = list(self._consumers.items())
+            cutoff = time.monotonic() - REPLAY_WINDOW
+            recent = [m for m in self._sent if m[0] >= cutoff]
+        for consumer, subscriptions in consumers:
+            if not consumer.stopped:
+                self.declare(subscriptions)
+                self.broker.attach(consumer)
+        return lambda: self._replay(recent)
+
+    def _replay(
+        self, recent: list[tuple[float, ExchangeSpec, str, bytes, PropertyMap, bool]]
+    ) -> int:
+        done = 0
+        for _, exchange, key, body, props, mandatory in recent:
+            try:
+                self.publish(exchange, key, body, properties=props, mandatory=mandatory)
+                done += 1
+            except MessagingError as exc:
+                LOG.error(
+                    "a message to %s/%s was lost with the broker's queues: %s",
+                    exchange.name,
+                    key,
+                    exc,
+                )
+        self.replayed += done
+        return done
 
     def declare(self, subscriptions: Sequence[Subscription]) -> None:
         for sub in subscriptions:
@@ -387,6 +499,11 @@ class MemoryDriver:
         if exchange.name:
             self.broker.declare_exchange(exchange)
         self.broker.publish(exchange.name, routing_key, body, properties, mandatory)
+        if replay:  # casts; a call whose request or reply is lost ends in MessagingTimeout
+            with self._lock:
+                self._sent.append(
+                    (time.monotonic(), exchange, routing_key, body, properties or {}, mandatory)
+                )
 
     def consume(
         self,
@@ -401,7 +518,7 @@ class MemoryDriver:
             [s.queue.name for s in subscriptions], callback, prefetch, name
         )
         with self._lock:
-            self._consumers.append(consumer)
+            self._consumers[consumer] = list(subscriptions)
         return consumer
 
     def snapshot(self) -> BrokerSnapshot:
@@ -409,6 +526,6 @@ class MemoryDriver:
 
     def close(self) -> None:
         with self._lock:
-            consumers, self._consumers = self._consumers, []
+            consumers, self._consumers = list(self._consumers), {}
         for consumer in consumers:
             consumer.stop()

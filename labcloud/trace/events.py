@@ -186,3 +186,22 @@ class DbEvent(Event):
 
 
 EVENT_TYPES["db"] = DbEvent
+
+
+@dataclass(frozen=True)
+class BrokerEvent(Event):
+    """The broker itself: a restart, what it dropped, what came back."""
+
+    TYPE: ClassVar[str] = "broker"
+
+    event: str  # "restarted"
+    queues_dropped: list[str]
+    messages_lost: int
+    consumers_reconnected: int
+    replayed: int
+    host: str = ""
+    process: str = ""
+    time: float = field(default_factory=time.time)
+
+
+EVENT_TYPES["broker"] = BrokerEvent

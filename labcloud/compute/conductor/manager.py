@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from labcloud.compute.instances import Instances, now
 from labcloud.compute.models import ComputeNode
 from labcloud.compute.rpcapi import ComputeAPI
-from labcloud.compute.servicegroup import ServiceGroup, utcnow
+from labcloud.compute.servicegroup import ServiceGroup, parse_time, utcnow
 from labcloud.compute.states import VmState
 from labcloud.context import RequestContext
 from labcloud.exceptions import NoValidHost
@@ -120,29 +120,39 @@ class ConductorManager:
         instance = self.instances.update(instance_uuid, {"migration": migration})
         self.compute.prep_resize(ctxt, chosen["host"], instance)
 
-    def check_builds(self) -> list[str]:
-        """A periodic task: builds waiting on a compute host that is down end in ERROR.
+    def check_builds(self, build_timeout: float = 0) -> list[str]:
+        """A periodic task: builds that can no longer finish end in ERROR.
 
-        The build message sits in the dead host's queue (or died with it); nothing would
-        ever move the instance out of BUILD. Its port and volumes stay until the instance
-        is deleted, which nova-api then does by itself (the host cannot). Returns the
-        instances put in ERROR.
+        A build waiting on a compute host that is down: its message sits in the dead
+        host's queue (or died with it) and nothing would ever move the instance out of
+        BUILD. With ``build_timeout`` (seconds, nova's ``instance_build_timeout``; 0: off),
+        also any build that has not moved for that long (a message lost with a broker's
+        queue). Ports and volumes stay until the instance is deleted. Returns the uuids.
         """
         with self.instances.db.session() as s:
             last_report = {n.host: n.updated_at for n in s.scalars(select(ComputeNode))}
         failed = []
         for inst in self.instances.where(vm_state=VmState.BUILDING):
             host = inst["host"]
-            if host is None or self.servicegroup.is_up(last_report.get(host)):
+            idle = (utcnow() - (parse_time(inst["updated_at"]) or utcnow())).total_seconds()
+            if host is not None and not self.servicegroup.is_up(last_report.get(host)):
+                silent = self.servicegroup.silent_for(last_report.get(host))
+                since = "never reported" if silent is None else f"silent for {silent:.0f} s"
+                self._error(
+                    inst["uuid"],
+                    f"Build of instance {inst['uuid']} aborted: compute host {host} is down",
+                    f"nova-compute on {host} {since} (service_down_time "
+                    f"{self.servicegroup.down_time:g} s)",
+                )
+            elif build_timeout and idle > build_timeout:
+                self._error(
+                    inst["uuid"],
+                    "Instance build timed out. Set to error state.",
+                    f"no progress for {idle:.0f} s in task state {inst['task_state']} "
+                    f"(build_timeout {build_timeout:g} s)",
+                )
+            else:
                 continue
-            silent = self.servicegroup.silent_for(last_report.get(host))
-            since = "never reported" if silent is None else f"silent for {silent:.0f} s"
-            self._error(
-                inst["uuid"],
-                f"Build of instance {inst['uuid']} aborted: compute host {host} is down",
-                f"nova-compute on {host} {since} (service_down_time "
-                f"{self.servicegroup.down_time:g} s)",
-            )
             failed.append(inst["uuid"])
         return failed
 

@@ -17,6 +17,7 @@ import pytest
 from labcloud.cloud import LabCloud
 from labcloud.config import Settings
 from labcloud.spec import CloudSpec
+from labcloud.trace.events import BrokerEvent
 from tests.integration.cloud.test_boot_flow import Client
 
 DOWN_TIME = 1.0
@@ -136,3 +137,56 @@ def _depth(cloud: LabCloud, queue: str) -> int:
 def _used_ips(cloud: LabCloud, client: Client) -> set[str]:
     ports = httpx.get(cloud.urls["network"] + "/v2.0/ports", headers=client.headers()).json()
     return {ip["ip_address"] for p in ports["ports"] for ip in p["fixed_ips"]}
+
+
+def test_a_build_that_stops_moving_times_out_into_error(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    settings = Settings(
+        state_dir=tmp_path_factory.mktemp("timeout"), report_interval=0.2, build_timeout=1
+    )
+    with LabCloud(CloudSpec.demo(), settings) as cloud:
+        client = Client(cloud)
+        uuid = client.boot("lost")
+        eventually(lambda: client.server(uuid)["status"] == "ACTIVE")
+        # what a build message lost with a broker's queue leaves: BUILD, on a live host
+        cloud.compute.instances.update(uuid, {"vm_state": "building", "task_state": "spawning"})
+        eventually(lambda: client.server(uuid)["status"] == "ERROR")
+        assert client.server(uuid)["fault"]["message"] == (
+            "Instance build timed out. Set to error state."
+        )
+
+
+def test_the_broker_restarts_in_the_middle_of_a_boot(cloud: LabCloud) -> None:
+    events = cloud.bus.collect(where=lambda e: isinstance(e, BrokerEvent))
+    cloud.stepper.break_on(method="select_destinations")
+    boot = cloud.boot("survivor")
+    cloud.stepper.wait_paused(timeout=30)  # the conductor waits for the scheduler's reply
+    before = {q.name for q in cloud.transport.snapshot().queues}
+    report = cloud.restart_broker()
+    assert set(report.queues_dropped) == before
+    assert {q.name for q in cloud.transport.snapshot().queues} == before  # declared again
+    cloud.stepper.clear()
+    assert boot.wait("ACTIVE", timeout=30).status == "ACTIVE"
+    (event,) = events
+    assert event.queues_dropped == sorted(before)
+    assert event.consumers_reconnected == report.consumers_reconnected > 0
+
+
+def test_a_build_message_lost_in_a_restart_ends_in_error(cloud: LabCloud) -> None:
+    admin = Client(cloud, "admin")
+    cloud.stepper.break_on(step=12)
+    uuid = admin.boot("lost", availability_zone="nova:compute2")
+    cloud.stepper.wait_paused(timeout=30)
+    cloud.stop_compute("compute2")
+    cloud.stepper.clear()
+    eventually(lambda: _depth(cloud, "compute.compute2") == 1)
+    report = cloud.restart_broker()
+    assert report.messages_lost == 1
+    assert "compute.compute2" in report.queues_dropped
+    cloud.start_compute("compute2")  # declares its queue again: empty
+    server = admin.server(uuid)
+    assert server["status"] == "ERROR"
+    # whichever saw it first: the restarted host, or the conductor's check of down hosts
+    message = server["fault"]["message"]
+    assert "restarted before it finished" in message or "compute2 is down" in message
