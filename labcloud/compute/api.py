@@ -219,6 +219,10 @@ def create_compute_app(frontend: ComputeFrontend, auth: Any) -> FastAPI:
     def detach(uuid: str, volume_id: str, ctxt: Ctxt) -> None:
         frontend.detach_volume(ctxt, uuid, volume_id)
 
+    @app.get("/v2.1/os-services")
+    def services(ctxt: Ctxt) -> dict[str, Any]:
+        return {"services": frontend.services(ctxt)}
+
     @app.get("/v2.1/flavors")
     @app.get("/v2.1/flavors/detail")
     def flavors(request: Request, _: Ctxt) -> dict[str, Any]:

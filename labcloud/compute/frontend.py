@@ -236,6 +236,27 @@ class ComputeFrontend:
             self.compute.confirm_resize(ctxt, inst["migration"]["source_compute"], inst, cast=False)
         self.compute.terminate_instance(ctxt, inst["host"], inst)
 
+    def services(self, ctxt: RequestContext) -> list[dict[str, Any]]:
+        """nova's os-services list (admin only): each nova-compute, up or down."""
+        if not ctxt.is_admin:
+            raise Forbidden("Policy doesn't allow os_compute_api:os-services:list to be performed.")
+        with self.instances.db.session() as s:
+            nodes = list(s.scalars(select(ComputeNode).order_by(ComputeNode.host)))
+            return [
+                {
+                    "id": i,
+                    "binary": "nova-compute",
+                    "host": n.host,
+                    "zone": n.availability_zone,
+                    "status": "enabled" if n.enabled else "disabled",
+                    "state": "up" if self.servicegroup.is_up(n.updated_at) else "down",
+                    "updated_at": n.updated_at.isoformat() if n.updated_at else None,
+                    "disabled_reason": None,
+                    "forced_down": False,
+                }
+                for i, n in enumerate(nodes, 1)
+            ]
+
     def host_is_up(self, host: str) -> bool:
         with self.instances.db.session() as s:
             node = s.get(ComputeNode, host)

@@ -73,6 +73,14 @@ def test_token_catalog_flavors(cli: Cli) -> None:
     assert {f["Name"] for f in flavors} >= {"m1.tiny", "m1.small", "m1.xlarge"}
 
 
+def test_compute_service_list_as_admin(cli: Cli) -> None:
+    services = cli.openstack("compute", "service", "list", "-f", "json", cloud="labcloud-admin")
+    assert {(s["Binary"], s["Host"], s["Status"], s["State"]) for s in services} == {
+        ("nova-compute", "compute1", "enabled", "up"),
+        ("nova-compute", "compute2", "enabled", "up"),
+    }
+
+
 def test_images(cli: Cli, tmp_path: Path) -> None:
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\0" * 4096)

@@ -123,6 +123,22 @@ def test_a_restarted_host_fails_the_builds_it_was_doing(cloud: LabCloud) -> None
     assert "restarted before it finished" in server["fault"]["message"]
 
 
+def test_os_services_shows_what_nova_sees(cloud: LabCloud) -> None:
+    admin, demo = Client(cloud, "admin"), Client(cloud)
+    cloud.stop_compute("compute2")
+    eventually(lambda: not cloud.hosts_up()["compute2"])
+    answer = httpx.get(f"{admin.nova}/os-services", headers=admin.headers())
+    assert answer.status_code == 200
+    states = {s["host"]: (s["binary"], s["status"], s["state"]) for s in answer.json()["services"]}
+    assert states == {
+        "compute1": ("nova-compute", "enabled", "up"),
+        "compute2": ("nova-compute", "enabled", "down"),
+    }
+    refused = httpx.get(f"{demo.nova}/os-services", headers=demo.headers())
+    assert refused.status_code == 403
+    assert "os-services:list" in refused.json()["forbidden"]["message"]
+
+
 def test_an_unknown_host_is_a_clear_error(cloud: LabCloud) -> None:
     with pytest.raises(KeyError, match="no compute host 'compute9'"):
         cloud.stop_compute("compute9")
