@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -30,10 +30,14 @@ class RequestContext:
     auth_token: str | None = None
     request_id: str = field(default_factory=new_request_id)
     global_request_id: str | None = None
+    # keys other clients put on the wire (nova's ``read_deleted``, ``service_catalog``...):
+    # kept, so a service that passes the context on passes them on too, as nova's does
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The keys oslo.context puts on the wire (plus the legacy ``user``/``tenant``)."""
-        data = asdict(self)
+        data = dict(self.extra)
+        data.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "extra")
         data["roles"] = list(self.roles)
         data["user"] = self.user_id
         data["tenant"] = self.project_id
@@ -41,8 +45,14 @@ class RequestContext:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RequestContext:
-        """Rebuild a context from its wire form; unknown keys (from other clients) are ignored."""
+        """Rebuild a context from its wire form; keys it does not know are kept in ``extra``.
+
+        Raises TypeError when ``roles`` is not a list of names.
+        """
         roles = data.get("roles") or ()
+        if isinstance(roles, str) or not isinstance(roles, list | tuple):
+            raise TypeError(f"roles must be a list of names, not {roles!r}")
+        known = {f.name for f in fields(cls)} | {"user", "tenant"}
         return cls(
             user_id=data.get("user_id") or data.get("user"),
             project_id=data.get("project_id") or data.get("tenant"),
@@ -53,6 +63,7 @@ class RequestContext:
             auth_token=data.get("auth_token"),
             request_id=data.get("request_id") or new_request_id(),
             global_request_id=data.get("global_request_id"),
+            extra={k: v for k, v in data.items() if k not in known},
         )
 
 

@@ -20,17 +20,21 @@ from sqlalchemy.pool import StaticPool
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import DbEvent, StateEvent
 
+READ_ONLY = "labcloud_read_only"  # an execution option: the transaction only reads
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets settings that make it safe across service threads."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     in_memory = url in {"sqlite://", "sqlite:///:memory:"}
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": 30},
-        poolclass=StaticPool if in_memory else None,
+    # A file database keeps its connections: readers run side by side (see
+    # Database.reader), and a connection opened past the pool's size would be closed after
+    # use, so the next one pays for opening the file, its pragmas and its schema again.
+    pool: dict[str, Any] = (
+        {"poolclass": StaticPool} if in_memory else {"pool_size": 32, "max_overflow": 64}
     )
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,7 +53,10 @@ def make_engine(url: str) -> Engine:
     def _begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so concurrent writers queue on
         # busy_timeout instead of failing when a read transaction tries to become a write.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader's transaction (Database.reader) never writes: a plain (deferred) BEGIN
+        # takes no lock, and in WAL mode it reads a snapshot beside the writer.
+        reading = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -62,10 +69,18 @@ class Database:
         self.engine = make_engine(url)
         self.metadata = metadata
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         # SQLite takes one writer at a time anyway (BEGIN IMMEDIATE); queueing this process's
         # sessions on a lock avoids SQLite's busy handler, which sleeps waiters for up to
         # 100 ms at a time, and lets an in-memory database (one shared connection) work.
         self._one_at_a_time = threading.RLock() if url.startswith("sqlite") else None
+        # readers skip that lock where SQLite lets them read beside the writer (a file in
+        # WAL mode); an in-memory database has one connection, which readers share too
+        in_memory = url in {"sqlite://", "sqlite:///:memory:"}
+        self._read_lock = self._one_at_a_time if in_memory else None
+        self._traced: tuple[TraceBus, str, str] | None = None  # bus, service, database
 
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)
@@ -80,6 +95,17 @@ class Database:
         with self._one_at_a_time, self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A transaction that only reads: it waits for no writer (SQLite in WAL mode,
+        PostgreSQL) and sees the database as of its first query. Writes in it are a bug."""
+        if self._read_lock is None:
+            with self._readers() as session, session.begin():
+                yield session
+            return
+        with self._read_lock, self._readers() as session, session.begin():
+            yield session
+
     def trace(
         self,
         bus: TraceBus,
@@ -89,12 +115,15 @@ class Database:
         """Report committed writes on ``bus``: a DbEvent per row inserted, updated or deleted,
         and a StateEvent when a ``states`` model's status column changes
         (``{Volume: ("volume", "status")}``). Events go out after the commit, never for a
-        transaction that rolled back, and cost nothing while nobody listens."""
+        transaction that rolled back, and cost nothing while nobody listens for them."""
         watched = dict(states or {})
         database = self.url.rsplit("/", 1)[-1].removesuffix(".sqlite") or self.url
+        self._traced = (bus, service, database)
 
         def after_flush(session: Session, _context: Any) -> None:
-            if not bus.active:
+            wants_db = bus.wants(DbEvent)
+            wants_state = bool(watched) and bus.wants(StateEvent)
+            if not (wants_db or wants_state):
                 return
             pending = session.info.setdefault("trace", [])
             for op, rows in (
@@ -110,10 +139,12 @@ class Database:
                         getattr(row, "id", "")
                     )
                     table = str(getattr(row, "__tablename__", type(row).__name__))
-                    pending.append(DbEvent(service, database, table, op, key))
+                    if wants_db:
+                        pending.append(DbEvent(service, database, table, op, key))
                     resource, column = watched.get(type(row), ("", ""))
                     if (
-                        resource
+                        wants_state
+                        and resource
                         and op != "delete"
                         and (op == "insert" or state.attrs[column].history.has_changes())
                     ):
@@ -136,6 +167,15 @@ class Database:
         event.listen(self._sessions, "after_flush", after_flush)
         event.listen(self._sessions, "after_commit", after_commit)
         event.listen(self._sessions, "after_rollback", after_rollback)
+
+    def record(self, session: Session, table: str, op: str, *keys: str) -> None:
+        """Trace writes the ORM does not see (Core INSERTs and UPDATEs) like the ORM's: a
+        DbEvent per row (by its key) after the session commits, none if it rolls back."""
+        if self._traced is None or not self._traced[0].wants(DbEvent):
+            return
+        _, service, database = self._traced
+        pending = session.info.setdefault("trace", [])
+        pending.extend(DbEvent(service, database, table, op, key) for key in keys)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -45,6 +45,13 @@ class NoValidHost(LabCloudError):
     msg_fmt = "No valid host was found. %(reason)s"
 
 
+class UnexpectedVMStateError(Conflict):
+    """An update that expected the instance in one state found it in another (nova's
+    ``instance.save(expected_vm_state=...)``): a build given up while its host still ran it."""
+
+    msg_fmt = "Unexpected VM state: expecting %(expected)s but the actual state is %(actual)s"
+
+
 class InstanceNotFound(NotFound):
     msg_fmt = "Instance %(instance_id)s could not be found."
 

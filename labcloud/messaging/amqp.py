@@ -3,15 +3,15 @@
 Publishing uses a small pool of connections whose channels are in confirm mode: a publish
 returns once the broker has taken the message, and with ``mandatory`` a message no queue
 takes comes back as MessageUndeliverable instead of vanishing. A lost connection is
-reopened and the publish retried until its deadline, so a cast either reaches a queue or
+reopened and the publish retried, and every wait on the broker (connecting, declaring, its
+confirm) is bounded by the publish's timeout, so a cast either reaches a queue in time or
 its caller gets an exception. Each consumer runs in its own thread with its own
 connection, and redeclares its queues and bindings whenever it reconnects.
 
-RabbitMQ confirms a message once a queue holds it, but oslo.messaging's queues are not
-durable: a broker that stops deletes them with whatever they still hold. So the driver
-keeps the casts it sent in the last few seconds, and after it sees the broker go away it
-publishes them again once the broker is back (oslo's envelope gives each a ``_unique_id``;
-``RPCServer`` drops the duplicates). A message that cannot be replayed is logged as lost.
+As oslo.messaging's rabbit driver: messages are persistent (delivery_mode 2) with priority
+0 and empty headers, connections have 60 s heartbeats, and nothing is ever resent once the
+broker confirmed it. oslo's queues are not durable: a broker that stops deletes them with
+whatever they still hold, and those messages are lost (the cloud's periodic tasks notice).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from queue import Empty, LifoQueue
 from typing import Any
 
@@ -29,68 +28,87 @@ import amqp.exceptions
 import kombu
 import kombu.exceptions
 
-from labcloud.messaging.amqpconsumer import AmqpConsumer, declare_all
+from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.driver import DeliverCallback, PropertyMap
 from labcloud.messaging.exceptions import (
     ExchangeNotFound,
     MessageDeliveryFailure,
     MessageUndeliverable,
-    MessagingError,
     PreconditionFailed,
 )
 from labcloud.messaging.topology import ExchangeSpec, Subscription
 
 LOG = logging.getLogger(__name__)
-PUBLISH_TIMEOUT = 30.0  # seconds a publish keeps retrying a lost connection
+PUBLISH_TIMEOUT = 30.0  # seconds a publish may take in all, retries included
+CONNECT_TIMEOUT = 5.0  # seconds for one TCP + AMQP handshake
 RECOVERY_WINDOW = 30.0  # after a reconnect, unroutable messages are retried: queues come back
 POOL_SIZE = 8
-REPLAY_WINDOW = 5.0  # seconds: messages confirmed this long before a broker loss are resent
-REPLAY_LIMIT = 50_000  # at most this many recent messages are kept for a replay
-
-
-@dataclass(frozen=True)
-class _Sent:
-    at: float
-    exchange: ExchangeSpec
-    routing_key: str
-    body: bytes
-    properties: PropertyMap
-    mandatory: bool
+PERSISTENT = 2  # AMQP delivery_mode, as kombu (and so oslo) sends every message
 
 
 class _Publisher:
     """One pooled connection + confirm-mode channel, with the exchanges it has declared."""
 
-    def __init__(self, url: str) -> None:
-        self.conn = kombu.Connection(url, transport_options={"confirm_publish": True})
-        self.conn.ensure_connection(max_retries=1, timeout=5)
-        self.channel = self.conn.channel()
+    def __init__(self, url: str, deadline: float) -> None:
+        self.conn = kombu.Connection(
+            url,
+            heartbeat=HEARTBEAT,
+            connect_timeout=max(0.1, min(CONNECT_TIMEOUT, deadline - time.monotonic())),
+            transport_options={"confirm_publish": True},
+        )
+        self.conn.ensure_connection(max_retries=0)  # one attempt: the publish loop retries
+        with self.bounded(deadline):
+            self.channel = self.conn.channel()
         self.channel.events["basic_return"].add(self._on_return)
         self.declared: set[str] = set()
         self.returned: str | None = None
+        self.used = time.monotonic()
 
     def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
         self.returned = f"{exc}"
 
+    @contextmanager
+    def bounded(self, deadline: float) -> Iterator[None]:
+        """Every socket read and write inside waits at most until ``deadline`` (oslo does
+        the same around a publish): a frozen broker ends in TimeoutError, not a hang."""
+        sock = self.conn.connection.transport.sock
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        yield
+        sock.settimeout(None)  # only on success: a connection that timed out is discarded
+
     def publish(
-        self, exchange: ExchangeSpec, key: str, body: bytes, props: PropertyMap, mandatory: bool
+        self,
+        exchange: ExchangeSpec,
+        key: str,
+        body: bytes,
+        props: PropertyMap,
+        mandatory: bool,
+        deadline: float,
     ) -> None:
-        if exchange.name and exchange.name not in self.declared:
-            declare_exchange(self.channel, exchange)
-            self.declared.add(exchange.name)
-        self.returned = None
-        expiration = props.get("expiration")
-        message = self.channel.prepare_message(
-            body,
-            content_type=props.get("content_type", "application/json"),
-            content_encoding=props.get("content_encoding", "utf-8"),
-            properties={"delivery_mode": props.get("delivery_mode", 1)}
-            | ({"expiration": str(int(expiration * 1000))} if expiration else {}),
-        )
-        self.channel.basic_publish(
-            message, exchange=exchange.name, routing_key=key, mandatory=mandatory
-        )
+        with self.bounded(deadline):
+            if exchange.name and exchange.name not in self.declared:
+                declare_exchange(self.channel, exchange)
+                self.declared.add(exchange.name)
+            self.returned = None
+            expiration = props.get("expiration")
+            message = self.channel.prepare_message(
+                body,
+                priority=0,
+                content_type=props.get("content_type", "application/json"),
+                content_encoding=props.get("content_encoding", "utf-8"),
+                headers={},
+                properties={"delivery_mode": props.get("delivery_mode", PERSISTENT)}
+                | ({"expiration": str(int(expiration * 1000))} if expiration else {}),
+            )
+            self.channel.basic_publish(
+                message,
+                exchange=exchange.name,
+                routing_key=key,
+                mandatory=mandatory,
+                confirm_timeout=max(0.001, deadline - time.monotonic()),
+            )
+        self.used = time.monotonic()
         if self.returned is not None:
             raise MessageUndeliverable(exchange=exchange.name, routing_key=key)
 
@@ -99,6 +117,13 @@ class _Publisher:
             self.conn.release()
         except Exception:  # closing a broken connection can fail in many ways; it is gone anyway
             LOG.debug("error closing a publisher connection", exc_info=True)
+
+    def discard(self) -> None:
+        """Drop a connection that failed mid-frame, without talking to the broker."""
+        try:
+            self.conn.collect()
+        except Exception:
+            LOG.debug("error discarding a publisher connection", exc_info=True)
 
 
 def declare_exchange(channel: Any, spec: ExchangeSpec) -> None:
@@ -118,9 +143,6 @@ class AmqpDriver:
         self._lock = threading.Lock()
         self._last_failure = 0.0
         self._closed = False
-        self._sent: deque[_Sent] = deque(maxlen=REPLAY_LIMIT)
-        self._replay_pending = False
-        self.replayed = 0  # messages resent after broker losses (for tests and the curious)
         probe = kombu.Connection(url)
         # kombu raises OperationalError when it cannot (re)connect at all: also worth a retry
         self.connection_errors: tuple[type[BaseException], ...] = (
@@ -140,28 +162,14 @@ class AmqpDriver:
         properties: PropertyMap | None = None,
         mandatory: bool = False,
         timeout: float | None = None,
-        replay: bool = False,
-    ) -> None:
-        self._publish(exchange, routing_key, body, properties or {}, mandatory, timeout)
-        if replay:  # casts; a call whose request or reply is lost ends in MessagingTimeout
-            self._sent.append(
-                _Sent(time.monotonic(), exchange, routing_key, body, properties or {}, mandatory)
-            )
-
-    def _publish(
-        self,
-        exchange: ExchangeSpec,
-        routing_key: str,
-        body: bytes,
-        properties: PropertyMap,
-        mandatory: bool,
-        timeout: float | None,
     ) -> None:
         deadline = time.monotonic() + (self.publish_timeout if timeout is None else timeout)
         delay = 0.05
         while True:
             try:
-                self._publish_once(exchange, routing_key, body, properties, mandatory)
+                self._publish_once(
+                    exchange, routing_key, body, properties or {}, mandatory, deadline
+                )
                 return
             except MessageUndeliverable:
                 if not self._recovering() or time.monotonic() + delay > deadline:
@@ -169,17 +177,25 @@ class AmqpDriver:
             except self.connection_errors as exc:
                 self.note_failure()
                 if time.monotonic() + delay > deadline:
-                    raise MessageDeliveryFailure(reason=f"broker unreachable: {exc}") from exc
+                    raise MessageDeliveryFailure(
+                        reason=f"no confirm from the broker in time ({exc or type(exc).__name__})"
+                    ) from exc
                 LOG.warning("publish to %r failed (%s); retrying", exchange.name, exc)
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
     def _publish_once(
-        self, exchange: ExchangeSpec, key: str, body: bytes, props: PropertyMap, mandatory: bool
+        self,
+        exchange: ExchangeSpec,
+        key: str,
+        body: bytes,
+        props: PropertyMap,
+        mandatory: bool,
+        deadline: float,
     ) -> None:
-        pub = self._acquire()
+        pub = self._acquire(deadline)
         try:
-            pub.publish(exchange, key, body, props, mandatory)
+            pub.publish(exchange, key, body, props, mandatory, deadline)
         except MessageUndeliverable:
             self._release(pub)
             raise
@@ -190,15 +206,19 @@ class AmqpDriver:
             pub.close()
             raise PreconditionFailed(what="exchange", name=exchange.name, detail=str(exc)) from exc
         except BaseException:
-            pub.close()
+            pub.discard()
             raise
         self._release(pub)
 
-    def _acquire(self) -> _Publisher:
-        try:
-            return self._pool.get_nowait()
-        except Empty:
-            return _Publisher(self.url)
+    def _acquire(self, deadline: float) -> _Publisher:
+        while True:
+            try:
+                pub = self._pool.get_nowait()
+            except Empty:
+                return _Publisher(self.url, deadline)
+            if time.monotonic() - pub.used < HEARTBEAT / 2:
+                return pub
+            pub.discard()  # idle past half a heartbeat: the broker may have closed it
 
     def _release(self, pub: _Publisher) -> None:
         if self._closed or self._pool.qsize() >= POOL_SIZE:
@@ -207,63 +227,8 @@ class AmqpDriver:
             self._pool.put(pub)
 
     def note_failure(self) -> None:
-        """Remember that the broker went away: its queues may take a while to come back.
-
-        The first failure of an outage also starts a thread that resends what the broker
-        may have dropped with its queues, once it answers again.
-        """
-        now = time.monotonic()
-        self._last_failure = now
-        with self._lock:
-            if self._replay_pending or self._closed:
-                return
-            self._replay_pending = True
-        threading.Thread(target=self._replay, args=(now,), name="amqp-replay", daemon=True).start()
-
-    def _wait_for_broker(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        delay = 0.1
-        while not self._closed and time.monotonic() < deadline:
-            try:
-                with kombu.Connection(self.url) as conn:
-                    conn.ensure_connection(max_retries=1, timeout=2)
-                return True
-            except self.connection_errors:
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        return False
-
-    def _replay(self, failed_at: float) -> None:
-        try:
-            back = self._wait_for_broker(timeout=300)
-        finally:
-            with self._lock:
-                self._replay_pending = False
-        at_risk = [s for s in list(self._sent) if s.at >= failed_at - REPLAY_WINDOW]
-        if not at_risk:
-            return
-        if not back:
-            LOG.error("the broker did not come back: %d recent messages may be lost", len(at_risk))
-            return
-        LOG.warning("the broker came back; resending %d recent messages", len(at_risk))
-        for sent in at_risk:
-            try:
-                self._publish(
-                    sent.exchange,
-                    sent.routing_key,
-                    sent.body,
-                    sent.properties,
-                    sent.mandatory,
-                    RECOVERY_WINDOW,
-                )
-                self.replayed += 1
-            except MessagingError as exc:
-                LOG.error(
-                    "a message to %s/%s was lost with the broker's queues: %s",
-                    sent.exchange.name,
-                    sent.routing_key,
-                    exc,
-                )
+        """Remember that the broker went away: its queues may take a while to come back."""
+        self._last_failure = time.monotonic()
 
     def _recovering(self) -> bool:
         return time.monotonic() - self._last_failure < RECOVERY_WINDOW

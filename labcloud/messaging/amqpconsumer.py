@@ -1,12 +1,17 @@
 """A RabbitMQ consumer thread that survives broker restarts.
 
-It owns one connection. On every (re)connect it declares its exchanges, queues and bindings
-again (a restarted broker has forgotten non-durable ones), sets its prefetch, and consumes.
-The callback runs in this thread, so acks and rejects go out on the connection they came in.
+It owns one connection, with 60 s heartbeats (oslo's ``heartbeat_timeout_threshold``)
+checked between deliveries, so a broker that went silent is noticed. On every (re)connect it
+declares its exchanges, queues and bindings again (a restarted broker has forgotten
+non-durable ones), sets its prefetch, and consumes. The callback runs in this thread, so
+acks and rejects go out on the connection they came in. A message whose callback raises is
+logged and rejected without requeue, and the consumer goes on (oslo: "Failed to process
+message ... skipping it."); only a lost connection interrupts it, to reconnect.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -23,7 +28,9 @@ if TYPE_CHECKING:
     from labcloud.messaging.amqp import AmqpDriver
 
 LOG = logging.getLogger(__name__)
-DRAIN_TIMEOUT = 0.25  # how often an idle consumer looks at its stop flag
+DRAIN_TIMEOUT = 0.25  # how often an idle consumer looks at its stop flag and heartbeats
+HEARTBEAT = 60  # seconds, oslo.messaging's heartbeat_timeout_threshold
+HEARTBEAT_RATE = 2  # heartbeat checks per interval that kombu's heartbeat_check assumes
 
 
 def declare_all(channel: Any, subscriptions: Sequence[Subscription]) -> None:
@@ -83,7 +90,7 @@ class AmqpConsumer:
         delay = 0.1
         while not self._stopped.is_set():
             try:
-                with kombu.Connection(self._driver.url, heartbeat=0) as conn:
+                with kombu.Connection(self._driver.url, heartbeat=HEARTBEAT) as conn:
                     conn.ensure_connection(max_retries=1, timeout=5)
                     self._consume(conn)
                     delay = 0.1
@@ -112,10 +119,10 @@ class AmqpConsumer:
         ]
         self.ready.set()
         while not self._stopped.is_set():
-            try:
+            # socket.timeout: nothing arrived; look at the stop flag and the heartbeats
+            with contextlib.suppress(TimeoutError):
                 conn.drain_events(timeout=DRAIN_TIMEOUT)
-            except TimeoutError:  # socket.timeout: nothing arrived, look at the stop flag
-                continue
+            conn.heartbeat_check(rate=HEARTBEAT_RATE)  # raises when the broker's stopped
         try:  # cancel first, so nothing is delivered to a closing channel; unacked go back
             for tag in tags:
                 channel.basic_cancel(tag)
@@ -130,17 +137,23 @@ class AmqpConsumer:
             info = message.delivery_info
             tag = info["delivery_tag"]
             body = message.body
-            self._callback(
-                Delivery(
-                    body=body.encode() if isinstance(body, str) else body,
-                    exchange=info.get("exchange", ""),
-                    routing_key=info.get("routing_key", ""),
-                    queue=queue,
-                    properties=dict(message.properties),
-                    redelivered=bool(info.get("redelivered")),
-                    ack_fn=lambda: channel.basic_ack(tag),
-                    reject_fn=lambda requeue: channel.basic_reject(tag, requeue),
-                )
+            delivery = Delivery(
+                body=body.encode() if isinstance(body, str) else body,
+                exchange=info.get("exchange", ""),
+                routing_key=info.get("routing_key", ""),
+                queue=queue,
+                properties=dict(message.properties),
+                redelivered=bool(info.get("redelivered")),
+                ack_fn=lambda: channel.basic_ack(tag),
+                reject_fn=lambda requeue: channel.basic_reject(tag, requeue),
             )
+            try:
+                self._callback(delivery)
+            except self._driver.connection_errors:
+                raise  # the connection is gone: reconnect (the broker requeues what we hold)
+            except Exception:
+                LOG.exception("Failed to process message from %s ... skipping it.", queue)
+                if not delivery.settled:
+                    delivery.reject(requeue=False)
 
         return deliver

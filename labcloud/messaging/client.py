@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -75,8 +76,24 @@ class ReplyWaiter:
     def _on_reply(self, delivery: Delivery) -> None:
         try:
             msg = self._handle_reply(delivery)
-        finally:
-            delivery.ack()  # after waking the caller: the ack is off the call's critical path
+        except Exception as exc:  # no reply may kill the reply consumer (oslo: "skipping it")
+            LOG.exception("Failed to process message on %s ... skipping it.", self.queue)
+            if not delivery.settled:
+                delivery.reject(requeue=False)
+            self.transport.tap.emit(
+                "reject",
+                "reply",
+                exchange=delivery.exchange,
+                routing_key=delivery.routing_key,
+                queue=self.queue,
+                reason=f"{type(exc).__name__}: {exc}",
+            )
+            return
+        try:
+            if not delivery.settled:  # after waking the caller: off the call's critical path
+                delivery.ack()
+        except Exception as exc:  # the connection is gone; its caller already has the reply
+            LOG.info("could not acknowledge a reply on %s: %s", self.queue, exc)
         if msg is not None:
             self.transport.tap.emit(
                 "ack",
@@ -96,6 +113,7 @@ class ReplyWaiter:
             msg = envelope.unpack(delivery.body)
         except InvalidMessage as exc:
             LOG.warning("ignored a malformed reply on %s: %s", self.queue, exc)
+            delivery.reject(requeue=False)
             tap.emit("reject", "reply", **where, queue=self.queue, reason=str(exc))
             return None
         tap.emit("deliver", "reply", **where, queue=self.queue, msg=msg, size=len(delivery.body))
@@ -134,12 +152,17 @@ class RPCClient:
         )
 
     def cast(self, ctxt: Context, method: str, **kwargs: Any) -> None:
-        """Send and return once the broker has queued it (fanout: to every server)."""
+        """Send and return once the broker has confirmed it (fanout: to every server).
+
+        Waits at most ``timeout`` for the broker, then raises MessageDeliveryFailure. A
+        confirmed cast sits in a non-durable queue until a server takes it: a broker
+        restart before then loses it, as in OpenStack (nothing resends it).
+        """
         msg = envelope.request(
             method, kwargs, ctxt, version=self.target.version, namespace=self.target.namespace
         )
         kind = "fanout" if self.target.fanout else "cast"
-        self._publish(msg, kind, mandatory=not self.target.fanout, expiration=None, replay=True)
+        self._publish(msg, kind, mandatory=not self.target.fanout, expiration=None)
 
     def call(self, ctxt: Context, method: str, **kwargs: Any) -> Any:
         """Send, wait for the reply, return its result or raise the remote exception."""
@@ -152,9 +175,10 @@ class RPCClient:
         msg_id = envelope.new_id()
         msg.update(_msg_id=msg_id, _reply_q=replies.queue, _timeout=None)
         slot = replies.listen(msg_id)
+        deadline = time.monotonic() + self.timeout  # one timeout for the publish and the reply
         try:
-            self._publish(msg, "call", mandatory=True, expiration=self.timeout, replay=False)
-            reply = slot.wait(self.timeout)
+            self._publish(msg, "call", mandatory=True, expiration=self.timeout)
+            reply = slot.wait(max(0.0, deadline - time.monotonic()))
         finally:
             replies.unlisten(msg_id)
         if reply is None:
@@ -175,7 +199,6 @@ class RPCClient:
         *,
         mandatory: bool,
         expiration: float | None,
-        replay: bool,
     ) -> None:
         exchange, key = publish_exchange(self.target)
         body = envelope.pack(msg)
@@ -197,7 +220,6 @@ class RPCClient:
                 properties=props,
                 mandatory=mandatory,
                 timeout=self.timeout,
-                replay=replay,
             )
         except MessagingError as exc:
             tap.emit("reject", kind, **where, reason=str(exc))

@@ -89,9 +89,7 @@ class RemoteStepper:
         self._cond = threading.Condition(threading.RLock())
         self._states: dict[str, StepperEvent] = {}  # process -> its latest state
         self._paused: dict[str, RemotePause] = {}
-        self._sub = bus.subscribe(
-            self._on_event, where=lambda e: isinstance(e, PauseEvent | StepperEvent)
-        )
+        self._sub = bus.subscribe(self._on_event, types=(PauseEvent, StepperEvent))
         self._send("report")
 
     def _on_event(self, event: PauseEvent | StepperEvent) -> None:

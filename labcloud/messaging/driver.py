@@ -22,7 +22,11 @@ PropertyMap = Mapping[str, Any]
 
 @dataclass
 class Delivery:
-    """One message handed to a consumer callback; ack or reject it in the callback's thread."""
+    """One message handed to a consumer callback; ack or reject it in the callback's thread.
+
+    ``settled`` says whether it was acked or rejected (even if that failed): a consumer
+    rejects, without requeue, a message its callback left unsettled by raising.
+    """
 
     body: bytes
     exchange: str
@@ -32,11 +36,15 @@ class Delivery:
     redelivered: bool = False
     ack_fn: Callable[[], None] = lambda: None
     reject_fn: Callable[[bool], None] = lambda requeue: None
+    settled: bool = False
 
     def ack(self) -> None:
+        """Acknowledge; raises the driver's connection error when the connection is gone."""
+        self.settled = True
         self.ack_fn()
 
     def reject(self, requeue: bool = False) -> None:
+        self.settled = True
         self.reject_fn(requeue)
 
 
@@ -65,15 +73,15 @@ class Driver(Protocol):
         properties: PropertyMap | None = None,
         mandatory: bool = False,
         timeout: float | None = None,
-        replay: bool = False,
     ) -> None:
         """Publish one message; ``exchange.name == ""`` is the default exchange.
 
-        Declares ``exchange`` first (once) unless it is the default exchange. With
-        ``mandatory``, raises MessageUndeliverable when no queue takes the message. Retries
-        lost connections for up to ``timeout`` seconds, then raises MessageDeliveryFailure.
-        With ``replay`` (casts), a driver whose broker can lose confirmed messages in a
-        restart resends the message if that may have happened.
+        Declares ``exchange`` first (once) unless it is the default exchange. Returns once
+        the broker has taken the message (RabbitMQ: confirmed it). With ``mandatory``,
+        raises MessageUndeliverable when no queue takes the message. Retries lost
+        connections, and waits for the broker, for up to ``timeout`` seconds in all, then
+        raises MessageDeliveryFailure. Never resends a message the broker confirmed: what
+        a broker loses with its non-durable queues is lost, as with oslo.messaging.
         """
 
     def consume(

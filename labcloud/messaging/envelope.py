@@ -4,12 +4,19 @@ A request body is ``{"oslo.version": "2.0", "oslo.message": "<json>"}``; inside 
 ``method``, ``args``, optional ``version``/``namespace``, ``_unique_id``, one
 ``_context_<key>`` per context field, and for calls ``_msg_id``, ``_reply_q``, ``_timeout``.
 A reply (enveloped the same way) is ``{"result", "failure", "ending", "_msg_id"}``, where
-``failure`` is a JSON string naming the exception's class and module.
+``failure`` is a JSON string naming the exception's class and module. Arguments are
+serialized as oslo.serialization's ``jsonutils.dumps`` does (``to_primitive`` below).
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import importlib
+import inspect
+import io
+import ipaddress
+import itertools
 import json
 import traceback
 import uuid
@@ -30,13 +37,74 @@ CONTENT_ENCODING = "utf-8"
 ALLOWED_EXCEPTION_PREFIX = "labcloud."
 
 
+PERFECT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # oslo_utils.timeutils: ISO 8601, microseconds
+_SIMPLE = (str, int, type(None), bool, float)
+_NASTY = (
+    inspect.ismodule,
+    inspect.isclass,
+    inspect.ismethod,
+    inspect.isfunction,
+    inspect.isgeneratorfunction,
+    inspect.isgenerator,
+    inspect.istraceback,
+    inspect.isframe,
+    inspect.iscode,
+    inspect.isbuiltin,
+    inspect.isroutine,
+    inspect.isabstract,
+)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def to_primitive(value: Any, level: int = 0, max_depth: int = 3) -> Any:
+    """What oslo.serialization's ``jsonutils.to_primitive`` makes of a value JSON cannot hold.
+
+    >>> to_primitive({1, 2}), to_primitive(b"abc")
+    ([1, 2], 'abc')
+    >>> to_primitive(datetime.datetime(2026, 11, 24, 8, 0, 1))
+    '2026-11-24T08:00:01.000000'
+    """
+    if isinstance(value, _SIMPLE):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, datetime.datetime):
+        return value.strftime(PERFECT_TIME_FORMAT)
+    if isinstance(value, datetime.date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, Exception):
+        return repr(value)
+    if type(value) is itertools.count or any(test(value) for test in _NASTY):
+        return str(value)
+    if level > max_depth:
+        return None
+    try:
+        if isinstance(value, dict):
+            return {to_primitive(k, level): to_primitive(v, level) for k, v in value.items()}
+        if hasattr(value, "items"):
+            return to_primitive(dict(value.items()), level + 1)
+        if hasattr(value, "__iter__") and not isinstance(value, io.IOBase):
+            return [to_primitive(v, level) for v in value]
+    except TypeError:
+        return str(value)
+    raise ValueError(f"Cannot convert {value!r} to primitive")
+
+
+def dumps(value: Any) -> str:
+    """``jsonutils.dumps``: JSON, with ``to_primitive`` for what JSON cannot hold."""
+    return json.dumps(value, default=to_primitive)
+
+
 def pack(msg: Mapping[str, Any]) -> bytes:
     """Wrap a message dict in the 2.0 envelope and encode it."""
-    envelope = {VERSION_KEY: ENVELOPE_VERSION, MESSAGE_KEY: json.dumps(msg, default=str)}
+    envelope = {VERSION_KEY: ENVELOPE_VERSION, MESSAGE_KEY: dumps(msg)}
     return json.dumps(envelope).encode()
 
 
@@ -46,6 +114,8 @@ def unpack(body: bytes | str) -> dict[str, Any]:
         outer = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidMessage(reason=f"body is not JSON ({exc})") from None
+    except RecursionError:  # e.g. 100,000 nested '[': json gives up, and so do we
+        raise InvalidMessage(reason="body is nested too deeply to decode") from None
     if not isinstance(outer, dict):
         raise InvalidMessage(reason=f"body is a JSON {type(outer).__name__}, not an object")
     if VERSION_KEY not in outer:
@@ -56,6 +126,8 @@ def unpack(body: bytes | str) -> dict[str, Any]:
         inner = json.loads(outer[MESSAGE_KEY])
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidMessage(reason=f"bad {MESSAGE_KEY} ({exc})") from None
+    except RecursionError:
+        raise InvalidMessage(reason=f"{MESSAGE_KEY} is nested too deeply to decode") from None
     if not isinstance(inner, dict):
         raise InvalidMessage(reason=f"{MESSAGE_KEY} is not an object")
     return inner
@@ -116,7 +188,11 @@ def serialize_failure(exc: BaseException) -> str:
         "args": list(exc.args),
         "kwargs": getattr(exc, "kwargs", {}) or {},
     }
-    return json.dumps(data, default=str)
+    try:
+        return dumps(data)
+    except ValueError:  # an argument JSON cannot hold: the caller still gets the error
+        data["args"], data["kwargs"] = [str(a) for a in exc.args], {}
+        return dumps(data)
 
 
 def deserialize_failure(failure: str | Mapping[str, Any]) -> Exception:

@@ -23,6 +23,12 @@ class MessageUndeliverable(MessageDeliveryFailure):
     msg_fmt = "No queue is bound to exchange '%(exchange)s' with routing key '%(routing_key)s'."
 
 
+class ConnectionLost(MessagingError):
+    """An ack or reject on a connection the broker has dropped (the message goes back)."""
+
+    msg_fmt = "The connection to the broker was lost: %(reason)s"
+
+
 class ExchangeNotFound(MessageDeliveryFailure):
     msg_fmt = "Exchange '%(exchange)s' does not exist."
 

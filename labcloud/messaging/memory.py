@@ -13,6 +13,7 @@ an idle cloud uses no CPU and a message is delivered in microseconds.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
@@ -24,9 +25,9 @@ from dataclasses import dataclass, field
 from labcloud.messaging.brokerview import BindingInfo, BrokerSnapshot, ExchangeInfo, QueueInfo
 from labcloud.messaging.driver import DeliverCallback, Delivery, PropertyMap
 from labcloud.messaging.exceptions import (
+    ConnectionLost,
     ExchangeNotFound,
     MessageUndeliverable,
-    MessagingError,
     PreconditionFailed,
 )
 from labcloud.messaging.routing import topic_matches
@@ -40,23 +41,16 @@ PREDECLARED = (
     ExchangeSpec("amq.topic", "topic", True),
 )
 PREDECLARED_NAMES = {e.name for e in PREDECLARED}
-REPLAY_WINDOW = 5.0  # seconds: casts sent this long before a restart are sent again
-REPLAY_LIMIT = 50_000  # at most this many recent casts are kept for a replay
-
-
-# a driver's reconnect, run after a restart; what it returns is run next (a replay)
-Reconnect = Callable[[], Callable[[], int] | None]
-_Cast = tuple[float, ExchangeSpec, str, bytes, PropertyMap, bool]  # sent at, where, what
+Reconnect = Callable[[], None]  # a driver's reconnect, run after a restart
 
 
 @dataclass(frozen=True)
 class BrokerRestart:
-    """What a restart did: queues gone, messages lost with them, consumers back, casts resent."""
+    """What a restart did: queues gone, messages lost with them, consumers back."""
 
     queues_dropped: tuple[str, ...]
     messages_lost: int
     consumers_reconnected: int
-    replayed: int
 
 
 @dataclass
@@ -101,6 +95,7 @@ class _Consumer:
         self.callback = callback
         self.prefetch = prefetch
         self.unacked: dict[int, tuple[str, _Message]] = {}
+        self.dropped: set[int] = set()  # tags delivered on a connection the broker dropped
         self.inbox: deque[tuple[int, str, _Message]] = deque()
         self.cond = threading.Condition(threading.Lock())
         self.stopped = False
@@ -137,13 +132,18 @@ class _Consumer:
             )
             try:
                 self.callback(delivery)
-            except Exception:
-                LOG.exception("consumer callback failed on %s", queue)
+            except Exception:  # as oslo's consumer: log, reject, go on with the next message
+                LOG.exception("Failed to process message from %s ... skipping it.", queue)
+                if not delivery.settled:
+                    with contextlib.suppress(ConnectionLost):  # already back in its queue
+                        delivery.reject(requeue=False)
 
     def drop_connection(self) -> int:  # called under broker lock
         """The broker went away: what was pushed but not acked is gone with the connection
-        (a late ack is then a no-op, as on a new RabbitMQ channel). Returns how many."""
+        (a late ack then raises ConnectionLost, as on a closed RabbitMQ channel). Returns
+        how many."""
         lost = len(self.unacked)
+        self.dropped.update(self.unacked)
         self.unacked.clear()
         with self.cond:
             self.inbox.clear()
@@ -166,15 +166,12 @@ class MemoryBroker:
         self._exchanges: dict[str, _Exchange] = {e.name: _Exchange(e) for e in PREDECLARED}
         self._queues: dict[str, _Queue] = {}
         self._tags = itertools.count(1)
-        self._reconnects: list[
-            Callable[[], Callable[[], int] | None]
-        ] = []  # each driver's, run after a restart
+        self._reconnects: list[Reconnect] = []  # each driver's, run after a restart
         self.restarts = 0
 
     # -- a restart ------------------------------------------------------------------------
     def on_restart(self, reconnect: Reconnect) -> None:
-        """Call ``reconnect`` (a driver redeclaring its queues) after each restart; what it
-        returns, if anything, is called next, outside the broker's lock (a replay)."""
+        """Call ``reconnect`` (a driver redeclaring its queues) after each restart."""
         with self._lock:
             self._reconnects.append(reconnect)
 
@@ -184,7 +181,8 @@ class MemoryBroker:
         Non-durable exchanges and queues (all of oslo.messaging's) vanish with the messages
         they hold, and so do messages delivered but not yet acknowledged. Every connection
         drops; each driver then redeclares its consumers' queues and bindings (kombu does
-        this on reconnect) and the RPC clients resend their recent casts.
+        this on reconnect). Nothing is resent: a cast the broker had confirmed and lost is
+        lost, as with oslo.messaging, and the cloud's periodic tasks notice.
         """
         with self._lock:
             dropped = sorted(n for n, q in self._queues.items() if not q.spec.durable)
@@ -201,11 +199,10 @@ class MemoryBroker:
             for ex in self._exchanges.values():
                 ex.bindings = [b for b in ex.bindings if b[1] in self._queues]
             self.restarts += 1
-            reconnects = list(self._reconnects)
             # redeclared under the lock: nobody publishes into the gap between the two
-            replays = [reconnect() for reconnect in reconnects]
-        replayed = sum(replay() for replay in replays if replay is not None)
-        return BrokerRestart(tuple(dropped), lost, len(consumers), replayed)
+            for reconnect in self._reconnects:
+                reconnect()
+        return BrokerRestart(tuple(dropped), lost, len(consumers))
 
     # -- declarations -------------------------------------------------------------------
     def declare_exchange(self, spec: ExchangeSpec) -> None:
@@ -335,6 +332,9 @@ class MemoryBroker:
         with self._lock:
             entry = consumer.unacked.pop(tag, None)
             if entry is None:
+                if tag in consumer.dropped:
+                    consumer.dropped.discard(tag)
+                    raise ConnectionLost(reason="the broker restarted; this delivery died with it")
                 return
             queue_name, msg = entry
             queue = self._queues.get(queue_name)
@@ -440,42 +440,18 @@ class MemoryDriver:
     def __init__(self, broker: MemoryBroker | None = None) -> None:
         self.broker = broker if broker is not None else MemoryBroker()
         self._consumers: dict[_Consumer, Sequence[Subscription]] = {}
-        self._sent: deque[_Cast] = deque(maxlen=REPLAY_LIMIT)
         self._lock = threading.Lock()
-        self.replayed = 0
         self.broker.on_restart(self._reconnect)
 
-    def _reconnect(self) -> Callable[[], int]:
+    def _reconnect(self) -> None:
         """After a restart (under the broker's lock): redeclare and re-attach every live
-        consumer; then (the returned function) resend the casts of the last few seconds,
-        as the RabbitMQ driver does. RPCServer drops the ones it had already run."""
+        consumer, as kombu does when it reconnects."""
         with self._lock:
             consumers = list(self._consumers.items())
-            cutoff = time.monotonic() - REPLAY_WINDOW
-            recent = [m for m in self._sent if m[0] >= cutoff]
         for consumer, subscriptions in consumers:
             if not consumer.stopped:
                 self.declare(subscriptions)
                 self.broker.attach(consumer)
-        return lambda: self._replay(recent)
-
-    def _replay(
-        self, recent: list[tuple[float, ExchangeSpec, str, bytes, PropertyMap, bool]]
-    ) -> int:
-        done = 0
-        for _, exchange, key, body, props, mandatory in recent:
-            try:
-                self.publish(exchange, key, body, properties=props, mandatory=mandatory)
-                done += 1
-            except MessagingError as exc:
-                LOG.error(
-                    "a message to %s/%s was lost with the broker's queues: %s",
-                    exchange.name,
-                    key,
-                    exc,
-                )
-        self.replayed += done
-        return done
 
     def declare(self, subscriptions: Sequence[Subscription]) -> None:
         for sub in subscriptions:
@@ -494,16 +470,10 @@ class MemoryDriver:
         properties: PropertyMap | None = None,
         mandatory: bool = False,
         timeout: float | None = None,
-        replay: bool = False,
     ) -> None:
         if exchange.name:
             self.broker.declare_exchange(exchange)
         self.broker.publish(exchange.name, routing_key, body, properties, mandatory)
-        if replay:  # casts; a call whose request or reply is lost ends in MessagingTimeout
-            with self._lock:
-                self._sent.append(
-                    (time.monotonic(), exchange, routing_key, body, properties or {}, mandatory)
-                )
 
     def consume(
         self,

@@ -4,6 +4,10 @@ The lists come from the management plugin's HTTP API (one request each). Its mes
 counts lag by seconds (statistics are collected every few seconds), so each queue's depth
 and consumer count are then read again with a passive ``queue.declare``, which the broker
 answers from the queue itself, at that moment. Unacked counts come from the API and can lag.
+
+Where the management API listens is not something AMQP can tell: RabbitMQ's defaults are 5672
+and 15672, so labcloud looks at the AMQP port + 10000 unless given ``management_url`` (the
+test suite's own node keeps to the same rule).
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ import httpx
 from labcloud.messaging.brokerview import BindingInfo, BrokerSnapshot, ExchangeInfo, QueueInfo
 from labcloud.messaging.exceptions import MessagingError
 
-MANAGEMENT_PORT = 15672
+MANAGEMENT_OFFSET = 10_000  # management port = AMQP port + 10000 (5672 → 15672)
 
 
-def _parts(amqp_url: str) -> tuple[str, int, str, str, str]:
+def url_parts(amqp_url: str) -> tuple[str, int, str, str, str]:
     url = urlsplit(amqp_url)
     path = url.path[1:] if url.path.startswith("/") else url.path
     vhost = unquote(path) if path else "/"
@@ -36,8 +40,8 @@ def _parts(amqp_url: str) -> tuple[str, int, str, str, str]:
 
 def management_url_for(amqp_url: str) -> str:
     """``amqp://guest:guest@127.0.0.1:5672//`` → ``http://127.0.0.1:15672``."""
-    host = _parts(amqp_url)[0]
-    return f"http://{host}:{MANAGEMENT_PORT}"
+    host, port, *_ = url_parts(amqp_url)
+    return f"http://{host}:{port + MANAGEMENT_OFFSET}"
 
 
 def _get(http: httpx.Client, base: str, path: str, columns: str) -> list[dict[str, Any]]:
@@ -45,8 +49,9 @@ def _get(http: httpx.Client, base: str, path: str, columns: str) -> list[dict[st
         answer = http.get(f"{base}/api/{path}", params={"columns": columns})
     except httpx.HTTPError as exc:
         raise MessagingError(
-            f"RabbitMQ's management API does not answer at {base} ({exc}); enable it with "
-            "`rabbitmq-plugins enable rabbitmq_management`"
+            f"RabbitMQ's management API does not answer at {base} ({exc}): the broker view "
+            "needs it. Enable it with `rabbitmq-plugins enable rabbitmq_management`, or say "
+            "where it listens (management_url=...)"
         ) from exc
     if answer.status_code == 401:
         raise MessagingError(f"RabbitMQ's management API at {base} refused the credentials")
@@ -60,7 +65,7 @@ def _get(http: httpx.Client, base: str, path: str, columns: str) -> list[dict[st
 
 def current_counts(amqp_url: str, names: list[str]) -> dict[str, tuple[int, int]]:
     """(ready messages, consumers) of each queue right now; queues gone meanwhile are left out."""
-    host, port, user, password, vhost = _parts(amqp_url)
+    host, port, user, password, vhost = url_parts(amqp_url)
     counts: dict[str, tuple[int, int]] = {}
     with amqp.Connection(
         f"{host}:{port}", userid=user, password=password, virtual_host=vhost, connect_timeout=5
@@ -81,7 +86,7 @@ def rabbitmq_snapshot(
     amqp_url: str, *, management_url: str | None = None, timeout: float = 5.0
 ) -> BrokerSnapshot:
     base = (management_url or management_url_for(amqp_url)).rstrip("/")
-    _, _, user, password, vhost = _parts(amqp_url)
+    _, _, user, password, vhost = url_parts(amqp_url)
     v = quote(vhost, safe="")
     with httpx.Client(auth=(user, password), timeout=timeout) as http:
         exchanges = _get(http, base, f"exchanges/{v}", "name,type,durable,auto_delete,internal")

@@ -2,12 +2,15 @@
 
 A server on ``Target(exchange="nova", topic="compute", server="node1")`` consumes
 ``compute``, ``compute.node1`` and ``compute_fanout_<uuid>``. Each message is acknowledged on
-receipt (as oslo.messaging does), then dispatched on a worker thread; a call's result or
-exception goes back to the caller's reply queue through the default exchange. A message that
-is not an RPC request is rejected, traced and logged, and the server keeps serving. A message
-whose ``_unique_id`` the server has already seen (the RabbitMQ driver resends recent
-messages after a broker restart) is acknowledged and dropped, as oslo.messaging once did
-with its message-id cache.
+receipt, then dispatched on a worker thread (as oslo.messaging's rabbit driver does: when the
+ack fails, the connection is gone and the broker will deliver the message again, so this
+copy is discarded). A call's result or exception goes back to the caller's reply queue
+through the default exchange; a request the server cannot run (no ``method`` string, bad
+``args``, a context it cannot read) gets an error reply too, or is logged when nobody waits.
+A body that does not decode is logged, traced and rejected, and the server keeps serving.
+A message whose ``_unique_id`` was already handed to a worker (a copy redelivered because
+its ack never reached the broker) is acknowledged and dropped, as oslo's ``_MsgIdCache``
+does; an id is recorded only once its work was handed over.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from labcloud.context import RequestContext
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 REPLY_TIMEOUT = 30.0
-SEEN_IDS = 100_000  # how many recent _unique_ids a server remembers to drop duplicates
+SEEN_IDS = 10_000  # how many recent _unique_ids a server remembers (oslo keeps 16)
 
 
 class SeenIds:
@@ -43,6 +46,10 @@ class SeenIds:
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+
+    def has(self, unique_id: str) -> bool:
+        with self._lock:
+            return unique_id in self._ids
 
     def add(self, unique_id: str) -> bool:
         with self._lock:
@@ -54,11 +61,19 @@ class SeenIds:
             return True
 
 
-def _validate(msg: dict[str, Any]) -> None:
-    if not isinstance(msg.get("method"), str) or not msg["method"]:
-        raise InvalidMessage(reason="no 'method' string")
-    if not isinstance(msg.get("args", {}), dict):
-        raise InvalidMessage(reason="'args' is not an object")
+def _request_of(msg: dict[str, Any]) -> tuple[RequestContext, str, dict[str, Any]]:
+    """The context, method and arguments of a request; InvalidMessage when it has none."""
+    method, args = msg.get("method"), msg.get("args", {})
+    if not isinstance(method, str) or not method:
+        raise InvalidMessage(reason=f"'method' is not a method name: {method!r}")
+    if not isinstance(args, dict):
+        raise InvalidMessage(reason=f"'args' is not an object: {type(args).__name__}")
+    ctxt_dict, _ = envelope.split_context(msg)
+    try:
+        ctxt = RequestContext.from_dict(ctxt_dict)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidMessage(reason=f"bad _context_ fields: {exc}") from None
+    return ctxt, method, args
 
 
 class RPCServer:
@@ -112,7 +127,6 @@ class RPCServer:
         self.wait()
 
     def _on_delivery(self, delivery: Delivery) -> None:
-        tap = self.transport.tap
         where: dict[str, Any] = {
             "exchange": delivery.exchange,
             "routing_key": delivery.routing_key,
@@ -121,8 +135,21 @@ class RPCServer:
             "service": self.service,
         }
         try:
+            self._take(delivery, where)
+        except Exception as exc:  # no message may kill the consumer (oslo: "... skipping it")
+            LOG.exception(
+                "%s: failed to process message from %s ... skipping it",
+                self.service,
+                delivery.queue,
+            )
+            if not delivery.settled:
+                delivery.reject(requeue=False)
+            self.transport.tap.emit("reject", "", **where, reason=f"{type(exc).__name__}: {exc}")
+
+    def _take(self, delivery: Delivery, where: dict[str, Any]) -> None:
+        tap = self.transport.tap
+        try:
             msg = envelope.unpack(delivery.body)
-            _validate(msg)
         except InvalidMessage as exc:
             delivery.reject(requeue=False)
             LOG.warning("%s rejected a message from %s: %s", self.service, delivery.queue, exc)
@@ -134,40 +161,57 @@ class RPCServer:
             else ("fanout" if delivery.queue.startswith(self._fanout_prefix) else "cast")
         )
         unique_id = msg.get("_unique_id")
-        if isinstance(unique_id, str) and not self._seen.add(unique_id):
+        unique_id = unique_id if isinstance(unique_id, str) else None
+        if unique_id is not None and self._seen.has(unique_id):
             delivery.ack()
             LOG.info("%s dropped a duplicate of message %s", self.service, unique_id)
-            tap.emit("reject", kind, **where, msg=msg, reason="duplicate (already delivered)")
+            tap.emit("reject", kind, **where, msg=msg, reason="duplicate (already handled)")
             return
         tap.emit("deliver", kind, **where, msg=msg)
-        delivery.ack()  # on receipt, as oslo.messaging does: a crash mid-method loses it
+        try:
+            delivery.ack()  # on receipt, as oslo.messaging does: a crash mid-method loses it
+        except Exception as exc:  # the connection is gone: the broker will deliver it again
+            LOG.warning(
+                "%s: cannot acknowledge message %s (%s); skipping it", self.service, unique_id, exc
+            )
+            tap.emit("reject", kind, **where, msg=msg, reason=f"ack failed: {exc}")
+            return
         tap.emit("ack", kind, **where, msg=msg)
         executor = self._executor
-        if executor is not None:
-            executor.submit(self._handle, msg)
+        if executor is None:
+            LOG.warning("%s is stopping: message %s dropped after its ack", self.service, unique_id)
+            return
+        future = executor.submit(self._handle, msg, kind, where)
+        future.add_done_callback(self._check)
+        if unique_id is not None:  # handed over: from now on a copy is a duplicate
+            self._seen.add(unique_id)
 
-    def _handle(self, msg: dict[str, Any]) -> None:
-        ctxt_dict, request = envelope.split_context(msg)
-        ctxt = RequestContext.from_dict(ctxt_dict)
-        method = request["method"]
+    def _check(self, future: Future[None]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            LOG.error("%s: a worker failed outside its method", self.service, exc_info=exc)
+
+    def _handle(self, msg: dict[str, Any], kind: str, where: dict[str, Any]) -> None:
+        method = msg.get("method")
         result, failure = None, None
         try:
+            ctxt, method, args = _request_of(msg)
             result = self.dispatcher.dispatch(
-                ctxt,
-                method,
-                request.get("args") or {},
-                namespace=request.get("namespace"),
-                version=request.get("version"),
+                ctxt, method, args, namespace=msg.get("namespace"), version=msg.get("version")
             )
+        except InvalidMessage as exc:
+            LOG.warning("%s cannot run a request: %s", self.service, exc)
+            self.transport.tap.emit("reject", kind, **where, msg=msg, reason=str(exc))
+            failure = envelope.serialize_failure(exc)
         except LabCloudError as exc:
             LOG.info("%s.%s raised %s", self.service, method, exc)
             failure = envelope.serialize_failure(exc)
         except Exception as exc:
             LOG.exception("%s.%s failed", self.service, method)
             failure = envelope.serialize_failure(exc)
-        msg_id, reply_q = request.get("_msg_id"), request.get("_reply_q")
-        if msg_id and reply_q:
-            self._reply(str(msg_id), str(reply_q), result, failure)
+        msg_id, reply_q = msg.get("_msg_id"), msg.get("_reply_q")
+        if isinstance(msg_id, str) and msg_id and isinstance(reply_q, str) and reply_q:
+            self._reply(msg_id, reply_q, result, failure)
 
     def _reply(self, msg_id: str, reply_q: str, result: Any, failure: str | None) -> None:
         reply = envelope.reply(msg_id, result, failure)

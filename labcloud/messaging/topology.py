@@ -83,7 +83,11 @@ def server_subscriptions(target: Target) -> list[Subscription]:
 
 
 def publish_exchange(target: Target) -> tuple[ExchangeSpec, str]:
-    """The exchange and routing key a cast or call to ``target`` is published with."""
+    """The exchange and routing key a cast or call to ``target`` is published with.
+
+    A fanout goes to ``<topic>_fanout`` with an empty key, as oslo's ``fanout_send``
+    publishes it (kombu's Producer default); a fanout exchange ignores the key anyway.
+    """
     if target.fanout:
-        return fanout_exchange(target.topic), target.topic
+        return fanout_exchange(target.topic), ""
     return topic_exchange(target.exchange), target.routing_key

@@ -1,14 +1,17 @@
 """Token validation, as keystonemiddleware does it in front of every OpenStack API.
 
-Each request's ``X-Auth-Token`` is checked with identity (``GET /v3/auth/tokens``): these
-are the seed's steps 4–5, 20, 23 and 26. Like keystonemiddleware, each service remembers a
-token it validated for a few minutes (``TokenCache``; ``Settings.token_cache_time = 0``
-turns that off): the first use of a token at a service asks keystone, later ones do not,
-and the step is reported either way. Revocations reach the caches at once.
+Each request's ``X-Auth-Token`` is checked with identity (``GET /v3/auth/tokens``, the
+service's own token as the caller, the user's as the subject): the seed's steps 4–5, 20, 23
+and 26. Like keystonemiddleware, each service remembers a token it validated for a few
+minutes (``TokenCache``; ``Settings.token_cache_time = 0`` turns that off): the first use of
+a token at a service asks keystone, later ones do not, and the trace says which (a cached
+validation is its step marked ``cached``; keystone sees no request). Revocations reach the
+caches at once.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -17,14 +20,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import httpx
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from labcloud.context import RequestContext, new_request_id
-from labcloud.exceptions import Forbidden, Unauthorized
+from labcloud.exceptions import Forbidden, LabCloudError, Unauthorized
 from labcloud.rest.client import ServiceClient
+from labcloud.rest.middleware import RequestIdMiddleware
 from labcloud.trace.bus import TraceBus
-from labcloud.trace.flow import emit_step
+from labcloud.trace.flow import flow_step, validation_step
+
+
+class KeystoneUnavailable(LabCloudError):
+    """keystone could not say whether a token is good (it answered 5xx, or not at all): a
+    503, as keystonemiddleware answers then, never a 401 that would blame the token."""
+
+    msg_fmt = "The Keystone service is temporarily unavailable."
+    code = 503
 
 
 @dataclass(frozen=True)
@@ -56,10 +69,10 @@ class TokenValidator(Protocol):
     def validate(self, token: str) -> AuthInfo:
         """Return who the token belongs to, or raise Unauthorized."""
 
-    def cached(self, token: str) -> AuthInfo | None:
-        """What ``validate`` would return, if it is known without asking anyone."""
 
-
+# Fernet and UUID tokens are made of these; anything else cannot be one (and an HTTP client
+# could not even send it on to keystone)
+TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
 TOKEN_CACHE_TIME = 300.0  # keystonemiddleware's token_cache_time
 
 
@@ -107,32 +120,98 @@ class TokenCache:
                 self._entries.pop(token, None)
 
 
-class KeystoneValidator:
-    """Validates tokens by asking identity's REST API (the user's token validates itself).
+@dataclass(frozen=True)
+class ServiceCredentials:
+    """A service's own account (keystonemiddleware's ``[keystone_authtoken]`` username and
+    password): a user with the ``service`` role on the ``service`` project."""
 
-    With a ``cache``, a token is asked about once and then remembered (see TokenCache).
+    user: str
+    password: str
+    project: str = "service"
+
+
+class ServiceToken:
+    """The service's own token, got by logging in and renewed before it runs out."""
+
+    def __init__(self, identity: ServiceClient, credentials: ServiceCredentials) -> None:
+        self.identity = identity
+        self.credentials = credentials
+        self._lock = threading.Lock()
+        self._token = ""
+        self._renew_at = 0.0  # time.monotonic()
+
+    def get(self, *, renew: bool = False) -> str:
+        with self._lock:
+            if renew or not self._token or time.monotonic() >= self._renew_at:
+                self._login()
+            return self._token
+
+    def _login(self) -> None:
+        c = self.credentials
+        user = {"name": c.user, "domain": {"id": "default"}, "password": c.password}
+        scope = {"project": {"name": c.project, "domain": {"id": "default"}}}
+        identity = {"methods": ["password"], "password": {"user": user}}
+        body = {"auth": {"identity": identity, "scope": scope}}
+        answer = self.identity.post("/v3/auth/tokens?nocatalog", json=body, user=c.user)
+        if answer.status_code >= 500:
+            raise KeystoneUnavailable()
+        if answer.status_code != 201:
+            raise Unauthorized(f"{c.user} could not log in to keystone ({answer.status_code})")
+        token = answer.json()["token"]
+        issued, expires = (_parse_time(token[k]) for k in ("issued_at", "expires_at"))
+        life = (expires - issued).total_seconds()
+        # renew a quarter of its life (at most a minute) before it runs out
+        self._renew_at = time.monotonic() + life - min(60.0, life / 4)
+        self._token = answer.headers["X-Subject-Token"]
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class KeystoneValidator:
+    """Validates tokens as keystonemiddleware does: from its ``cache`` when it can, else by
+    asking identity (``GET /v3/auth/tokens``) with its ``service_token`` as the caller and
+    the user's token as the subject (without one, the user's token validates itself).
+
+    With a ``bus``, each validation is the seed step ``service`` performs (nova-api's 4,
+    glance-api's 20 ...), reported before keystone is asked, or marked ``cached``.
     """
 
-    def __init__(self, identity: ServiceClient, cache: TokenCache | None = None) -> None:
+    def __init__(
+        self,
+        identity: ServiceClient,
+        cache: TokenCache | None = None,
+        *,
+        service_token: ServiceToken | None = None,
+        bus: TraceBus | None = None,
+        service: str = "",
+    ) -> None:
         self.identity = identity
         self.cache = cache
-
-    def cached(self, token: str) -> AuthInfo | None:
-        return self.cache.get(token) if self.cache is not None else None
+        self.service_token = service_token
+        self.bus = bus
+        self.service = service
+        self.step = validation_step(service)
 
     def validate(self, token: str) -> AuthInfo:
-        cached = self.cached(token)
-        if cached is not None:
-            return cached
-        info = self._ask(token)
+        request_id = current_request_id()
+        info = self.cache.get(token) if self.cache is not None else None
+        if self.step is not None:
+            flow_step(self.bus, self.step, request_id, cached=info is not None)
+        if info is not None:
+            return info
+        info = self._ask(token, request_id)
         if self.cache is not None:
             self.cache.put(info)
         return info
 
-    def _ask(self, token: str) -> AuthInfo:
-        answer = self.identity.get(
-            "/v3/auth/tokens?nocatalog", token=token, headers={"X-Subject-Token": token}
-        )
+    def _ask(self, token: str, request_id: str) -> AuthInfo:
+        answer = self._get(token, request_id)
+        if answer.status_code == 401 and self.service_token is not None:  # ours ran out
+            answer = self._get(token, request_id, renew=True)
+        if answer.status_code >= 500:
+            raise KeystoneUnavailable()
         if answer.status_code != 200:
             raise Unauthorized("The request you have made requires authentication.")
         body = answer.json()["token"]
@@ -147,6 +226,18 @@ class KeystoneValidator:
             expires_at=body.get("expires_at", ""),
         )
 
+    def _get(self, token: str, request_id: str, *, renew: bool = False) -> httpx.Response:
+        try:
+            caller = token if self.service_token is None else self.service_token.get(renew=renew)
+            return self.identity.get(
+                "/v3/auth/tokens?nocatalog",
+                token=caller,
+                headers={"X-Subject-Token": token},
+                request_id=request_id,
+            )
+        except httpx.HTTPError as exc:
+            raise KeystoneUnavailable() from exc
+
 
 def require_token(
     validator: TokenValidator,
@@ -155,12 +246,11 @@ def require_token(
 
     async def dependency(request: Request) -> RequestContext:
         token = request.headers.get("X-Auth-Token")
-        if not token:
+        if not token or not TOKEN_CHARACTERS.fullmatch(token):  # a token is printable ASCII
             raise Unauthorized("The request you have made requires authentication.")
-        # a cached token needs no I/O: answer on the event loop, skip a worker-thread hop
-        info = validator.cached(token)
-        if info is None:
-            info = await run_in_threadpool(validator.validate, token)
+        # in a worker thread, even from the cache: a breakpoint on the validation step
+        # holds that thread, never the server's event loop
+        info = await run_in_threadpool(validator.validate, token)
         return info.context(request.headers.get("X-OpenStack-Request-ID") or _request_id.get())
 
     return dependency
@@ -173,7 +263,6 @@ def require_admin(ctxt: RequestContext) -> RequestContext:
 
 
 _request_id: ContextVar[str] = ContextVar("labcloud_request_id", default="")
-_caller: ContextVar[str] = ContextVar("labcloud_caller", default="")
 
 
 def current_request_id() -> str:
@@ -183,54 +272,5 @@ def current_request_id() -> str:
 
 def install_request_id(app: FastAPI) -> None:
     """Give each request an id (the caller's ``X-OpenStack-Request-ID``, or a new one), echo
-    it as OpenStack does, and remember it and the caller while the request is served."""
-
-    @app.middleware("http")
-    async def remember(request: Request, call_next: Any) -> Any:
-        rid = request.headers.get("X-OpenStack-Request-ID") or new_request_id()
-        tokens = (_request_id.set(rid), _caller.set(request.headers.get("User-Agent", "")))
-        try:
-            response = await call_next(request)
-            response.headers["x-openstack-request-id"] = rid
-            return response
-        finally:
-            _request_id.reset(tokens[0])
-            _caller.reset(tokens[1])
-
-
-class TracedValidator:
-    """Wraps a validator: each successful validation is reported as a seed step.
-
-    nova-api's validation is steps 4–5; glance-api's 20, neutron's 23 and cinder-api's 26 when
-    nova-compute is the caller (its ServiceClient names itself in User-Agent). The step
-    carries the request id, which ties it to the boot it belongs to.
-    """
-
-    def __init__(
-        self,
-        inner: TokenValidator,
-        bus: TraceBus | None,
-        steps: tuple[int, ...],
-        *,
-        caller: str = "",
-    ) -> None:
-        self.inner = inner
-        self.bus = bus
-        self.steps = steps
-        self.caller = caller
-
-    def _report(self) -> None:
-        if not self.caller or f"({self.caller})" in _caller.get():
-            for step in self.steps:
-                emit_step(self.bus, step, request_id=_request_id.get())
-
-    def cached(self, token: str) -> AuthInfo | None:
-        info = self.inner.cached(token)
-        if info is not None:
-            self._report()
-        return info
-
-    def validate(self, token: str) -> AuthInfo:
-        info = self.inner.validate(token)
-        self._report()
-        return info
+    it as OpenStack does, and remember it while the request is served."""
+    app.add_middleware(RequestIdMiddleware, var=_request_id, new_id=new_request_id)

@@ -6,13 +6,24 @@ long), which is how students see steps 19–27 of the boot flow cross service bo
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from typing import Any
 
 import httpx
 
+from labcloud.exceptions import Unauthorized
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import HttpEvent, Origin
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process: httpx builds a new one per client
+    by default, loading the whole CA bundle each time (24 ms and 0.8 MB per client, most of
+    a 100-host cloud's start-up), even for http:// URLs that never use it."""
+    return httpx.create_ssl_context()
 
 
 class ServiceClient:
@@ -35,7 +46,10 @@ class ServiceClient:
         self.origin = origin or Origin()
         # who is asking travels in User-Agent, as OpenStack's clients name themselves there
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, headers={"User-Agent": f"labcloud ({source})"}
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"User-Agent": f"labcloud ({source})"},
+            verify=tls_context(),
         )
 
     def request(
@@ -50,6 +64,9 @@ class ServiceClient:
         **kwargs: Any,
     ) -> httpx.Response:
         all_headers = dict(headers or {})
+        if any(not value.isascii() for value in (token or "", *all_headers.values())):
+            # httpx cannot send it (UnicodeEncodeError); no token is anything but ASCII
+            raise Unauthorized("The request you have made requires authentication.")
         if token:
             all_headers["X-Auth-Token"] = token
         if request_id:

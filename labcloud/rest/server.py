@@ -1,13 +1,29 @@
 """Serve an ASGI app with uvicorn in a thread, on a socket bound before the thread starts,
-so the port is known (and taken) at once, and stop it cleanly."""
+so the port is known (and taken) at once, and stop it cleanly.
+
+uvicorn's own ``Server.serve`` wakes ten times a second to look for a stop request; a
+cloud has five API servers, so that alone kept an idle notebook kernel busy. Here the
+server's thread sleeps on an asyncio event instead and wakes once a second only to renew
+the ``Date`` header, and ``stop()`` is split in two (``request_stop`` then ``join``), so a
+cloud stops all its servers at once instead of one after another.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 from typing import Any
 
 import uvicorn
+
+DATE_REFRESH = 1.0  # seconds: the Date header's resolution
+# seconds an idle kept-alive connection stays open. Longer than the clients keep theirs
+# (httpx: 5 s), so the client always closes first: with uvicorn's default, also 5 s, a busy
+# cloud had the server close a connection as a client sent a request on it (the request
+# failed with "connection reset by peer", and its build stayed in BUILD).
+KEEP_ALIVE = 60
 
 
 class ApiServer:
@@ -30,6 +46,10 @@ class ApiServer:
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
         self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"http-{self.name}", daemon=True)
 
     @property
@@ -37,28 +57,57 @@ class ApiServer:
         return f"http://{self.host}:{self.port}"
 
     def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # handed to start(), which raises it in the caller
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
         assert self._server is not None
-        self._server.run(sockets=[self._sock])
+        server = self._server
+        server.config.load()
+        server.lifespan = server.config.lifespan_class(server.config)
+        self._loop, self._exit = asyncio.get_running_loop(), asyncio.Event()
+        await server.startup(sockets=[self._sock])
+        await server.on_tick(0)  # counter 0: set the Date header
+        self._ready.set()
+        while not self._exit.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit.wait(), DATE_REFRESH)
+            await server.on_tick(0)
+        await server.shutdown(sockets=[self._sock])
 
     def start(self, app: Any = None, timeout: float = 10.0) -> ApiServer:
         self.app = app if app is not None else self.app
         if self.app is None:
             raise ValueError(f"{self.name}: nothing to serve")
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
-        self._server = server = uvicorn.Server(config)
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE,
+        )
+        self._server = uvicorn.Server(config)
         self._thread.start()
-        pause = threading.Event()
-        for _ in range(int(timeout * 100)):
-            if server.started or not self._thread.is_alive():
-                break
-            pause.wait(0.01)  # uvicorn offers no event to wait on; poll its flag briefly
-        if not server.started:
-            raise RuntimeError(f"{self.name} did not start on {self.url}")
+        if not self._ready.wait(timeout) or self._error is not None or not self._thread.is_alive():
+            raise RuntimeError(f"{self.name} did not start on {self.url}") from self._error
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
+    def request_stop(self) -> None:
+        """Ask the server to stop (it finishes the requests in flight); ``join`` waits."""
+        loop, event = self._loop, self._exit
+        if loop is not None and event is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(event.set)
+
+    def join(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
         self._sock.close()
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.join()

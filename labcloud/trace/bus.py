@@ -1,7 +1,9 @@
 """A small publish/subscribe bus for trace events, delivered in the emitting thread.
 
-Emitters check :attr:`TraceBus.active` before building an event, so tracing costs one
-attribute read when nobody listens. Subscribers must be quick; a slow consumer (a widget)
+Emitters check :meth:`TraceBus.wants` (or :attr:`TraceBus.active`) before building an
+event, so tracing costs a look at the subscribers when nobody listens for that kind of
+event: a subscriber that names its event ``types`` (a boot waiting for StateEvents) does not
+make every RPC message build a MessageEvent. Subscribers must be quick; a slow consumer (a widget)
 should copy events into its own bounded buffer and work on them from another thread.
 """
 
@@ -21,10 +23,17 @@ Predicate = Callable[[Any], bool]
 class Subscription:
     """A handle returned by :meth:`TraceBus.subscribe`; ``close()`` stops delivery."""
 
-    def __init__(self, bus: TraceBus, callback: Callback, where: Predicate | None) -> None:
+    def __init__(
+        self,
+        bus: TraceBus,
+        callback: Callback,
+        where: Predicate | None,
+        types: tuple[type, ...] | None = None,
+    ) -> None:
         self._bus = bus
         self.callback = callback
         self.where = where
+        self.types = types
 
     def close(self) -> None:
         self._bus.unsubscribe(self)
@@ -49,6 +58,16 @@ class TraceBus:
         """True when at least one subscriber listens (emitters skip work otherwise)."""
         return bool(self._subs or self._gates)
 
+    def wants(self, *kinds: type) -> bool:
+        """True when someone listens for events of one of ``kinds``: a gate (it sees every
+        event), a subscriber without ``types``, or one whose ``types`` include it."""
+        if self._gates:
+            return True
+        for sub in self._subs:
+            if sub.types is None or any(issubclass(k, sub.types) for k in kinds):
+                return True
+        return False
+
     def add_gate(self, gate: Callback) -> None:
         """Run ``gate(event)`` in the emitting thread after every subscriber saw the event.
 
@@ -62,8 +81,16 @@ class TraceBus:
         with self._lock:
             self._gates = tuple(g for g in self._gates if g is not gate)
 
-    def subscribe(self, callback: Callback, *, where: Predicate | None = None) -> Subscription:
-        sub = Subscription(self, callback, where)
+    def subscribe(
+        self,
+        callback: Callback,
+        *,
+        where: Predicate | None = None,
+        types: tuple[type, ...] | None = None,
+    ) -> Subscription:
+        """Deliver events to ``callback``: only those of ``types`` (any, if None) for which
+        ``where`` holds. Naming ``types`` lets emitters of other events skip building them."""
+        sub = Subscription(self, callback, where, types)
         with self._lock:
             self._subs = (*self._subs, sub)
         return sub
@@ -74,6 +101,8 @@ class TraceBus:
 
     def emit(self, event: Any) -> None:
         for sub in self._subs:  # a tuple snapshot: subscribing while emitting is safe
+            if sub.types is not None and not isinstance(event, sub.types):
+                continue
             if sub.where is not None and not sub.where(event):
                 continue
             try:
@@ -83,11 +112,17 @@ class TraceBus:
         for gate in self._gates:
             gate(event)
 
-    def collect(self, where: Predicate | None = None, *, maxlen: int | None = None) -> EventLog:
+    def collect(
+        self,
+        where: Predicate | None = None,
+        *,
+        maxlen: int | None = None,
+        types: tuple[type, ...] | None = None,
+    ) -> EventLog:
         """Subscribe a list that records events (for tests and notebooks); with ``maxlen``
         it keeps only the latest events (and counts the ones it let go in ``dropped``)."""
         log = EventLog(maxlen)
-        log.subscription = self.subscribe(log.append, where=where)
+        log.subscription = self.subscribe(log.append, where=where, types=types)
         return log
 
 

@@ -87,7 +87,9 @@ class HttpEvent(Event):
 
 @dataclass(frozen=True)
 class StepEvent(Event):
-    """One numbered step of the seed's 28-step boot flow, as the service doing it reports it."""
+    """One numbered step of the seed's 28-step boot flow, as the service doing it reports it,
+    before doing it. ``cached``: a token validation answered from the service's own cache
+    (keystone was not asked)."""
 
     TYPE: ClassVar[str] = "step"
 
@@ -96,6 +98,7 @@ class StepEvent(Event):
     what: str
     instance_uuid: str = ""
     request_id: str = ""
+    cached: bool = False
     host: str = ""
     process: str = ""
     time: float = field(default_factory=time.time)
@@ -198,10 +201,36 @@ class BrokerEvent(Event):
     queues_dropped: list[str]
     messages_lost: int
     consumers_reconnected: int
-    replayed: int
     host: str = ""
     process: str = ""
     time: float = field(default_factory=time.time)
 
 
 EVENT_TYPES["broker"] = BrokerEvent
+
+
+@dataclass(frozen=True)
+class ConsoleEvent(Event):
+    """A line of a guest's serial console, as labcloud's console watch on its compute host
+    read it after spawn (compute/console.py): labcloud's observability, not a nova step.
+
+    ``seen``: the line holds the boot ``marker``; False when the deadline passed first, and
+    ``line`` is then the console's last line (empty: the guest printed nothing). ``time``:
+    when the watch read it, at most one poll interval after the guest wrote it; ``waited``:
+    seconds from the end of spawn to that read.
+    """
+
+    TYPE: ClassVar[str] = "console"
+
+    instance_uuid: str
+    line: str
+    marker: str
+    seen: bool = True
+    waited: float = 0.0
+    request_id: str = ""
+    host: str = ""  # the compute host whose hypervisor runs the guest
+    process: str = ""
+    time: float = field(default_factory=time.time)
+
+
+EVENT_TYPES["console"] = ConsoleEvent

@@ -1,8 +1,11 @@
-"""The seed's boot flow: its 28 steps, and a recorder that rebuilds its state table.
+"""The seed's boot flow: its 28 steps, the one call that reports a step, and the fold that
+rebuilds the seed's state table from what a boot did.
 
-Services report each step they perform as a StepEvent with the seed's number; instances
-report state changes as StateEvents. ``FlowRecorder`` listens to both and, for one instance,
-gives the steps in order, a timeline, and the table the seed draws::
+A service reports a step with :func:`flow_step` at its call site, *before* doing the work,
+with the request id of the request it serves: a breakpoint on the step (the stepper holds
+the emitting thread) stops before the work. A token found in a service's own cache is the
+step marked ``cached`` (keystone was not asked). ``FlowRecorder`` listens; for one instance
+it gives the steps in order, a timeline, and the table the seed draws::
 
     Status  Task                  Power state  Steps
     BUILD   scheduling            NOSTATE      3-12
@@ -14,22 +17,35 @@ gives the steps in order, a timeline, and the table the seed draws::
 In a real run nova-compute's steps 13–21 also happen while the task state is still
 ``scheduling`` (nothing changes the state before networking); the seed's table leaves them
 out, the recorder shows them. Steps before the instance exists (3–6) join its first row.
+A step belongs to a boot by its instance uuid, or by the request id of one of its steps
+(the login and nova-api's POST /servers carry the client's request id), never by timing.
+
+After step 28, on a hypervisor whose guests print a boot line (libvirt's tiny image),
+labcloud's console watch reports that line (a ConsoleEvent): not a nova step, and drawn as
+labcloud's own observation, ``guest console: labcloud-guest: ready``, under step 28.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from labcloud.context import RequestContext
 from labcloud.trace.bus import Subscription, TraceBus
-from labcloud.trace.events import StateEvent, StepEvent
+from labcloud.trace.events import ConsoleEvent, StateEvent, StepEvent
+
+Boot = StepEvent | StateEvent | ConsoleEvent  # what a boot is folded from
+
+VALIDATES = "asks keystone to validate the token"
+FROM_CACHE = "finds the token in its own cache: keystone is not asked"
 
 STEPS: dict[int, tuple[str, str]] = {
     1: ("client", "sends the user's credentials to keystone"),
     2: ("keystone", "checks them and returns a token"),
     3: ("client", "asks nova-api to create a server, with the token"),
-    4: ("nova-api", "asks keystone to validate the token"),
+    4: ("nova-api", VALIDATES),
     5: ("keystone", "confirms the token, with the user's roles"),
     6: ("nova-api", "talks to the nova database"),
     7: ("nova-api", "creates the instance row (BUILD/scheduling)"),
@@ -45,16 +61,67 @@ STEPS: dict[int, tuple[str, str]] = {
     17: ("nova-conductor", "returns the instance's details"),
     18: ("nova-compute", "receives the instance's details"),
     19: ("nova-compute", "asks glance-api for the image, with the token"),
-    20: ("glance-api", "asks keystone to validate the token"),
+    20: ("glance-api", VALIDATES),
     21: ("nova-compute", "receives the image metadata"),
     22: ("nova-compute", "asks neutron for a port and an IP (BUILD/networking)"),
-    23: ("neutron-server", "asks keystone to validate the token"),
+    23: ("neutron-server", VALIDATES),
     24: ("nova-compute", "receives the network information"),
     25: ("nova-compute", "asks cinder for the volumes (BUILD/block_device_mapping)"),
-    26: ("cinder-api", "asks keystone to validate the token"),
+    26: ("cinder-api", VALIDATES),
     27: ("nova-compute", "receives the block storage information"),
     28: ("nova-compute", "has the hypervisor spawn the instance (BUILD/spawning)"),
 }
+
+# nova's power states as the dashboard and the seed's table write them
+POWER_LABELS: dict[int, str] = {
+    0: "NOSTATE",
+    1: "Running",
+    3: "Paused",
+    4: "Shutdown",
+    6: "Crashed",
+    7: "Suspended",
+}
+
+
+def power_label(code: int) -> str:
+    """``power_label(1) == "Running"``; an unknown code is written as its number."""
+    return POWER_LABELS.get(code, str(code))
+
+
+def validation_step(service: str) -> int | None:
+    """The seed's step for ``service`` validating a token (nova-api 4, glance-api 20 ...)."""
+    return next(
+        (n for n, (who, what) in STEPS.items() if who == service and what == VALIDATES), None
+    )
+
+
+def flow_step(
+    bus: TraceBus | None,
+    n: int,
+    request: RequestContext | str,
+    *,
+    instance_uuid: str = "",
+    cached: bool = False,
+    service: str | None = None,
+) -> None:
+    """Report seed step ``n``, before its work, for ``request`` (a context or a request id).
+
+    A no-op when nobody listens. With a stepper breakpoint on ``n``, returns only once the
+    step is resumed: the work after this call has not started while it is paused.
+    """
+    if bus is None or not bus.wants(StepEvent):
+        return
+    who, what = STEPS[n]
+    bus.emit(
+        StepEvent(
+            step=n,
+            service=service or who,
+            what=FROM_CACHE if cached else what,
+            instance_uuid=instance_uuid,
+            request_id=request if isinstance(request, str) else request.request_id,
+            cached=cached,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -62,7 +129,85 @@ class StateRow:
     status: str
     task: str | None
     power: str
-    steps: list[int]
+    steps: list[int] = field(default_factory=list)
+
+
+def boot_events(events: Iterable[Any], instance_uuid: str) -> list[Boot]:
+    """One boot's steps, its instance's states and its guest's console line, in order.
+
+    A step is the boot's when it names the instance, or names no instance and carries a
+    request id one of the instance's steps carries (the login, POST /servers, the token
+    validations); another instance's step is never the boot's, even with the same request.
+    """
+    events = [e for e in events if isinstance(e, Boot)]
+    rids = {
+        e.request_id
+        for e in events
+        if isinstance(e, StepEvent) and e.instance_uuid == instance_uuid
+    } - {""}
+    return [
+        e
+        for e in events
+        if (isinstance(e, StateEvent) and e.resource == "instance" and e.id == instance_uuid)
+        or (isinstance(e, ConsoleEvent) and e.instance_uuid == instance_uuid)
+        or (
+            isinstance(e, StepEvent)
+            and (
+                e.instance_uuid == instance_uuid
+                or (not e.instance_uuid and e.request_id and e.request_id in rids)
+            )
+        )
+    ]
+
+
+def state_table(events: Iterable[Boot]) -> list[StateRow]:
+    """The seed's state table from one boot's events (``boot_events``): a row per change of
+    status or task state, with the steps taken in it; login (1–2) comes before the table."""
+    rows: list[StateRow] = []
+    early: list[int] = []  # steps before the instance existed (3-7)
+    for event in events:
+        if isinstance(event, StateEvent):
+            if not rows or (rows[-1].status, rows[-1].task) != (event.status, event.task_state):
+                steps = [] if rows else early
+                rows.append(
+                    StateRow(event.status, event.task_state, power_label(event.power_state), steps)
+                )
+        elif isinstance(event, ConsoleEvent) or event.step < 3:
+            continue
+        elif rows:
+            rows[-1].steps.append(event.step)
+        else:
+            early.append(event.step)
+    return rows
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    """The guest's console line as a flow shows it under step 28: ``seen`` False when the
+    watch gave up (``line`` is then the console's last line); ``after_spawn``: seconds
+    from step 28 to the read that found it."""
+
+    line: str
+    seen: bool
+    time: float
+    after_spawn: float
+
+    def __str__(self) -> str:
+        what = self.line if self.seen else f"no boot line in time (last: {self.line or 'none'})"
+        return f"guest console: {what} (+{self.after_spawn:.1f} s after step 28)"
+
+
+def guest_console(events: Iterable[Boot]) -> ConsoleLine | None:
+    """The line labcloud's console watch reported after the latest spawn of one boot's
+    events (``boot_events``), or None (no watch reported: the fake hypervisor, or not yet)."""
+    spawned: float | None = None
+    found: ConsoleLine | None = None
+    for e in events:
+        if isinstance(e, StepEvent) and e.step == 28:
+            spawned, found = e.time, None  # a spawn again (a reschedule): its own line
+        elif isinstance(e, ConsoleEvent) and spawned is not None:
+            found = ConsoleLine(e.line, e.seen, e.time, round(e.time - spawned, 3))
+    return found
 
 
 class FlowRecorder:
@@ -70,111 +215,84 @@ class FlowRecorder:
 
     def __init__(self, bus: TraceBus) -> None:
         self._lock = threading.Condition()
-        self.steps: list[StepEvent] = []
-        self.states: list[StateEvent] = []
+        self.events: list[Boot] = []  # in the order they happened
         self._sub: Subscription = bus.subscribe(self._on_event)
 
     def _on_event(self, event: Any) -> None:
-        if isinstance(event, StepEvent | StateEvent):
+        if isinstance(event, Boot):
             with self._lock:
-                if isinstance(event, StepEvent):
-                    self.steps.append(event)
-                else:
-                    self.states.append(event)
+                self.events.append(event)
                 self._lock.notify_all()
 
     def close(self) -> None:
         self._sub.close()
 
-    def _request_ids(self, instance_uuid: str) -> set[str]:
-        return {s.request_id for s in self.steps if s.instance_uuid == instance_uuid} - {""}
+    @property
+    def steps(self) -> list[StepEvent]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, StepEvent)]
+
+    @property
+    def states(self) -> list[StateEvent]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, StateEvent)]
 
     def steps_of(self, instance_uuid: str) -> list[StepEvent]:
-        """The instance's steps in the order they happened (with the token steps before)."""
+        """The boot's steps in the order they happened, each as it happened: a repeated step
+        is listed each time, a validation answered from a cache has ``cached=True``."""
         with self._lock:
-            rids = self._request_ids(instance_uuid)
-            mine = [
-                s
-                for s in self.steps
-                if s.instance_uuid == instance_uuid or (s.request_id and s.request_id in rids)
-            ]
-            if mine:
-                first = self.steps.index(mine[0])
-                auth = [s for s in self.steps[:first] if s.step in (1, 2)][-2:]
-                mine = auth + mine
-            # a step repeated back to back is one step of the seed (cinder validates the token
-            # of each of nova's three attach calls: step 26 once)
-            return [s for i, s in enumerate(mine) if i == 0 or mine[i - 1].step != s.step]
+            mine = boot_events(self.events, instance_uuid)
+        return [e for e in mine if isinstance(e, StepEvent)]
+
+    def table(self, instance_uuid: str) -> list[StateRow]:
+        """The seed's state table for one instance: each state and the steps taken in it."""
+        with self._lock:
+            return state_table(boot_events(self.events, instance_uuid))
+
+    def console(self, instance_uuid: str) -> ConsoleLine | None:
+        """The guest's console line after step 28, as the flow view draws it (None: none)."""
+        with self._lock:
+            return guest_console(boot_events(self.events, instance_uuid))
+
+    def wait_for_console(self, instance_uuid: str, timeout: float = 30) -> ConsoleLine:
+        """Wait for labcloud's console watch to report the guest's line (or give up)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._console(instance_uuid), timeout):
+                raise TimeoutError(f"no console line of {instance_uuid} within {timeout} s")
+        line = self.console(instance_uuid)
+        assert line is not None
+        return line
+
+    def _console(self, instance_uuid: str) -> bool:
+        return guest_console(boot_events(self.events, instance_uuid)) is not None
 
     def wait_for_state(self, instance_uuid: str, status: str, timeout: float = 30) -> StateEvent:
         def found() -> StateEvent | None:
             return next(
-                (e for e in self.states if e.id == instance_uuid and e.status == status), None
+                (
+                    e
+                    for e in self.events
+                    if isinstance(e, StateEvent) and e.id == instance_uuid and e.status == status
+                ),
+                None,
             )
 
         with self._lock:
             if not self._lock.wait_for(lambda: found() is not None, timeout):
-                seen = [e.status for e in self.states if e.id == instance_uuid]
-                raise TimeoutError(f"{instance_uuid} never became {status}; saw {seen}")
+                seen = [
+                    e.status
+                    for e in self.events
+                    if isinstance(e, StateEvent) and e.id == instance_uuid
+                ]
+                hint = "" if seen else " (this recorder saw no state of it: made after the boot?"
+                hint += " cloud.wait_for() looks at the current state first)" if hint else ""
+                raise TimeoutError(f"{instance_uuid} never became {status}; saw {seen}{hint}")
             event = found()
             assert event is not None
             return event
 
-    def table(self, instance_uuid: str) -> list[StateRow]:
-        """The seed's state table for one instance: each state and the steps taken in it."""
-        from labcloud.trace.events import StateEvent as _State
-
-        with self._lock:
-            events: list[StepEvent | _State] = sorted(
-                [e for e in self.steps_of(instance_uuid) if e.step >= 3]
-                + [e for e in self.states if e.id == instance_uuid],
-                key=lambda e: e.time,
-            )
-        rows: list[StateRow] = []
-        early: list[int] = []  # steps before the instance existed (3-6)
-        for event in events:
-            if isinstance(event, StateEvent):
-                power = "NOSTATE" if event.power_state == 0 else _power_label(event.power_state)
-                row = StateRow(event.status, event.task_state, power, [] if rows else early)
-                if not rows or (rows[-1].status, rows[-1].task) != (row.status, row.task):
-                    rows.append(row)
-            elif rows:
-                rows[-1].steps.append(event.step)
-            else:
-                early.append(event.step)
-        return rows
-
     def timeline(self, instance_uuid: str) -> list[tuple[float, int, str, str]]:
-        """(seconds since step 1, step, service, what) for each step of one boot."""
+        """(seconds since the boot's first step, step, service, what) for each step."""
         steps = self.steps_of(instance_uuid)
         start = steps[0].time if steps else 0.0
         return [(s.time - start, s.step, s.service, s.what) for s in steps]
-
-
-def _power_label(code: int) -> str:
-    return {1: "Running", 3: "Paused", 4: "Shutdown", 6: "Crashed", 7: "Suspended"}.get(
-        code, str(code)
-    )
-
-
-def emit_step(
-    bus: TraceBus | None,
-    step: int,
-    *,
-    instance_uuid: str = "",
-    request_id: str = "",
-    service: str | None = None,
-) -> None:
-    """Report seed step ``step`` (no-op when nobody listens)."""
-    if bus is None or not bus.active:
-        return
-    who, what = STEPS[step]
-    bus.emit(
-        StepEvent(
-            step=step,
-            service=service or who,
-            what=what,
-            instance_uuid=instance_uuid,
-            request_id=request_id,
-        )
-    )

@@ -31,6 +31,7 @@ from typing import Any
 
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import (
+    ConsoleEvent,
     HttpEvent,
     MessageEvent,
     PauseEvent,
@@ -264,7 +265,9 @@ class Stepper:
             self._installed = False
 
     def _gate(self, event: Any) -> None:
-        if isinstance(event, PauseEvent | StepperEvent):
+        # the stepper's own events, and labcloud's console watch (an observer, not the cloud
+        # at work: holding it would hold up no service, only the end of its thread)
+        if isinstance(event, PauseEvent | StepperEvent | ConsoleEvent):
             return
         if threading.current_thread() is threading.main_thread():
             return
@@ -327,3 +330,19 @@ class Stepper:
                 process=self.process,
             )
         )
+
+
+def parse_breakpoint(text: str) -> dict[str, Any]:
+    """``9`` or ``step 9`` → a step; ``method x``, ``queue q``, ``service s``, ``route r``."""
+    text = text.strip()
+    if text.isdigit():
+        return {"step": int(text)}
+    kind, _, value = text.partition(" ")
+    if kind == "step" and value.strip().isdigit():
+        return {"step": int(value)}
+    if kind in ("method", "queue", "service", "route") and value.strip():
+        return {kind: value.strip()}
+    raise ValueError(
+        f"not a breakpoint: {text!r} (try 9, method select_destinations, queue compute, "
+        "service nova-compute, route POST /v2.0/ports)"
+    )
