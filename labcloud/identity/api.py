@@ -1,198 +1,174 @@
-"""keystone's REST API: ``/v3`` (tokens, catalog, users, projects, roles) and ``/v2.0/tokens``.
+"""keystone's REST API: ``/v3`` (tokens, catalog, users, projects, roles, assignments,
+services, endpoints) and ``/v2.0/tokens``.
 
-A token is created with a password (or rescoped with a token), validated by any service with
-``GET /v3/auth/tokens`` and revoked with ``DELETE``. Other services' tokens arrive in
-``X-Auth-Token``; the token being asked about in ``X-Subject-Token``.
+A token is created with a password (or rescoped with a token), validated by a service with
+``GET /v3/auth/tokens`` and revoked with ``DELETE`` (a revocation event by audit id). The
+caller's token arrives in ``X-Auth-Token``, the token being asked about in
+``X-Subject-Token``; as keystone's default policy says, only an admin, a service or the
+token's own user may ask about a token. One router per resource: this module serves the
+version documents and tokens, accounts.py the users, projects, roles and assignments,
+catalog.py the services and endpoints.
 """
 
-# No "from __future__ import annotations" here: FastAPI must see the closures' Depends().
+from __future__ import annotations
+
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from labcloud.exceptions import Forbidden, Invalid, NotFound, Unauthorized
-from labcloud.identity import views
+from labcloud.identity import accounts, catalog, views
+from labcloud.identity.auth import Bus, Caller, Context, Manager, base_url
 from labcloud.identity.manager import IdentityManager, TokenInfo
-from labcloud.identity.models import Project, Role, User
+from labcloud.identity.schemas import AuthRequest, Named, V2AuthRequest
+from labcloud.policy import authorize
 from labcloud.rest.app import create_app
+from labcloud.rest.auth import current_request_id
 from labcloud.trace.bus import TraceBus
-from labcloud.trace.flow import emit_step
+from labcloud.trace.flow import flow_step
 
 V3 = "v3.14"
+SERVICE_PROJECT = "service"  # where the services' own users live, as in DevStack
+SERVICE_ROLE = "service"
+# the compute service's user: keystone answering its validations is the seed's step 5
+NOVA_USER = "nova"
 
-
-class Named(BaseModel):
-    id: str | None = None
-    name: str | None = None
-    domain: "Named | None" = None
-
-
-class PasswordUser(Named):
-    password: str
-
-
-class PasswordMethod(BaseModel):
-    user: PasswordUser
-
-
-class TokenMethod(BaseModel):
-    id: str
-
-
-class IdentityBody(BaseModel):
-    methods: list[str]
-    password: PasswordMethod | None = None
-    token: TokenMethod | None = None
-
-
-class Scope(BaseModel):
-    project: Named | None = None
-
-
-class Auth(BaseModel):
-    identity: IdentityBody
-    scope: Scope | None = None
-
-
-class AuthRequest(BaseModel):
-    auth: Auth
-
-
-class PasswordCredentials(BaseModel):
-    username: str
-    password: str
-
-
-class V2Auth(BaseModel):
-    passwordCredentials: PasswordCredentials | None = None  # noqa: N815 - keystone's names
-    token: TokenMethod | None = None
-    tenantName: str | None = None  # noqa: N815
-    tenantId: str | None = None  # noqa: N815
-
-
-class V2AuthRequest(BaseModel):
-    auth: V2Auth
+router = APIRouter()
 
 
 def _ref(named: Named | None) -> str | None:
     return None if named is None else (named.id or named.name)
 
 
+def _about(manager: IdentityManager, asker: TokenInfo, subject: str, ctxt: Any) -> TokenInfo:
+    """The subject token, when ``asker`` may see it (identity:validate_token: an admin, a
+    service, or the subject token's own user)."""
+    if authorize(ctxt, "identity:validate_token", fatal=False):
+        return asker if subject == asker.id else manager.validate(subject)
+    try:
+        info = asker if subject == asker.id else manager.validate(subject)
+    except NotFound:
+        info = None
+    if info is None or info.user_id != asker.user_id:
+        raise Forbidden(
+            "You are not authorized to perform the requested action: identity:validate_token."
+        )
+    return info
+
+
+def _login_steps(bus: TraceBus | None, project: str | None) -> None:
+    """Steps 1-2, before the credentials are checked (a service's own login is not one)."""
+    if project != SERVICE_PROJECT:
+        flow_step(bus, 1, current_request_id())
+        flow_step(bus, 2, current_request_id())
+
+
+@router.get("/")
+def versions(request: Request) -> JSONResponse:
+    values = [
+        views.version(base_url(request), V3, "stable"),
+        views.version(base_url(request), "v2.0", "deprecated"),
+    ]
+    return JSONResponse({"versions": {"values": values}}, status_code=300)
+
+
+@router.get("/v3")
+@router.get("/v3/")
+def v3(request: Request) -> dict[str, Any]:
+    return {"version": views.version(base_url(request), V3, "stable")}
+
+
+@router.get("/v2.0")
+@router.get("/v2.0/")
+def v2(request: Request) -> dict[str, Any]:
+    return {"version": views.version(base_url(request), "v2.0", "deprecated")}
+
+
+@router.post("/v3/auth/tokens", status_code=201)
+def issue(
+    body: AuthRequest, response: Response, manager: Manager, bus: Bus, nocatalog: str | None = None
+) -> Any:
+    ident, scope = body.auth.identity, body.auth.scope
+    project = _ref(scope.project) if scope else None
+    _login_steps(bus, project)
+    if "password" in ident.methods and ident.password:
+        user = ident.password.user
+        ref = user.id or user.name
+        if not ref:
+            raise Invalid("Expecting to find id or name in user.")
+        info = manager.authenticate(ref, user.password, project)
+    elif "token" in ident.methods and ident.token:
+        try:
+            info = manager.rescope(ident.token.id, project)
+        except NotFound:
+            raise Unauthorized("The token to rescope is not valid.") from None
+    else:
+        raise Invalid("Expecting a password or token method with its credentials.")
+    response.headers["X-Subject-Token"] = info.id
+    return views.token_v3(info, None if nocatalog is not None else manager.catalog())
+
+
+@router.get("/v3/auth/tokens")
+def validate(
+    response: Response,
+    manager: Manager,
+    bus: Bus,
+    asker: Caller,
+    ctxt: Context,
+    x_subject_token: Annotated[str, Header()],
+    nocatalog: str | None = None,
+) -> Any:
+    if asker.user_name == NOVA_USER:
+        flow_step(bus, 5, current_request_id())
+    info = _about(manager, asker, x_subject_token, ctxt)
+    response.headers["X-Subject-Token"] = info.id
+    return views.token_v3(info, None if nocatalog is not None else manager.catalog())
+
+
+@router.head("/v3/auth/tokens", status_code=200)
+def check(
+    manager: Manager, asker: Caller, ctxt: Context, x_subject_token: Annotated[str, Header()]
+) -> None:
+    _about(manager, asker, x_subject_token, ctxt)
+
+
+@router.delete("/v3/auth/tokens", status_code=204)
+def revoke(
+    manager: Manager, asker: Caller, ctxt: Context, x_subject_token: Annotated[str, Header()]
+) -> None:
+    _about(manager, asker, x_subject_token, ctxt)
+    manager.revoke(x_subject_token)
+
+
+@router.get("/v3/auth/catalog")
+def auth_catalog(manager: Manager, _: Caller) -> dict[str, Any]:
+    return {"catalog": manager.catalog()}
+
+
+@router.post("/v2.0/tokens")
+def issue_v2(body: V2AuthRequest, manager: Manager, bus: Bus) -> dict[str, Any]:
+    auth = body.auth
+    project = auth.tenantId or auth.tenantName
+    _login_steps(bus, project)
+    if auth.passwordCredentials:
+        creds = auth.passwordCredentials
+        info = manager.authenticate(creds.username, creds.password, project)
+    elif auth.token:
+        try:
+            info = manager.rescope(auth.token.id, project)
+        except NotFound:
+            raise Unauthorized("The token to rescope is not valid.") from None
+    else:
+        raise Invalid("Expecting passwordCredentials or token in auth.")
+    return views.access_v2(info, manager.catalog())
+
+
 def create_identity_app(manager: IdentityManager, bus: TraceBus | None = None) -> FastAPI:
     app = create_app("labcloud identity (keystone)", "keystone", version=V3)
-
-    def caller(x_auth_token: Annotated[str | None, Header()] = None) -> TokenInfo:
-        if not x_auth_token:
-            raise Unauthorized("The request you have made requires authentication.")
-        try:
-            return manager.validate(x_auth_token)
-        except NotFound:
-            raise Unauthorized("The request you have made requires authentication.") from None
-
-    def admin(info: Annotated[TokenInfo, Depends(caller)]) -> TokenInfo:
-        if "admin" not in {name for _, name in info.roles}:
-            raise Forbidden(
-                "You are not authorized to perform the requested action: admin_required."
-            )
-        return info
-
-    def base(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
-
-    @app.get("/")
-    def versions(request: Request) -> JSONResponse:
-        values = [
-            views.version(base(request), V3, "stable"),
-            views.version(base(request), "v2.0", "deprecated"),
-        ]
-        return JSONResponse({"versions": {"values": values}}, status_code=300)
-
-    @app.get("/v3")
-    @app.get("/v3/")
-    def v3(request: Request) -> dict[str, Any]:
-        return {"version": views.version(base(request), V3, "stable")}
-
-    @app.get("/v2.0")
-    @app.get("/v2.0/")
-    def v2(request: Request) -> dict[str, Any]:
-        return {"version": views.version(base(request), "v2.0", "deprecated")}
-
-    @app.post("/v3/auth/tokens", status_code=201)
-    def issue(body: AuthRequest, response: Response, nocatalog: str | None = None) -> Any:
-        emit_step(bus, 1)
-        ident, scope = body.auth.identity, body.auth.scope
-        project = _ref(scope.project) if scope else None
-        if "password" in ident.methods and ident.password:
-            user = ident.password.user
-            ref = user.id or user.name
-            if not ref:
-                raise Invalid("Expecting to find id or name in user.")
-            info = manager.authenticate(ref, user.password, project)
-        elif "token" in ident.methods and ident.token:
-            try:
-                info = manager.rescope(ident.token.id, project)
-            except NotFound:
-                raise Unauthorized("The token to rescope is not valid.") from None
-        else:
-            raise Invalid("Expecting a password or token method with its credentials.")
-        response.headers["X-Subject-Token"] = info.id
-        emit_step(bus, 2)
-        return views.token_v3(info, None if nocatalog is not None else manager.catalog())
-
-    @app.get("/v3/auth/tokens")
-    def validate(
-        response: Response,
-        asker: Annotated[TokenInfo, Depends(caller)],
-        x_subject_token: Annotated[str, Header()],
-        nocatalog: str | None = None,
-    ) -> Any:
-        # a token validating itself (what services do) was just checked by ``caller``
-        info = asker if x_subject_token == asker.id else manager.validate(x_subject_token)
-        response.headers["X-Subject-Token"] = info.id
-        return views.token_v3(info, None if nocatalog is not None else manager.catalog())
-
-    @app.head("/v3/auth/tokens", status_code=200)
-    def check(
-        _: Annotated[TokenInfo, Depends(caller)], x_subject_token: Annotated[str, Header()]
-    ) -> None:
-        manager.validate(x_subject_token)
-
-    @app.delete("/v3/auth/tokens", status_code=204)
-    def revoke(
-        _: Annotated[TokenInfo, Depends(caller)], x_subject_token: Annotated[str, Header()]
-    ) -> None:
-        manager.revoke(x_subject_token)
-
-    @app.get("/v3/auth/catalog")
-    def catalog(_: Annotated[TokenInfo, Depends(caller)]) -> dict[str, Any]:
-        return {"catalog": manager.catalog()}
-
-    @app.post("/v2.0/tokens")
-    def issue_v2(body: V2AuthRequest) -> dict[str, Any]:
-        emit_step(bus, 1)
-        auth = body.auth
-        project = auth.tenantId or auth.tenantName
-        if auth.passwordCredentials:
-            creds = auth.passwordCredentials
-            info = manager.authenticate(creds.username, creds.password, project)
-        elif auth.token:
-            info = manager.rescope(auth.token.id, project)
-        else:
-            raise Invalid("Expecting passwordCredentials or token in auth.")
-        emit_step(bus, 2)
-        return views.access_v2(info, manager.catalog())
-
-    listing = {"users": User, "projects": Project, "roles": Role}
-    for collection, model in listing.items():
-
-        def make(model: Any = model, collection: str = collection) -> Any:
-            def list_all(_: Annotated[TokenInfo, Depends(admin)]) -> dict[str, Any]:
-                return {collection: manager.names(model)}
-
-            return list_all
-
-        app.get(f"/v3/{collection}", name=f"list_{collection}")(make())
-
+    app.state.identity = manager
+    app.state.bus = bus
+    app.include_router(router)
+    app.include_router(accounts.router)
+    app.include_router(catalog.router)
     return app

@@ -1,23 +1,23 @@
 """The identity manager: accounts, role assignments, tokens and the catalog, on its database.
 
-Everything REST-facing lives in api.py; this module knows nothing about HTTP.
+Everything REST-facing lives in api.py and its routers; this module knows nothing about
+HTTP. Tokens are Fernet tokens (tokens.py, fernet.py): the database holds none.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
-from labcloud.exceptions import Conflict, NotFound, Unauthorized
+from labcloud.exceptions import Conflict, Forbidden, NotFound, Unauthorized
+from labcloud.identity.fernet import KeyRepository
 from labcloud.identity.models import (
     Assignment,
     Base,
@@ -25,50 +25,51 @@ from labcloud.identity.models import (
     Project,
     Role,
     Service,
-    Token,
     User,
 )
+from labcloud.identity.tokens import TokenInfo, TokenNotFound, TokenProvider, now
+
+__all__ = ["IdentityManager", "TokenInfo", "TokenNotFound", "now"]
 
 DEFAULT_DOMAIN = {"id": "default", "name": "Default"}
-BCRYPT_ROUNDS = 10  # keystone uses 12; 10 keeps a token request near 60 ms on a laptop
+BCRYPT_ROUNDS = 12  # keystone's [identity] password_hash_rounds for bcrypt
+BCRYPT_MAX_BYTES = 72  # bcrypt reads no further; keystone truncates to it
+Row = TypeVar("Row", Project, User, Role, Service, Endpoint)
 
 
-class TokenNotFound(NotFound):
-    msg_fmt = "Could not find token: %(token_id)s."
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+class PasswordVerificationError(Forbidden):
+    msg_fmt = (
+        "The password length must be less than or equal to %(size)i. The server could not "
+        "comply with the request because the password is invalid."
+    )
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """What a token says: whose it is, for which project, with which roles, until when."""
-
-    id: str
-    user_id: str
-    user_name: str
-    project_id: str | None
-    project_name: str | None
-    roles: tuple[tuple[str, str], ...]  # (id, name)
-    methods: tuple[str, ...]
-    audit_id: str
-    issued_at: datetime
-    expires_at: datetime
-
-
 class IdentityManager:
     def __init__(
-        self, db_url: str, *, token_expiry: int = 3600, bcrypt_rounds: int = BCRYPT_ROUNDS
+        self,
+        db_url: str,
+        *,
+        key_repository: Path | None = None,
+        token_expiry: int = 3600,
+        bcrypt_rounds: int = BCRYPT_ROUNDS,
+        strict_password_check: bool = False,
     ) -> None:
+        """``key_repository``: the fernet keys' directory (made with a staged and a primary
+        key when missing, as ``keystone-manage fernet_setup``); None keeps the keys in
+        memory. ``strict_password_check``: refuse (403) passwords bcrypt would truncate
+        instead of truncating them, as keystone's option of that name."""
         self.db = Database(db_url, Base.metadata)
         self.db.create_all()
+        self.keys = KeyRepository(key_repository)
+        self.keys.setup()
+        self.tokens = TokenProvider(self.db, self.keys, token_expiry)
         self.token_expiry = token_expiry
         self.rounds = bcrypt_rounds
+        self.strict_password_check = strict_password_check
         # told about revocations (a token id) and role changes (None): services' token caches
         self.revocation_listeners: list[Callable[[str | None], None]] = []
 
@@ -76,24 +77,106 @@ class IdentityManager:
         for listener in self.revocation_listeners:
             listener(token_id)
 
+    # -- passwords -----------------------------------------------------------------------
+    def _password_bytes(self, password: str) -> bytes:
+        """keystone's verify_length_and_trunc_password: bcrypt reads 72 bytes; longer ones
+        are truncated to them (or refused with strict_password_check)."""
+        raw = password.encode()
+        if len(raw) > BCRYPT_MAX_BYTES:
+            if self.strict_password_check:
+                raise PasswordVerificationError(size=BCRYPT_MAX_BYTES)
+            return raw[:BCRYPT_MAX_BYTES]
+        return raw
+
+    def _hash(self, password: str) -> str:
+        return bcrypt.hashpw(self._password_bytes(password), bcrypt.gensalt(self.rounds)).decode()
+
     # -- accounts ----------------------------------------------------------------------
-    def create_project(self, name: str, description: str = "") -> str:
+    def create_project(self, name: str, description: str = "", enabled: bool = True) -> str:
         with self.db.session() as s:
             if s.scalar(select(Project).where(Project.name == name)):
                 raise Conflict(f"Conflict occurred attempting to store project - {name}.")
-            project = Project(id=_new_id(), name=name, description=description)
+            project = Project(id=_new_id(), name=name, description=description, enabled=enabled)
             s.add(project)
             return project.id
 
-    def create_user(self, name: str, password: str, project: str | None = None) -> str:
-        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.rounds)).decode()
+    def create_user(
+        self, name: str, password: str | None, project: str | None = None, enabled: bool = True
+    ) -> str:
+        hashed = self._hash(password) if password is not None else "!"  # "!": no password
         with self.db.session() as s:
             if s.scalar(select(User).where(User.name == name)):
                 raise Conflict(f"Conflict occurred attempting to store user - {name}.")
             default = self._project(s, project).id if project else None
-            user = User(id=_new_id(), name=name, password_hash=hashed, default_project_id=default)
+            user = User(
+                id=_new_id(),
+                name=name,
+                password_hash=hashed,
+                default_project_id=default,
+                enabled=enabled,
+            )
             s.add(user)
             return user.id
+
+    def update_user(self, user_id: str, changes: dict[str, Any]) -> None:
+        """Change a user's name, password, enabled or default project; a new password or a
+        disabled user revokes the user's tokens (a revocation event by user)."""
+        revoke = False
+        with self.db.session() as s:
+            user = self.get(s, User, user_id)
+            if "name" in changes and changes["name"] != user.name:
+                if s.scalar(select(User).where(User.name == changes["name"])):
+                    raise Conflict(
+                        f"Conflict occurred attempting to store user - {changes['name']}."
+                    )
+                user.name = changes["name"]
+            if changes.get("password") is not None:
+                user.password_hash = self._hash(changes["password"])
+                revoke = True
+            if "enabled" in changes and changes["enabled"] is not None:
+                revoke |= user.enabled and not changes["enabled"]
+                user.enabled = changes["enabled"]
+            if "default_project_id" in changes:
+                pid = changes["default_project_id"]
+                user.default_project_id = self.get(s, Project, pid).id if pid else None
+            if revoke:
+                self.tokens.revoke(s, user_id=user.id)
+        if revoke:
+            self._revoked(None)
+
+    def delete_user(self, user_id: str) -> None:
+        with self.db.session() as s:
+            s.delete(self.get(s, User, user_id))
+            self.tokens.revoke(s, user_id=user_id)
+        self._revoked(None)
+
+    def update_project(self, project_id: str, changes: dict[str, Any]) -> None:
+        revoke = False
+        with self.db.session() as s:
+            project = self.get(s, Project, project_id)
+            name = changes.get("name")
+            if name is not None and name != project.name:
+                if s.scalar(select(Project).where(Project.name == name)):
+                    raise Conflict(f"Conflict occurred attempting to store project - {name}.")
+                project.name = name
+            if changes.get("description") is not None:
+                project.description = changes["description"]
+            if changes.get("enabled") is not None:
+                revoke = project.enabled and not changes["enabled"]
+                project.enabled = changes["enabled"]
+            if revoke:
+                self.tokens.revoke(s, project_id=project.id)
+        if revoke:
+            self._revoked(None)
+
+    def delete_project(self, project_id: str) -> None:
+        with self.db.session() as s:
+            project = self.get(s, Project, project_id)
+            for user in s.scalars(select(User).where(User.default_project_id == project.id)):
+                user.default_project_id = None
+            s.delete(project)
+            self.tokens.revoke(s, project_id=project_id)
+        self._revoked(None)
 
     def create_role(self, name: str) -> str:
         with self.db.session() as s:
@@ -104,28 +187,90 @@ class IdentityManager:
             s.add(role)
             return role.id
 
+    # -- role assignments ----------------------------------------------------------------
+    def _grant_parts(self, s: Session, user: str, project: str, role: str) -> tuple[str, str, str]:
+        u, p = self._user(s, user), self._project(s, project)
+        r = s.scalar(select(Role).where((Role.name == role) | (Role.id == role)))
+        if r is None:
+            raise NotFound(f"Could not find role: {role}.")
+        return u.id, p.id, r.id
+
     def assign_role(self, user: str, project: str, role: str) -> None:
         with self.db.session() as s:
-            u, p = self._user(s, user), self._project(s, project)
-            r = s.scalar(select(Role).where((Role.name == role) | (Role.id == role)))
-            if r is None:
-                raise NotFound(f"Could not find role: {role}.")
-            exists = s.scalar(
-                select(Assignment).where(
-                    Assignment.user_id == u.id,
-                    Assignment.project_id == p.id,
-                    Assignment.role_id == r.id,
-                )
-            )
-            if exists is None:
-                s.add(Assignment(user_id=u.id, project_id=p.id, role_id=r.id))
+            uid, pid, rid = self._grant_parts(s, user, project, role)
+            if self._assignment(s, uid, pid, rid) is None:
+                s.add(Assignment(user_id=uid, project_id=pid, role_id=rid))
         self._revoked(None)  # cached validations carry the old roles
 
-    def names(self, model: type[Project] | type[User] | type[Role]) -> list[dict[str, str]]:
-        """Every row of a table, as ``{"id", "name"}`` (for the admin listings)."""
+    def unassign_role(self, user: str, project: str, role: str) -> None:
+        """Take a role away; the user's tokens on that project are revoked, as keystone's
+        delete_grant does."""
         with self.db.session() as s:
+            uid, pid, rid = self._grant_parts(s, user, project, role)
+            row = self._assignment(s, uid, pid, rid)
+            if row is None:
+                raise NotFound(f"Could not find role assignment: {rid} for {uid} on {pid}.")
+            s.delete(row)
+            self.tokens.revoke(s, user_id=uid, project_id=pid)
+        self._revoked(None)
+
+    def has_role(self, user: str, project: str, role: str) -> bool:
+        with self.db.reader() as s:
+            return self._assignment(s, *self._grant_parts(s, user, project, role)) is not None
+
+    @staticmethod
+    def _assignment(s: Session, uid: str, pid: str, rid: str) -> Assignment | None:
+        return s.scalar(
+            select(Assignment).where(
+                Assignment.user_id == uid, Assignment.project_id == pid, Assignment.role_id == rid
+            )
+        )
+
+    def assignments(
+        self, user_id: str | None = None, project_id: str | None = None, role_id: str | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(user id, project id, role id) of every assignment matching the filters."""
+        query = select(Assignment.user_id, Assignment.project_id, Assignment.role_id)
+        for column, value in (
+            (Assignment.user_id, user_id),
+            (Assignment.project_id, project_id),
+            (Assignment.role_id, role_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        with self.db.reader() as s:
+            return [(u, p, r) for u, p, r in s.execute(query.order_by(Assignment.id))]
+
+    # -- reading rows ----------------------------------------------------------------------
+    def names(self, model: type[Project] | type[User] | type[Role]) -> list[dict[str, str]]:
+        """Every row of a table, as ``{"id", "name"}``."""
+        with self.db.reader() as s:
             rows: list[Project | User | Role] = list(s.scalars(select(model)))
             return [{"id": row.id, "name": row.name} for row in rows]
+
+    def rows(self, model: type[Row], **where: Any) -> list[Row]:
+        """Every row of ``model`` whose columns equal ``where``'s values (detached)."""
+        query = select(model)
+        for column, value in where.items():
+            if value is not None:
+                query = query.where(getattr(model, column) == value)
+        with self.db.reader() as s:
+            found = list(s.scalars(query))
+            s.expunge_all()
+            return found
+
+    def row(self, model: type[Row], row_id: str) -> Row:
+        with self.db.reader() as s:
+            found = self.get(s, model, row_id)
+            s.expunge(found)
+            return found
+
+    @staticmethod
+    def get(s: Session, model: type[Row], row_id: str) -> Row:
+        found = s.get(model, row_id)
+        if found is None:
+            raise NotFound(f"Could not find {model.__tablename__}: {row_id}.")
+        return found
 
     @staticmethod
     def _user(s: Session, name_or_id: str) -> User:
@@ -146,118 +291,99 @@ class IdentityManager:
     # -- tokens ------------------------------------------------------------------------
     def authenticate(self, user: str, password: str, project: str | None) -> TokenInfo:
         """Check a password and issue a token, scoped to ``project`` when one is given."""
+        candidate = self._password_bytes(password)
         with self.db.session() as s:
             account = s.scalar(select(User).where((User.name == user) | (User.id == user)))
             if (
                 account is None
                 or not account.enabled
-                or not bcrypt.checkpw(password.encode(), account.password_hash.encode())
+                or not account.password_hash.startswith("$2")
+                or not bcrypt.checkpw(candidate, account.password_hash.encode())
             ):
                 raise Unauthorized("The request you have made requires authentication.")
             user_id = account.id
         return self.issue(user_id, project, methods=("password",))
 
-    def issue(self, user_id: str, project: str | None, *, methods: tuple[str, ...]) -> TokenInfo:
-        with self.db.session() as s:
-            project_id = None
+    def issue(
+        self,
+        user_id: str,
+        project: str | None,
+        *,
+        methods: tuple[str, ...],
+        parent: TokenInfo | None = None,
+    ) -> TokenInfo:
+        with self.db.reader() as s:
+            user = self.get(s, User, user_id)
+            scope = None
             if project is not None:
                 try:
-                    project_id = self._project(s, project).id
+                    scope = self._project(s, project)
                 except NotFound:
                     raise Unauthorized(f"Could not find project {project}.") from None
-                if not self._roles(s, user_id, project_id):
+                if not scope.enabled:
+                    raise Unauthorized(f"Project {project} is disabled.")
+                if not s.scalar(
+                    select(Assignment.id).where(
+                        Assignment.user_id == user_id, Assignment.project_id == scope.id
+                    )
+                ):
                     raise Unauthorized(f"User {user_id} has no access to project {project}.")
-            issued = now()
-            token = Token(
-                id=secrets.token_hex(16),
-                user_id=user_id,
-                project_id=project_id,
-                methods=",".join(methods),
-                audit_id=secrets.token_urlsafe(16)[:22],
-                issued_at=issued,
-                expires_at=issued + timedelta(seconds=self.token_expiry),
+            return self.tokens.issue(
+                s,
+                user,
+                scope,
+                methods,
+                expires_at=parent.expires_at if parent else None,
+                parent_audit_id=parent.audit_ids[-1] if parent else None,
             )
-            s.add(token)
-            s.flush()
-            # built from the new row, not re-validated: a short expiry on a slow
-            # machine must not turn a token just issued into "not found"
-            return self._info(s, token)
 
     def rescope(self, token_id: str, project: str | None) -> TokenInfo:
-        """The ``token`` auth method: a new token for the same user, expiring no later."""
+        """The ``token`` auth method: a new token for the same user, expiring no later, in
+        the same audit chain."""
         old = self.validate(token_id)
-        new = self.issue(old.user_id, project, methods=("token",))
-        with self.db.session() as s:
-            row = s.get(Token, new.id)
-            assert row is not None
-            row.expires_at = min(row.expires_at, old.expires_at)
-        return self.validate(new.id)
+        return self.issue(old.user_id, project, methods=("token",), parent=old)
 
     def validate(self, token_id: str) -> TokenInfo:
-        """Who a token belongs to; TokenNotFound when unknown, expired or revoked."""
-        with self.db.session() as s:
-            token = s.get(Token, token_id)
-            if token is None or token.revoked or token.expires_at <= now():
-                raise TokenNotFound(token_id=token_id)
-            return self._info(s, token)
-
-    def _info(self, s: Session, token: Token) -> TokenInfo:
-        user = s.get(User, token.user_id)
-        project = s.get(Project, token.project_id) if token.project_id else None
-        assert user is not None
-        roles = self._roles(s, user.id, project.id) if project else ()
-        return TokenInfo(
-            id=token.id,
-            user_id=user.id,
-            user_name=user.name,
-            project_id=project.id if project else None,
-            project_name=project.name if project else None,
-            roles=roles,
-            methods=tuple(token.methods.split(",")),
-            audit_id=token.audit_id,
-            issued_at=token.issued_at,
-            expires_at=token.expires_at,
-        )
-
-    @staticmethod
-    def _roles(s: Session, user_id: str, project_id: str) -> tuple[tuple[str, str], ...]:
-        rows = s.execute(
-            select(Role.id, Role.name)
-            .join(Assignment, Assignment.role_id == Role.id)
-            .where(Assignment.user_id == user_id, Assignment.project_id == project_id)
-        )
-        return tuple((rid, name) for rid, name in rows)
+        """Who a token belongs to; TokenNotFound when malformed, expired or revoked."""
+        return self.tokens.validate(token_id)
 
     def revoke(self, token_id: str) -> None:
+        """``DELETE /v3/auth/tokens``: a revocation event by the token's audit id."""
+        info = self.validate(token_id)
         with self.db.session() as s:
-            token = s.get(Token, token_id)
-            if token is None or token.revoked:
-                raise TokenNotFound(token_id=token_id)
-            token.revoked = True
+            self.tokens.revoke(s, audit_id=info.audit_id)
         self._revoked(token_id)
 
     # -- catalog -----------------------------------------------------------------------
+    def create_service(self, service_type: str, name: str, description: str = "") -> str:
+        with self.db.session() as s:
+            if s.scalar(select(Service).where(Service.type == service_type)):
+                raise Conflict(f"Conflict occurred attempting to store service - {service_type}.")
+            service = Service(id=_new_id(), type=service_type, name=name)
+            s.add(service)
+            return service.id
+
+    def create_endpoint(self, service_id: str, interface: str, url: str, region: str) -> str:
+        with self.db.session() as s:
+            self.get(s, Service, service_id)
+            endpoint = Endpoint(
+                id=_new_id(), service_id=service_id, interface=interface, region=region, url=url
+            )
+            s.add(endpoint)
+            return endpoint.id
+
     def register_endpoint(self, service_type: str, name: str, url: str, region: str) -> None:
         """Publish ``url`` as the public, internal and admin endpoint of a service."""
         with self.db.session() as s:
             service = s.scalar(select(Service).where(Service.type == service_type))
-            if service is None:
-                service = Service(id=_new_id(), type=service_type, name=name)
-                s.add(service)
-                s.flush()
-            for interface in ("public", "internal", "admin"):
-                s.add(
-                    Endpoint(
-                        id=_new_id(),
-                        service_id=service.id,
-                        interface=interface,
-                        region=region,
-                        url=url,
-                    )
-                )
+            service_id = service.id if service else None
+        if service_id is None:
+            service_id = self.create_service(service_type, name)
+        for interface in ("public", "internal", "admin"):
+            self.create_endpoint(service_id, interface, url, region)
 
     def catalog(self) -> list[dict[str, Any]]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             result: list[dict[str, Any]] = []
             for service in s.scalars(select(Service).order_by(Service.type)):
                 endpoints = s.scalars(select(Endpoint).where(Endpoint.service_id == service.id))

@@ -46,16 +46,19 @@ class Assignment(Base):
     role_id: Mapped[str] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"))
 
 
-class Token(Base):
-    __tablename__ = "token"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    project_id: Mapped[str | None] = mapped_column(ForeignKey("project.id"), nullable=True)
-    methods: Mapped[str] = mapped_column(String(64), default="password")
-    audit_id: Mapped[str] = mapped_column(String(32))
-    issued_at: Mapped[datetime] = mapped_column(DateTime)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+class RevocationEvent(Base):
+    """keystone's revocation_event: tokens matching every attribute set here, issued at or
+    before ``issued_before``, are invalid (tokens themselves are stored nowhere)."""
+
+    __tablename__ = "revocation_event"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    role_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    audit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    audit_chain_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    issued_before: Mapped[datetime] = mapped_column(DateTime, index=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class Service(Base):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from labcloud.identity.manager import DEFAULT_DOMAIN, TokenInfo
+from labcloud.identity.models import Endpoint, Project, Role, Service, User
 
 
 def iso(moment: datetime) -> str:
@@ -36,7 +37,7 @@ def token_v3(info: TokenInfo, catalog: list[dict[str, Any]] | None) -> dict[str,
             "domain": DEFAULT_DOMAIN,
             "password_expires_at": None,
         },
-        "audit_ids": [info.audit_id],
+        "audit_ids": list(info.audit_ids or (info.audit_id,)),
         "issued_at": iso(info.issued_at),
         "expires_at": iso(info.expires_at),
     }
@@ -79,7 +80,7 @@ def access_v2(info: TokenInfo, catalog: list[dict[str, Any]]) -> dict[str, Any]:
         "id": info.id,
         "issued_at": iso(info.issued_at),
         "expires": iso(info.expires_at).replace(".000000", ""),
-        "audit_ids": [info.audit_id],
+        "audit_ids": list(info.audit_ids or (info.audit_id,)),
     }
     if info.project_id:
         token["tenant"] = {
@@ -115,3 +116,93 @@ def version(base_url: str, version_id: str, status: str) -> dict[str, Any]:
         "links": [{"rel": "self", "href": f"{base_url}/{path}/"}],
         "media-types": [{"base": "application/json", "type": media}],
     }
+
+
+def user(base: str, row: User) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "domain_id": DEFAULT_DOMAIN["id"],
+        "enabled": row.enabled,
+        "default_project_id": row.default_project_id,
+        "password_expires_at": None,
+        "options": {},
+        "links": {"self": f"{base}/v3/users/{row.id}"},
+    }
+
+
+def project(base: str, row: Project) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "domain_id": DEFAULT_DOMAIN["id"],
+        "parent_id": DEFAULT_DOMAIN["id"],
+        "enabled": row.enabled,
+        "is_domain": False,
+        "tags": [],
+        "options": {},
+        "links": {"self": f"{base}/v3/projects/{row.id}"},
+    }
+
+
+def role(base: str, row: Role) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "domain_id": None,
+        "description": None,
+        "options": {},
+        "links": {"self": f"{base}/v3/roles/{row.id}"},
+    }
+
+
+def assignment(
+    base: str, ids: tuple[str, str, str], names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One entry of ``GET /v3/role_assignments`` (with ``include_names``: ``names`` by id)."""
+    user_id, project_id, role_id = ids
+
+    def ref(ident: str) -> dict[str, Any]:
+        named: dict[str, Any] = {"id": ident}
+        if names is not None:
+            named["name"] = names.get(ident)
+        return named
+
+    scope = ref(project_id)
+    if names is not None:
+        scope["domain"] = DEFAULT_DOMAIN
+    return {
+        "role": ref(role_id),
+        "user": ref(user_id) | ({"domain": DEFAULT_DOMAIN} if names is not None else {}),
+        "scope": {"project": scope},
+        "links": {"assignment": f"{base}/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"},
+    }
+
+
+def service(base: str, row: Service) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "type": row.type,
+        "name": row.name,
+        "enabled": True,
+        "description": "",
+        "links": {"self": f"{base}/v3/services/{row.id}"},
+    }
+
+
+def endpoint(base: str, row: Endpoint) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "service_id": row.service_id,
+        "interface": row.interface,
+        "region": row.region,
+        "region_id": row.region,
+        "url": row.url,
+        "enabled": True,
+        "links": {"self": f"{base}/v3/endpoints/{row.id}"},
+    }
+
+
+def collection(base: str, path: str, name: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {name: items, "links": {"self": f"{base}{path}", "previous": None, "next": None}}

@@ -15,13 +15,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labcloud import policy
 from labcloud.context import RequestContext
 from labcloud.db import Database
-from labcloud.exceptions import Conflict, Forbidden, Invalid, NotFound
-from labcloud.image.models import Base, Image, ImageMember
-from labcloud.image.store import ImageStore
+from labcloud.exceptions import Conflict, Forbidden, NotFound
+from labcloud.image.models import Base, Image, ImageMember, Visibility
+from labcloud.image.patch import parse
+from labcloud.image.schemas import PROPERTY_QUOTA, TAG_QUOTA, QuotaExceeded, check_image
+from labcloud.image.store import HASH_ALGO, ImageStore
 
-VISIBILITIES = ("public", "private", "shared", "community")
+# the image row's own columns; any other key of a request is a custom property
 CORE = (
     "name",
     "visibility",
@@ -31,21 +34,7 @@ CORE = (
     "min_ram",
     "protected",
     "tags",
-)
-READ_ONLY = (
-    "id",
-    "status",
-    "size",
-    "checksum",
-    "os_hash_algo",
-    "os_hash_value",
     "owner",
-    "created_at",
-    "updated_at",
-    "file",
-    "self",
-    "schema",
-    "virtual_size",
 )
 
 
@@ -104,17 +93,14 @@ class ImageManager:
             raise Forbidden(f"You are not permitted to modify image {image.id}.")
 
     def create(self, ctxt: RequestContext, body: dict[str, Any]) -> Image:
-        bad = [k for k in body if k in READ_ONLY and k != "id"]
-        if bad:
-            raise Forbidden(f"Attribute '{bad[0]}' is read-only.")
-        visibility = body.get("visibility", "shared")
-        if visibility not in VISIBILITIES:
-            raise Invalid(f"Invalid visibility value: {visibility}")
+        """Register an image from a request body already checked against glance's schema."""
+        check_image(body, creating=True)
+        self._may_set(ctxt, body)
         with self.db.session() as s:
             image = Image(
                 id=str(body.get("id") or uuid.uuid4()),
                 owner=ctxt.project_id or "",
-                visibility=visibility,
+                visibility=body.get("visibility", Visibility.SHARED),
                 created_at=now(),
                 updated_at=now(),
                 tags=list(body.get("tags") or []),
@@ -128,8 +114,16 @@ class ImageManager:
             s.add(image)
             return image
 
+    def _may_set(self, ctxt: RequestContext, values: dict[str, Any]) -> None:
+        """glance's policy on what a body sets: public images are admin-only
+        (publicize_image), and only an admin names another project as the owner."""
+        if values.get("visibility") == Visibility.PUBLIC:
+            policy.authorize(ctxt, "publicize_image")
+        if "owner" in values:
+            policy.may_target_project(ctxt, values["owner"])
+
     def list_images(self, ctxt: RequestContext, filters: dict[str, str]) -> list[Image]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             rows = list(s.scalars(select(Image).order_by(Image.created_at.desc(), Image.id)))
             return [
                 i
@@ -141,34 +135,31 @@ class ImageManager:
             ]
 
     def get(self, ctxt: RequestContext, image_id: str) -> Image:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return self._get(s, ctxt, image_id)
 
-    def patch(self, ctxt: RequestContext, image_id: str, ops: list[Any]) -> Image:
+    def patch(self, ctxt: RequestContext, image_id: str, ops: Any) -> Image:
         """Apply a JSON patch (add, replace, remove) to an image's attributes."""
+        changes = parse(ops)
+        self._may_set(ctxt, {c.name: c.value for c in changes if c.op != "remove"})
         with self.db.session() as s:
             image = self._get(s, ctxt, image_id)
             self._own(ctxt, image)
             props = dict(image.properties)
-            for op in ops:
-                if not isinstance(op, dict) or op.get("op") not in ("add", "replace", "remove"):
-                    raise Invalid(f"Invalid JSON patch operation: {op!r}")
-                name = str(op.get("path", "")).lstrip("/")
-                if not name or "/" in name:
-                    raise Invalid(f"Invalid JSON pointer for this resource: '/{name}'")
-                if name in READ_ONLY:
-                    raise Forbidden(f"Attribute '{name}' is read-only.")
-                if op["op"] == "remove":
-                    if name in CORE:
-                        raise Forbidden(f"Attribute '{name}' can't be removed.")
-                    if props.pop(name, None) is None:
-                        raise Conflict(f"Property {name} does not exist.")
-                elif name == "visibility" and op.get("value") not in VISIBILITIES:
-                    raise Invalid(f"Invalid visibility value: {op.get('value')}")
-                elif name in CORE:
-                    setattr(image, name, op.get("value"))
+            for change in changes:
+                if change.op == "remove":
+                    if change.name in CORE:
+                        raise Forbidden(f"Attribute '{change.name}' can't be removed.")
+                    if props.pop(change.name, None) is None:
+                        raise Conflict(f"Property {change.name} does not exist.")
+                elif change.name in CORE:
+                    setattr(image, change.name, change.value)
                 else:
-                    props[name] = op.get("value")
+                    props[change.name] = change.value
+            if len(props) > PROPERTY_QUOTA:
+                raise QuotaExceeded(what="properties", limit=PROPERTY_QUOTA)
+            if len(image.tags or ()) > TAG_QUOTA:
+                raise QuotaExceeded(what="tags", limit=TAG_QUOTA)
             image.properties = props
             image.updated_at = now()
             return image
@@ -195,6 +186,7 @@ class ImageManager:
             assert stored is not None
             image = stored
             image.size, image.checksum, image.os_hash_value = size, md5, sha512
+            image.os_hash_algo = HASH_ALGO
             image.status, image.updated_at = "active", now()
             return image
 
@@ -211,39 +203,61 @@ class ImageManager:
             s.delete(image)
         self.store.delete(image_id)
 
-    def set_member(
-        self, ctxt: RequestContext, image_id: str, member: str, status: str | None = None
-    ) -> dict[str, Any]:
-        """Share with ``member`` (owner, status None) or answer a share (member, status)."""
+    def list_members(self, ctxt: RequestContext, image_id: str) -> list[ImageMember]:
+        """The owner (and an admin) see every member; a member sees only itself."""
+        with self.db.reader() as s:
+            image = self._get(s, ctxt, image_id)
+            if image.visibility != Visibility.SHARED:
+                raise Forbidden("Only shared images have members.")
+            rows = list(s.scalars(select(ImageMember).where(ImageMember.image_id == image_id)))
+            if ctxt.is_admin or image.owner == ctxt.project_id:
+                return rows
+            return [m for m in rows if m.member == ctxt.project_id]
+
+    def get_member(self, ctxt: RequestContext, image_id: str, member: str) -> ImageMember:
+        for row in self.list_members(ctxt, image_id):
+            if row.member == member:
+                return row
+        raise NotFound(f"{member} is not a member of image {image_id}")
+
+    def add_member(self, ctxt: RequestContext, image_id: str, member: str) -> ImageMember:
+        """The owner shares the image with another project: its membership starts pending."""
         with self.db.session() as s:
             image = self._get(s, ctxt, image_id)
-            row = s.scalar(
-                select(ImageMember).where(
-                    ImageMember.image_id == image_id, ImageMember.member == member
-                )
-            )
-            if status is None:
-                self._own(ctxt, image)
-                if image.visibility != "shared":
-                    raise Forbidden("Only shared images have members.")
-                if row is not None:
-                    raise Conflict(f"{member} is already a member of image {image_id}")
-                row = ImageMember(
-                    image_id=image_id, member=member, created_at=now(), updated_at=now()
-                )
-                s.add(row)
-            else:
-                if row is None or not (ctxt.is_admin or ctxt.project_id == member):
-                    raise NotFound(f"{member} is not a member of image {image_id}")
-                if status not in ("pending", "accepted", "rejected"):
-                    raise Invalid(f"Invalid member status {status}")
-                row.status, row.updated_at = status, now()
+            self._own(ctxt, image)
+            if image.visibility != Visibility.SHARED:
+                raise Forbidden("Only shared images have members.")
+            if self._member(s, image_id, member) is not None:
+                raise Conflict(f"{member} is already a member of image {image_id}")
+            row = ImageMember(image_id=image_id, member=member, created_at=now(), updated_at=now())
+            s.add(row)
             s.flush()
-            return {
-                "image_id": image_id,
-                "member_id": member,
-                "status": row.status,
-                "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "updated_at": row.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "schema": "/v2/schemas/member",
-            }
+            return row
+
+    def answer_member(
+        self, ctxt: RequestContext, image_id: str, member: str, status: str
+    ) -> ImageMember:
+        """The member project (or an admin) accepts or rejects a share."""
+        with self.db.session() as s:
+            self._get(s, ctxt, image_id)
+            row = self._member(s, image_id, member)
+            if row is None or not (ctxt.is_admin or ctxt.project_id == member):
+                raise NotFound(f"{member} is not a member of image {image_id}")
+            row.status, row.updated_at = status, now()
+            return row
+
+    def remove_member(self, ctxt: RequestContext, image_id: str, member: str) -> None:
+        with self.db.session() as s:
+            image = self._get(s, ctxt, image_id)
+            row = self._member(s, image_id, member)
+            if row is None:
+                raise NotFound(f"{member} is not a member of image {image_id}")
+            self._own(ctxt, image)
+            s.delete(row)
+
+    def _member(self, s: Session, image_id: str, member: str) -> ImageMember | None:
+        return s.scalar(
+            select(ImageMember).where(
+                ImageMember.image_id == image_id, ImageMember.member == member
+            )
+        )

@@ -1,46 +1,58 @@
-"""glance's JSON schemas: what clients fetch from ``/v2/schemas/...`` and what requests are
-checked against, from one source.
+"""glance's JSON schemas: what clients fetch from ``/v2/schemas/...``, what the OpenAPI
+document shows, and what every request is checked against (with jsonschema, as glance
+does), from one source.
 
 An image has base properties (typed below; some read-only) and any number of custom
 properties, which must be strings. glance's schema has more base properties (``locations``,
-``os_hidden``, ``stores``, ...) and a full JSON Schema validator; labcloud checks the
-keywords its schema uses (type, enum, maxLength, minimum, pattern, items, uniqueItems).
+``os_hidden``, ``stores``, ...); labcloud leaves them out.
 """
 
 from __future__ import annotations
 
-import re
+import functools
+import sys
 from typing import Any
 
-from labcloud.exceptions import Forbidden, Invalid
+from labcloud.exceptions import Forbidden, Invalid, LabCloudError
 from labcloud.image.models import ImageStatus, MemberStatus, Visibility
 
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+MAX_INT = 2**31 - 1  # glance's min_disk/min_ram are INTEGER columns
+# glance keeps a custom property's value in a TEXT column (65535 bytes in MySQL), and allows
+# 128 properties and 128 tags per image (image_property_quota, image_tag_quota): 413 beyond
+MAX_PROPERTY_VALUE = 65535
+PROPERTY_QUOTA = 128
+TAG_QUOTA = 128
 
 
 def _ro(kind: Any, description: str) -> dict[str, Any]:
     return {"type": kind, "readOnly": True, "description": description}
 
 
+def _text(kind: Any = "string", max_length: int = 255) -> dict[str, Any]:
+    return {"type": kind, "maxLength": max_length}
+
+
 IMAGE_PROPERTIES: dict[str, dict[str, Any]] = {
     "id": {"type": "string", "pattern": UUID_PATTERN, "description": "An identifier for the image"},
-    "name": {"type": ["null", "string"], "maxLength": 255},
+    "name": _text(["null", "string"]),
     "status": _ro("string", "Status of the image") | {"enum": list(ImageStatus)},
     "visibility": {"type": "string", "enum": list(Visibility)},
     "protected": {"type": "boolean", "description": "If true, image will not be deletable."},
-    "owner": {"type": ["null", "string"], "maxLength": 255},
+    "owner": _text(["null", "string"]),
     "container_format": {"type": ["null", "string"], "enum": [None, *CONTAINER_FORMATS]},
     "disk_format": {"type": ["null", "string"], "enum": [None, *DISK_FORMATS]},
-    "min_disk": {"type": "integer", "minimum": 0, "description": "Disk space (GB) to boot"},
-    "min_ram": {"type": "integer", "minimum": 0, "description": "Memory (MB) to boot"},
-    "tags": {"type": "array", "items": {"type": "string", "maxLength": 255}, "uniqueItems": True},
+    "min_disk": {"type": "integer", "minimum": 0, "maximum": MAX_INT, "description": "GB"},
+    "min_ram": {"type": "integer", "minimum": 0, "maximum": MAX_INT, "description": "MB"},
+    "tags": {"type": "array", "items": _text(), "uniqueItems": True},
     "size": _ro(["null", "integer"], "Size of image file in bytes"),
     "virtual_size": _ro(["null", "integer"], "Virtual size of image in bytes"),
     "checksum": _ro(["null", "string"], "md5 hash of image contents") | {"maxLength": 32},
     "os_hash_algo": _ro(["null", "string"], "Algorithm to calculate the os_hash_value"),
     "os_hash_value": _ro(["null", "string"], "Hexdigest of the image contents"),
+    "os_hidden": _ro("boolean", "Hidden from the image list (always false in labcloud)"),
     "created_at": _ro("string", "Date and time of image registration"),
     "updated_at": _ro("string", "Date and time of the last image modification"),
     "self": _ro("string", "An image self url"),
@@ -48,10 +60,13 @@ IMAGE_PROPERTIES: dict[str, dict[str, Any]] = {
     "schema": _ro("string", "An image schema url"),
 }
 
+CUSTOM_PROPERTY = _text("string", MAX_PROPERTY_VALUE)
+
 IMAGE_SCHEMA: dict[str, Any] = {
     "name": "image",
     "properties": IMAGE_PROPERTIES,
-    "additionalProperties": {"type": "string"},  # custom properties
+    "additionalProperties": CUSTOM_PROPERTY,
+    "propertyNames": {"maxLength": 255},
     "links": [
         {"rel": "self", "href": "{self}"},
         {"rel": "enclosure", "href": "{file}"},
@@ -78,7 +93,7 @@ MEMBER_SCHEMA: dict[str, Any] = {
     "name": "member",
     "properties": {
         "image_id": {"type": "string", "pattern": UUID_PATTERN},
-        "member_id": {"type": "string"},
+        "member_id": _text(),
         "status": {"type": "string", "enum": list(MemberStatus)},
         "created_at": {"type": "string"},
         "updated_at": {"type": "string"},
@@ -102,6 +117,20 @@ SCHEMAS = {
     "members": MEMBERS_SCHEMA,
 }
 
+# request bodies of the member routes (glance's ``member`` and ``status`` documents)
+NEW_MEMBER: dict[str, Any] = {
+    "type": "object",
+    "properties": {"member": _text()},
+    "required": ["member"],
+    "additionalProperties": False,
+}
+MEMBER_STATUS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"status": MEMBER_SCHEMA["properties"]["status"]},
+    "required": ["status"],
+    "additionalProperties": False,
+}
+
 # Base properties a request may set ("id" only when creating); the rest are read-only.
 WRITABLE = frozenset(k for k, rule in IMAGE_PROPERTIES.items() if not rule.get("readOnly")) - {"id"}
 READ_ONLY = (frozenset(IMAGE_PROPERTIES) - WRITABLE) | {"direct_url"}
@@ -109,52 +138,83 @@ READ_ONLY = (frozenset(IMAGE_PROPERTIES) - WRITABLE) | {"direct_url"}
 RESERVED = frozenset({"location", "locations", "deleted", "deleted_at"})
 RESERVED_NAMESPACE = "os_glance"
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-    "null": (type(None),),
-}
+
+class QuotaExceeded(LabCloudError):
+    """glance's 413 for an image over its property or tag quota."""
+
+    msg_fmt = "Attempted to add more %(what)s than allowed: the limit is %(limit)s."
+    code = 413
 
 
-def _is(value: Any, json_type: str) -> bool:
-    if json_type == "integer" and isinstance(value, bool):
-        return False  # JSON true is not an integer, although Python's True is an int
-    return isinstance(value, _JSON_TYPES[json_type])
+def openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """A glance schema as an OpenAPI (JSON Schema 2020-12) object: ``name`` and ``links``
+    are glance's own keys, not schema keywords."""
+    out = {k: v for k, v in schema.items() if k not in ("name", "links")}
+    out.setdefault("type", "object")
+    for key in ("properties",):
+        if key in out:
+            out[key] = {n: openapi(r) if "properties" in r else r for n, r in out[key].items()}
+    if "items" in out and "properties" in out["items"]:
+        out["items"] = openapi(out["items"])
+    return out
 
 
-def problem(rule: dict[str, Any], value: Any) -> str | None:
-    """What is wrong with ``value`` under the schema ``rule``, or None when nothing is."""
-    kinds = rule.get("type", [])
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    if kinds and not any(_is(value, kind) for kind in kinds):
-        return f"{value!r} is not of type {' or '.join(repr(k) for k in kinds)}"
-    if "enum" in rule and value not in rule["enum"]:
-        return f"{value!r} is not one of {rule['enum']}"
-    if isinstance(value, str) and len(value) > rule.get("maxLength", len(value)):
-        return f"{value!r} is too long"
-    if isinstance(value, str) and "pattern" in rule and not re.match(rule["pattern"], value):
-        return f"{value!r} does not match {rule['pattern']!r}"
-    if _is(value, "integer") and value < rule.get("minimum", value):
-        return f"{value!r} is less than the minimum of {rule['minimum']}"
-    if isinstance(value, list):
-        if rule.get("uniqueItems") and len(set(map(repr, value))) < len(value):
-            return f"{value!r} has non-unique elements"
-        for item in value:
-            if found := problem(rule.get("items", {}), item):
-                return found
-    return None
+@functools.cache
+def _jsonschema() -> Any:
+    """jsonschema, imported on first use without ``rfc3987_syntax``: jsonschema imports
+    every optional format checker it finds, and that one builds a grammar at import (1.2 s
+    of CPU, more than the rest of a cloud's start). glance's schemas check no formats;
+    other importers of rfc3987_syntax still get it afterwards."""
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import -> ImportError
+    try:
+        import jsonschema
+    finally:
+        if blocked:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
+def _first_error(schema: dict[str, Any], document: Any) -> str | None:
+    jsonschema = _jsonschema()
+    errors = jsonschema.Draft7Validator(schema).iter_errors(document)
+    error = jsonschema.exceptions.best_match(errors)
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+    return f"{message} ({where})" if where else message
+
+
+def check(schema: dict[str, Any], document: Any, name: str) -> None:
+    """Invalid (400) unless ``document`` matches ``schema``; no NUL in any string anywhere
+    (PostgreSQL refuses them in text columns, where SQLite would store them)."""
+    if _has_nul(document):
+        raise Invalid(f"Provided object does not match schema '{name}': a string has a NUL byte")
+    if found := _first_error(schema, document):
+        raise Invalid(f"Provided object does not match schema '{name}': {found}")
+
+
+def _has_nul(document: Any) -> bool:
+    """Any NUL in a string or key, at any depth (a loop, not recursion: depth is the
+    client's to choose)."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def check_value(name: str, value: Any) -> None:
     """Invalid (400) unless ``value`` suits the base or custom property ``name``."""
-    rule = IMAGE_PROPERTIES.get(name, IMAGE_SCHEMA["additionalProperties"])
-    if len(name) > 255:
-        raise Invalid(f"Property name {name[:40]!r}... is too long.")
-    if found := problem(rule, value):
-        raise Invalid(f"Provided object does not match schema 'image': {found} ({name})")
+    check({**IMAGE_SCHEMA, "type": "object"}, {name: value}, "image")
 
 
 def check_writable(name: str, *, creating: bool = False) -> None:
@@ -163,3 +223,16 @@ def check_writable(name: str, *, creating: bool = False) -> None:
         raise Forbidden(f"Attribute '{name}' is read-only.")
     if name in RESERVED or name.startswith(RESERVED_NAMESPACE):
         raise Forbidden(f"Attribute '{name}' is reserved.")
+
+
+def check_image(document: dict[str, Any], *, creating: bool = False) -> None:
+    """A whole image document as a request writes it: 403 for read-only or reserved keys,
+    400 for values the schema refuses, 413 over the property or tag quota."""
+    for name in document:
+        check_writable(str(name), creating=creating)
+    check({**IMAGE_SCHEMA, "type": "object"}, document, "image")
+    custom = [k for k in document if k not in IMAGE_PROPERTIES]
+    if len(custom) > PROPERTY_QUOTA:
+        raise QuotaExceeded(what="properties", limit=PROPERTY_QUOTA)
+    if len(document.get("tags") or ()) > TAG_QUOTA:
+        raise QuotaExceeded(what="tags", limit=TAG_QUOTA)

@@ -31,6 +31,7 @@ def image(row: Image) -> dict[str, Any]:
         "checksum": row.checksum,
         "os_hash_algo": row.os_hash_algo,
         "os_hash_value": row.os_hash_value,
+        "os_hidden": False,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
         "self": f"/v2/images/{row.id}",
