@@ -1,7 +1,9 @@
-"""The datapath interface: what a network backend does when networks and ports come and go.
+"""What neutron-server does after its database changed: tell whoever builds the datapath.
 
-``NoopDriver`` is the reference: it records the calls and touches nothing, which is all the
-in-kernel cloud needs; the linuxbridge driver (namespaces, bridges, dnsmasq) comes later.
+In neutron this is ML2's mechanism drivers and the agent notifiers; here a narrow Protocol
+with two implementations: ``NoopDriver`` records the calls and touches nothing (an API
+without agents), and ``AgentNotifier`` (notifier.py) casts neutron's notifications to the
+L2 and DHCP agents over the broker.
 """
 
 from __future__ import annotations
@@ -9,19 +11,33 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
+from labcloud.context import RequestContext
+
 
 class NetworkDriver(Protocol):
-    def ensure_network(self, network: dict[str, Any]) -> None:
-        """Make the network exist on the datapath (a bridge, a VLAN ...); safe to repeat."""
+    def ensure_network(self, ctxt: RequestContext, network: dict[str, Any]) -> None:
+        """A network was created; safe to repeat."""
 
-    def delete_network(self, network_id: str) -> None:
-        """Remove it; safe to repeat."""
+    def delete_network(self, ctxt: RequestContext, network_id: str) -> None:
+        """It was deleted; safe to repeat."""
 
-    def plug_port(self, port: dict[str, Any]) -> None:
-        """Connect a port (its MAC and fixed IPs) to its network."""
+    def update_subnet(self, ctxt: RequestContext, subnet: dict[str, Any], event: str) -> None:
+        """A subnet was created, updated or deleted (``event``: create, update, delete)."""
 
-    def unplug_port(self, port_id: str) -> None:
-        """Disconnect it; safe to repeat."""
+    def plug_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
+        """A port was created (its MAC and fixed IPs are known)."""
+
+    def update_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
+        """A port changed (bound to a host, renamed ...)."""
+
+    def unplug_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
+        """A port was deleted; safe to repeat."""
+
+    def security_groups_rule_updated(self, ctxt: RequestContext, groups: list[str]) -> None:
+        """A rule of these groups was created or deleted."""
+
+    def security_groups_member_updated(self, ctxt: RequestContext, groups: list[str]) -> None:
+        """A port joined or left these groups, or its addresses changed."""
 
 
 class NoopDriver:
@@ -33,14 +49,28 @@ class NoopDriver:
         with self._lock:
             self.calls.append((call, ident))
 
-    def ensure_network(self, network: dict[str, Any]) -> None:
+    def ensure_network(self, ctxt: RequestContext, network: dict[str, Any]) -> None:
         self._record("ensure_network", network["id"])
 
-    def delete_network(self, network_id: str) -> None:
+    def delete_network(self, ctxt: RequestContext, network_id: str) -> None:
         self._record("delete_network", network_id)
 
-    def plug_port(self, port: dict[str, Any]) -> None:
+    def update_subnet(self, ctxt: RequestContext, subnet: dict[str, Any], event: str) -> None:
+        self._record(f"{event}_subnet", subnet["id"])
+
+    def plug_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
         self._record("plug_port", port["id"])
 
-    def unplug_port(self, port_id: str) -> None:
-        self._record("unplug_port", port_id)
+    def update_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
+        self._record("update_port", port["id"])
+
+    def unplug_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
+        self._record("unplug_port", port["id"])
+
+    def security_groups_rule_updated(self, ctxt: RequestContext, groups: list[str]) -> None:
+        for group in groups:
+            self._record("security_groups_rule_updated", group)
+
+    def security_groups_member_updated(self, ctxt: RequestContext, groups: list[str]) -> None:
+        for group in groups:
+            self._record("security_groups_member_updated", group)

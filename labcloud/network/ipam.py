@@ -49,14 +49,16 @@ def default_gateway(net: IPNetwork) -> str:
 
 
 def default_pools(net: IPNetwork, gateway: str | None) -> list[dict[str, str]]:
-    """Everything but the network address, broadcast (IPv4) and the gateway, as neutron does."""
+    """Everything but the network address, broadcast (IPv4) and the gateway, as neutron does
+    (a gateway inside the range splits it in two)."""
     first = net.network_address + 1
     last = net.broadcast_address - (1 if net.version == 4 else 0)
-    if gateway and ipaddress.ip_address(gateway) == first:
-        first += 1
-    elif gateway and ipaddress.ip_address(gateway) == last:
-        last -= 1
-    return [{"start": str(first), "end": str(last)}]
+    gw = int(ipaddress.ip_address(gateway)) if gateway else None
+    if gw is None or not int(first) <= gw <= int(last):
+        return [{"start": str(first), "end": str(last)}]
+    ranges = [(int(first), gw - 1), (gw + 1, int(last))]
+    address = ipaddress.ip_address
+    return [{"start": str(address(a)), "end": str(address(b))} for a, b in ranges if a <= b]
 
 
 def check_gateway(net: IPNetwork, gateway: str) -> None:

@@ -61,6 +61,7 @@ class Port(Base):
     device_owner: Mapped[str] = mapped_column(String(255), default="")
     status: Mapped[str] = mapped_column(String(16), default="DOWN")
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     host: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(String(255), default="")
     revision_number: Mapped[int] = mapped_column(Integer, default=0)
@@ -78,5 +79,127 @@ class IPAllocation(Base):
     ip_address: Mapped[str] = mapped_column(String(64))
 
 
+class SecurityGroup(Base):
+    __tablename__ = "securitygroups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DefaultSecurityGroup(Base):
+    """One ``default`` group per project: the primary key settles two first uses at once."""
+
+    __tablename__ = "default_security_group"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("securitygroups.id", ondelete="CASCADE")
+    )
+
+
+class SecurityGroupRule(Base):
+    __tablename__ = "securitygrouprules"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("securitygroups.id", ondelete="CASCADE"), index=True
+    )
+    remote_group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("securitygroups.id", ondelete="CASCADE"), nullable=True
+    )
+    direction: Mapped[str] = mapped_column(String(16))
+    ethertype: Mapped[str] = mapped_column(String(40))
+    protocol: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    port_range_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    port_range_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SecurityGroupPortBinding(Base):
+    __tablename__ = "securitygroupportbindings"
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("securitygroups.id"), primary_key=True
+    )
+
+
+class Router(Base):
+    """A router; its interfaces and gateway are ports whose device_id is the router's id
+    (device_owner ``network:router_interface`` / ``network:router_gateway``)."""
+
+    __tablename__ = "routers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    gw_port_id: Mapped[str | None] = mapped_column(ForeignKey("ports.id"), nullable=True)
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FloatingIP(Base):
+    """An address of an external network (held by the port ``floating_port_id``), mapped
+    to a fixed IP of ``fixed_port_id`` by the router ``router_id``."""
+
+    __tablename__ = "floatingips"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    floating_network_id: Mapped[str] = mapped_column(String(36))
+    floating_port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"))
+    fixed_port_id: Mapped[str | None] = mapped_column(ForeignKey("ports.id"), nullable=True)
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    router_id: Mapped[str | None] = mapped_column(ForeignKey("routers.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Agent(Base):
+    """neutron's ``agents`` table: one row per agent binary and host, its heartbeat in
+    ``heartbeat_timestamp`` (set by each report_state)."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("agent_type", "host", name="uniq_agents0agent_type0host"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agent_type: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    configurations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    heartbeat_timestamp: Mapped[datetime] = mapped_column(DateTime)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
 def row_dict(row: Any) -> dict[str, Any]:
     return {c.name: getattr(row, c.name) for c in row.__table__.columns}
+
+
+class Quota(Base):
+    """A project's limit on one resource, where it differs from the defaults (neutron's
+    ``quotas`` table)."""
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)

@@ -1,153 +1,204 @@
-"""Ports: creating one allocates a MAC and addresses; deleting it returns them to the pool."""
+"""Ports: creating one allocates a MAC and addresses; deleting it returns them to the pool.
+
+A port's own choices are checked before the insert, so that a MAC or address already taken
+is a 409 naming it; an address chosen here races other ports only on the unique constraint,
+and the loser tries again.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labcloud.context import RequestContext
-from labcloud.exceptions import Invalid
-from labcloud.network import ipam, views
+from labcloud.exceptions import Conflict, Invalid
+from labcloud.network import allocations, ipam, views
 from labcloud.network.manager import (
     ALLOCATION_ATTEMPTS,
     NetworkManager,
     PortNotFound,
-    SubnetNotFound,
     now,
+    owner_of,
 )
-from labcloud.network.models import IPAllocation, Port, Subnet, row_dict
+from labcloud.network.models import (
+    FloatingIP,
+    IPAllocation,
+    Port,
+    SecurityGroupPortBinding,
+)
+from labcloud.network.secgroups import SecurityGroupManager
+
+L3_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
+
+
+class PortSecurityAndIPRequiredForSecurityGroups(Invalid):
+    msg_fmt = (
+        "Port security must be enabled and port must have an IP address in order to use "
+        "security groups."
+    )
+
+
+class PortSecurityPortHasSecurityGroup(Conflict):
+    msg_fmt = (
+        "Port has security group associated. Cannot disable port security or IP address "
+        "until security group is removed"
+    )
+
+
+def _port_security(enabled: bool, groups: list[str] | None, had: list[str] | None) -> None:
+    """neutron's portsecurity rules: no security group on a port without port security;
+    naming groups with it off is a bad request, disabling it while groups remain a conflict."""
+    if enabled:
+        return
+    if groups:
+        raise PortSecurityAndIPRequiredForSecurityGroups()
+    if groups is None and had:
+        raise PortSecurityPortHasSecurityGroup()
+
+
+class MacAddressInUse(Conflict):
+    msg_fmt = (
+        "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
+    )
 
 
 class PortManager:
     def __init__(self, networks: NetworkManager) -> None:
         self.networks = networks
         self.db = networks.db
+        self.groups = SecurityGroupManager(networks.db, lambda: networks.driver)
+        # the routers' manager listens here (neutron's l3 plugin subscribes to port deletes):
+        # a deleted port's floating IPs leave their routers, whose L3 agents must hear of it
+        self.routers_changed: Callable[[RequestContext, list[str]], None] = lambda c, r: None
 
     def create_port(self, ctxt: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         if "network_id" not in body:
             raise Invalid("Invalid input: a port needs a network_id.")
-        net = self.networks.get_network(ctxt, str(body["network_id"]))
+        net = self.networks.network_for_port(ctxt, str(body["network_id"]))
+        project_id = owner_of(ctxt, body) or net["project_id"]
         requested = body.get("fixed_ips")
         if requested is not None and not isinstance(requested, list):
             raise Invalid("Invalid input for fixed_ips: it must be a list.")
+        allocations.no_twice(requested or [])
+        secured = body.get("port_security_enabled") is not False
+        _port_security(secured, body.get("security_groups"), None)
+        groups = self.groups.groups_for_port(
+            ctxt,
+            project_id,
+            body.get("security_groups", None if secured else []),
+            str(body.get("device_owner", "")),
+        )
         for _ in range(ALLOCATION_ATTEMPTS):
             try:
                 with self.db.session() as s:
-                    port = self._insert(s, ctxt, net, body, requested)
-                    result = views.port(port, self._ips(s, port.id))
+                    port = self._insert(s, project_id, net, body, requested)
+                    fixed_ips = allocations.allocate(s, port.id, net["id"], requested)
+                    self._bind(s, port.id, groups)
+                    s.flush()  # the unique constraints speak here
+                    result = views.port(port, fixed_ips, groups)
                 break
             except IntegrityError:  # another port took that address (or MAC) first: again
                 continue
         else:
             raise ipam.IpAddressGenerationFailure(net_id=net["id"])
-        self.networks.driver.plug_port(result)
+        self.networks.driver.plug_port(ctxt, result)
+        self.networks.driver.security_groups_member_updated(ctxt, groups)
         return result
 
     def _insert(
         self,
         s: Session,
-        ctxt: RequestContext,
+        project_id: str,
         net: dict[str, Any],
         body: dict[str, Any],
         requested: list[dict[str, Any]] | None,
     ) -> Port:
+        mac = body.get("mac_address") or ipam.random_mac()
+        if body.get("mac_address") and s.scalar(select(Port.id).where(Port.mac_address == mac)):
+            raise MacAddressInUse(net_id=net["id"], mac=mac)
         port = Port(
             id=str(uuid.uuid4()),
             network_id=net["id"],
-            project_id=body.get("project_id") or ctxt.project_id or net["project_id"],
+            project_id=project_id,
             name=str(body.get("name", "")),
-            mac_address=body.get("mac_address") or ipam.random_mac(),
+            mac_address=mac,
             device_id=str(body.get("device_id", "")),
             device_owner=str(body.get("device_owner", "")),
             host=str(body.get("binding:host_id", "")),
-            status="ACTIVE" if body.get("device_id") else "DOWN",
+            status="ACTIVE" if body.get("device_id") and not self.networks.agents else "DOWN",
             admin_state_up=bool(body.get("admin_state_up", True)),
+            port_security_enabled=body.get("port_security_enabled") is not False,
             description=str(body.get("description", "")),
             created_at=now(),
             updated_at=now(),
         )
         s.add(port)
-        subnets = {
-            x.id: row_dict(x)
-            for x in s.scalars(select(Subnet).where(Subnet.network_id == net["id"]))
-        }
-        for subnet_id, address in self._wanted(s, net["id"], subnets, requested):
-            s.add(
-                IPAllocation(
-                    port_id=port.id, subnet_id=subnet_id, network_id=net["id"], ip_address=address
-                )
-            )
-        s.flush()  # the unique constraints speak here
         return port
 
-    def _wanted(
-        self,
-        s: Session,
-        net_id: str,
-        subnets: dict[str, dict[str, Any]],
-        requested: list[dict[str, Any]] | None,
-    ) -> list[tuple[str, str]]:
-        if requested is None:  # one address from the first subnet of each IP version
-            firsts: dict[int, dict[str, Any]] = {}
-            for sub in subnets.values():
-                firsts.setdefault(sub["ip_version"], sub)
-            requested = [{"subnet_id": sub["id"]} for sub in firsts.values()]
-        wanted = []
-        for item in requested:
-            subnet = self._subnet_for(subnets, item)
-            if "ip_address" in item:
-                address = ipam.check_fixed_ip(subnet, str(item["ip_address"]))
-                if address in self._taken(s, subnet["id"]):
-                    raise ipam.IpAddressAlreadyAllocated(ip=address, subnet_id=subnet["id"])
-            else:
-                free = ipam.candidates(subnet["allocation_pools"], self._taken(s, subnet["id"]))
-                address = next(free, "")
-                if not address:
-                    raise ipam.IpAddressGenerationFailure(net_id=net_id)
-            wanted.append((subnet["id"], address))
-        return wanted
-
     @staticmethod
-    def _subnet_for(subnets: dict[str, dict[str, Any]], item: dict[str, Any]) -> dict[str, Any]:
-        if "subnet_id" in item:
-            if item["subnet_id"] not in subnets:
-                raise SubnetNotFound(subnet_id=item["subnet_id"])
-            return subnets[item["subnet_id"]]
-        address = str(item.get("ip_address", ""))
-        for subnet in subnets.values():
-            try:
-                ipam.check_fixed_ip(subnet, address)
-                return subnet
-            except ipam.InvalidIpForSubnet:
-                continue
-        raise ipam.InvalidIpForSubnet(ip_address=address)
-
-    @staticmethod
-    def _taken(s: Session, subnet_id: str) -> set[str]:
-        return set(
-            s.scalars(select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id))
+    def _bind(s: Session, port_id: str, groups: list[str]) -> None:
+        s.execute(
+            delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id)
         )
+        for group_id in groups:
+            s.add(SecurityGroupPortBinding(port_id=port_id, security_group_id=group_id))
 
     @staticmethod
     def _ips(s: Session, port_id: str) -> list[dict[str, str]]:
         return [
             {"subnet_id": a.subnet_id, "ip_address": a.ip_address}
-            for a in s.scalars(select(IPAllocation).where(IPAllocation.port_id == port_id))
+            for a in s.scalars(
+                select(IPAllocation)
+                .where(IPAllocation.port_id == port_id)
+                .order_by(IPAllocation.id)
+            )
         ]
 
-    def list_ports(self, ctxt: RequestContext, filters: dict[str, str]) -> list[dict[str, Any]]:
-        with self.db.session() as s:
-            query = select(Port)
-            if not ctxt.is_admin:
-                query = query.where(Port.project_id == ctxt.project_id)
-            for column in ("device_id", "network_id", "device_owner"):
-                if column in filters:
-                    query = query.where(getattr(Port, column) == filters[column])
-            rows = [views.port(p, self._ips(s, p.id)) for p in s.scalars(query)]
+    @staticmethod
+    def _groups(s: Session, port_ids: Any) -> dict[str, list[str]]:
+        """Each port's security groups (``port_ids``: a list or a subquery)."""
+        found: dict[str, list[str]] = {}
+        for port_id, group_id in s.execute(
+            select(
+                SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id
+            ).where(SecurityGroupPortBinding.port_id.in_(port_ids))
+        ):
+            found.setdefault(port_id, []).append(group_id)
+        return found
+
+    def _view(self, s: Session, port: Port) -> dict[str, Any]:
+        return views.port(port, self._ips(s, port.id), self._groups(s, [port.id]).get(port.id))
+
+    def list_ports(self, ctxt: RequestContext, filters: views.Filters) -> list[dict[str, Any]]:
+        query = select(Port)
+        # the service role (neutron's service_api rule) sees every project's ports: nova's
+        # conductor frees those of builds it gives up, whoever owns them
+        if not (ctxt.is_admin or "service" in ctxt.roles):
+            query = query.where(Port.project_id == ctxt.project_id)
+        for column in ("id", "device_id", "network_id", "device_owner"):
+            wanted = filters.get(column)
+            if wanted is not None:
+                values = wanted if isinstance(wanted, list) else [wanted]
+                query = query.where(getattr(Port, column).in_(values))
+        with self.db.reader() as s:
+            ports = list(s.scalars(query))
+            # every port's addresses in one query, not one query per port
+            ids = query.with_only_columns(Port.id)
+            fixed_ips: dict[str, list[dict[str, str]]] = {p.id: [] for p in ports}
+            for port_id, subnet_id, address in s.execute(
+                select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
+                .where(IPAllocation.port_id.in_(ids))
+                .order_by(IPAllocation.id)
+            ):
+                if port_id in fixed_ips:
+                    fixed_ips[port_id].append({"subnet_id": subnet_id, "ip_address": address})
+            groups = self._groups(s, ids)
+            rows = [views.port(p, fixed_ips[p.id], groups.get(p.id)) for p in ports]
         return views.filtered(rows, filters)
 
     def get_port(self, ctxt: RequestContext, port_id: str) -> dict[str, Any]:
@@ -159,29 +210,124 @@ class PortManager:
     def update_port(
         self, ctxt: RequestContext, port_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        self.get_port(ctxt, port_id)
+        before = self.get_port(ctxt, port_id)
+        if "fixed_ips" in body:
+            allocations.no_twice(body["fixed_ips"])
+        _port_security(
+            bool(body.get("port_security_enabled", before["port_security_enabled"])),
+            body.get("security_groups"),
+            before["security_groups"],
+        )
         with self.db.session() as s:
             port = s.get(Port, port_id)
             assert port is not None
-            for key in ("name", "description", "device_id", "device_owner", "admin_state_up"):
+            for key in (
+                "name",
+                "description",
+                "device_id",
+                "device_owner",
+                "admin_state_up",
+                "port_security_enabled",
+            ):
                 if key in body:
                     setattr(port, key, body[key])
-            if "binding:host_id" in body:
+            if "binding:host_id" in body and port.host != str(body["binding:host_id"]):
                 port.host = str(body["binding:host_id"])
-            port.status = "ACTIVE" if port.device_id else "DOWN"
+                if self.networks.agents:  # the new host's agent reports it up
+                    port.status = "DOWN"
+            if not self.networks.agents:
+                port.status = "ACTIVE" if port.device_id else "DOWN"
+            if "fixed_ips" in body:
+                self._reallocate(s, port, body["fixed_ips"])
+            if "security_groups" in body:
+                groups = self.groups.groups_for_port(
+                    ctxt, port.project_id, body["security_groups"], port.device_owner
+                )
+                self._bind(s, port.id, groups)
             port.revision_number += 1
             port.updated_at = now()
-            return views.port(port, self._ips(s, port_id))
+            result = self._view(s, port)
+        self.networks.driver.update_port(ctxt, result)
+        if "security_groups" in body or "fixed_ips" in body:  # members or their addresses
+            changed = dict.fromkeys(before["security_groups"] + result["security_groups"])
+            self.networks.driver.security_groups_member_updated(ctxt, list(changed))
+        return result
 
-    def delete_port(self, ctxt: RequestContext, port_id: str) -> None:
-        """Delete the port and give its addresses back to the pool."""
-        self.get_port(ctxt, port_id)
+    def _reallocate(self, s: Session, port: Port, requested: list[dict[str, Any]]) -> None:
+        """neutron's port update of fixed_ips: addresses still asked for stay, a bare
+        subnet_id keeps the port's address there, the others go back to the pool."""
+        held = tuple((ip["subnet_id"], ip["ip_address"]) for ip in self._ips(s, port.id))
+        new = allocations.allocate(s, port.id, port.network_id, requested, keep=held)
+        still = {(ip["subnet_id"], ip["ip_address"]) for ip in new}
+        for subnet_id, address in held:
+            if (subnet_id, address) not in still:
+                s.execute(
+                    delete(IPAllocation).where(
+                        IPAllocation.port_id == port.id,
+                        IPAllocation.subnet_id == subnet_id,
+                        IPAllocation.ip_address == address,
+                    )
+                )
+        try:
+            s.flush()
+        except IntegrityError:  # another port took a chosen address since: say which
+            raise Conflict(f"IP allocation for port {port.id} raced another port: retry.") from None
+
+    def delete_port(self, ctxt: RequestContext, port_id: str, *, l3: bool = False) -> None:
+        """Delete the port and give its addresses back to the pool; a floating IP on it
+        is disassociated. A router's or floating IP's port goes only with them (``l3``)."""
+        gone = self.get_port(ctxt, port_id)
+        if gone["device_owner"] in L3_OWNERS and not l3:
+            raise Conflict(
+                f"Port {port_id} cannot be deleted directly via the port API: has device "
+                f"owner {gone['device_owner']}."
+            )
         with self.db.session() as s:
-            for allocation in s.scalars(
-                select(IPAllocation).where(IPAllocation.port_id == port_id)
-            ):
-                s.delete(allocation)
+            routers = set(
+                s.scalars(select(FloatingIP.router_id).where(FloatingIP.fixed_port_id == port_id))
+            )
+            s.execute(
+                update(FloatingIP)
+                .where(FloatingIP.fixed_port_id == port_id)
+                .values(fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN")
+            )
+            s.execute(delete(IPAllocation).where(IPAllocation.port_id == port_id))
             port = s.get(Port, port_id)
             if port is not None:
                 s.delete(port)
-        self.networks.driver.unplug_port(port_id)
+        self.networks.driver.unplug_port(ctxt, gone)
+        self.networks.driver.security_groups_member_updated(ctxt, gone["security_groups"])
+        if routers - {None}:
+            self.routers_changed(ctxt, sorted(r for r in routers if r))
+
+    # -- for the agents (plugin_rpc.py) ----------------------------------------------------
+    def port_of_device(self, device: str) -> dict[str, Any] | None:
+        """The port a device names: ``tap`` + the first 11 characters of its id (neutron's
+        linuxbridge naming), or the whole id."""
+        with self.db.reader() as s:
+            port = s.scalar(_of_device(device))
+            return None if port is None else self._view(s, port)
+
+    def set_status(
+        self, device: str, status: str, host: str | None = None, *, view: bool = False
+    ) -> dict[str, Any] | None:
+        """An agent's word on the port a device names: BUILD (being plugged), ACTIVE (up),
+        DOWN. None when no port has that device; with ``view``, the port as an agent plugs
+        it (its addresses, not its security groups), else only its id."""
+        with self.db.session() as s:  # one transaction finds and changes it
+            port = s.scalar(_of_device(device))
+            if port is None:
+                return None
+            if port.status != status:
+                port.status = status
+                port.updated_at = now()
+            if host and not port.host:
+                port.host = host
+            return views.port(port, self._ips(s, port.id)) if view else {"id": port.id}
+
+
+def _of_device(device: str) -> Select[Port]:
+    """The port a device names: ``tap`` + the first 11 characters of its id, or the id."""
+    prefix = device.removeprefix("tap")
+    # a range on the primary key uses its index (LIKE 'prefix%' would scan the table)
+    return select(Port).where(Port.id >= prefix, Port.id < prefix + "~").limit(1)

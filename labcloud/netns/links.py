@@ -1,0 +1,276 @@
+"""Namespaces and links with pyroute2: one ``with iproute(ns) as ipr:`` block per
+operation (plugging a port is one operation of a few netlink requests), and the functions
+below working on that ``ipr``.
+
+Netlink errors become ``DatapathError`` at the block's edge; deleting something that is
+not there is not an error (unplug and delete are safe to repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from labcloud.exceptions import LabCloudError
+
+NETNS_DIR = "/run/netns"
+CLONE_NEWNET = 0x40000000
+
+
+class DatapathError(LabCloudError):
+    msg_fmt = "The datapath failed: %(reason)s"
+
+
+def available() -> tuple[bool, str]:
+    """Can this process build a datapath? (root, pyroute2, network namespaces)."""
+    if os.geteuid() != 0:
+        return False, "not root: network namespaces, bridges and dnsmasq need root"
+    try:
+        import pyroute2  # noqa: F401
+    except ImportError:
+        return False, "pyroute2 is not installed"
+    return True, "root with pyroute2"
+
+
+def tap_name(port_id: str) -> str:
+    """A port's tap device, as nova names it for neutron's agents: ``tap<port id[:11]>``."""
+    return "tap" + port_id[:11]
+
+
+@contextmanager
+def iproute(ns: str | None = None) -> Iterator[Any]:
+    """An IPRoute on ``ns`` (None: this process's namespace), netlink errors translated."""
+    from pyroute2 import IPRoute, NetlinkError
+
+    try:
+        with _loop_set_aside(), _in_namespace(ns, IPRoute) if ns else IPRoute() as ipr:
+            yield ipr
+    except NetlinkError as exc:
+        raise DatapathError(reason=f"{os.strerror(exc.code)} (netlink, in {ns or 'host'})") from exc
+
+
+@contextmanager
+def _loop_set_aside() -> Iterator[None]:
+    """pyroute2's synchronous IPRoute runs an asyncio loop of its own to completion, which
+    asyncio refuses in a thread whose loop is running: a Jupyter kernel's main thread, where
+    a notebook cell starts a cloud. That loop is blocked in this very call meanwhile, so it
+    is set aside for the block and put back after."""
+    running = asyncio.events._get_running_loop()
+    if running is None:
+        yield
+        return
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(running)
+
+
+def _in_namespace(ns: str, make: Callable[[], Any]) -> Any:
+    """``make()`` with this thread inside ``ns``: its netlink socket stays there.
+
+    pyroute2's own ``IPRoute(netns=...)`` forks a child to open the socket, and a fork of
+    a process with threads (every service of the cloud) can hang on a lock another thread
+    held; setns(2) moves this thread only, and the ``finally`` moves it back.
+    """
+    here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        there = os.open(f"{NETNS_DIR}/{ns}", os.O_RDONLY)
+    except FileNotFoundError:
+        os.close(here)
+        raise DatapathError(reason=f"no network namespace {ns}") from None
+    try:
+        _setns(there, ns)
+        try:
+            return make()
+        finally:
+            _setns(here, "this thread's own")
+    finally:
+        os.close(here)
+        os.close(there)
+
+
+def _setns(fd: int, what: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise DatapathError(reason=f"setns to {what} namespace: {os.strerror(err)}")
+
+
+@contextmanager
+def namespace_fd(ns: str) -> Iterator[int]:
+    """An open fd of namespace ``ns`` (for a veth peer's ``net_ns_fd``)."""
+    fd = os.open(f"{NETNS_DIR}/{ns}", os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+# -- namespaces ---------------------------------------------------------------------------
+def namespaces(prefix: str = "") -> list[str]:
+    try:
+        names = os.listdir(NETNS_DIR)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def ensure_namespace(name: str) -> None:
+    """Create the namespace with its loopback up; safe to repeat. (``ip netns add``: it
+    execs, where pyroute2's netns.create forks this threaded process.)"""
+    if name not in namespaces(name):
+        _ip("netns", "add", name)
+    with iproute(name) as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+
+def delete_namespace(name: str) -> None:
+    """Delete it (its links go with it); safe to repeat."""
+    if name in namespaces(name):
+        _ip("netns", "delete", name)
+
+
+def _ip(*argv: str) -> None:
+    answer = subprocess.run(["ip", *argv], capture_output=True, text=True, check=False)
+    if answer.returncode != 0 and "exists" not in answer.stderr and "No such" not in answer.stderr:
+        raise DatapathError(reason=f"ip {' '.join(argv)}: {answer.stderr.strip()}")
+
+
+# -- links --------------------------------------------------------------------------------
+def index_of(ipr: Any, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return int(found[0]) if found else None
+
+
+def link_names(ipr: Any, prefix: str = "") -> list[str]:
+    names = [str(link.get("ifname")) for link in ipr.get_links()]
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def ensure_bridge(ipr: Any, name: str) -> None:
+    """A bridge, up, forwarding at once (no STP, no forward delay); safe to repeat."""
+    if index_of(ipr, name) is None:
+        ipr.link("add", ifname=name, kind="bridge", br_forward_delay=0, br_stp_state=0)
+    ipr.link("set", index=index_of(ipr, name), state="up")
+
+
+def ensure_vxlan(ipr: Any, name: str, vni: int, dev: str, group: str) -> None:
+    """A VXLAN device on ``dev`` flooding to multicast ``group`` (neutron's vxlan_group)."""
+    if index_of(ipr, name) is None:
+        ipr.link(
+            "add",
+            ifname=name,
+            kind="vxlan",
+            vxlan_id=vni,
+            vxlan_group=group,
+            vxlan_link=index_of(ipr, dev),
+            vxlan_port=4789,
+            vxlan_learning=True,
+        )
+
+
+def add_veth(ipr: Any, name: str, peer: str, peer_ns: str | None = None) -> None:
+    """A veth pair: ``name`` here, ``peer`` moved to namespace ``peer_ns``; safe to repeat."""
+    if index_of(ipr, name) is not None:
+        return
+    if peer_ns is None:
+        ipr.link("add", ifname=name, kind="veth", peer={"ifname": peer})
+        return
+    with namespace_fd(peer_ns) as fd:
+        ipr.link("add", ifname=name, kind="veth", peer={"ifname": peer, "net_ns_fd": fd})
+
+
+def set_up(
+    ipr: Any,
+    name: str,
+    *,
+    master: str | None = None,
+    mac: str | None = None,
+    rename: str | None = None,
+    mtu: int | None = None,
+) -> None:
+    """Bring a link up, optionally into a bridge, with a MAC address, a new name or MTU."""
+    idx = index_of(ipr, name)
+    if idx is None:
+        raise DatapathError(reason=f"no link {name}")
+    changes: dict[str, Any] = {}
+    if master is not None:
+        changes["master"] = index_of(ipr, master)
+    if mac is not None:
+        changes["address"] = mac
+    if mtu is not None:
+        changes["mtu"] = mtu
+    if rename is not None:
+        ipr.link("set", index=idx, state="down")
+        changes["ifname"] = rename
+    ipr.link("set", index=idx, state="up", **changes)
+
+
+def bridge_ports(ipr: Any, bridge: str) -> list[str]:
+    idx = index_of(ipr, bridge)
+    if idx is None:
+        return []
+    return sorted(str(link.get("ifname")) for link in ipr.get_links(master=idx))
+
+
+def move_to(ipr: Any, name: str, ns: str) -> bool:
+    """Move link ``name`` from here into namespace ``ns``; False when there is none here."""
+    idx = index_of(ipr, name)
+    if idx is None:
+        return False
+    with namespace_fd(ns) as fd:
+        ipr.link("set", index=idx, net_ns_fd=fd)
+    return True
+
+
+def delete_link(ipr: Any, name: str) -> None:
+    """Delete a link (a veth takes its peer along); safe to repeat."""
+    idx = index_of(ipr, name)
+    if idx is not None:
+        ipr.link("del", index=idx)
+
+
+def add_address(ipr: Any, name: str, cidr: str) -> None:
+    address, prefixlen = cidr.split("/")
+    idx = index_of(ipr, name)
+    have = {a.get("IFA_ADDRESS") for a in ipr.get_addr(index=idx)}
+    if address not in have:
+        ipr.addr("add", index=idx, address=address, prefixlen=int(prefixlen))
+
+
+def add_default_route(ipr: Any, gateway: str) -> None:
+    ipr.route("replace", dst="0.0.0.0/0", gateway=gateway)
+
+
+def addresses(ipr: Any, name: str) -> list[str]:
+    """IPv4 addresses of a link, as ``a.b.c.d/len``."""
+    idx = index_of(ipr, name)
+    if idx is None:
+        return []
+    return [f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=idx, family=2)]
+
+
+def set_addresses(ipr: Any, name: str, cidrs: list[str]) -> None:
+    """Make the IPv4 addresses of ``name`` exactly ``cidrs`` (``a.b.c.d/len``)."""
+    idx = index_of(ipr, name)
+    have = set(addresses(ipr, name))
+    for cidr in sorted(have - set(cidrs)):
+        address, prefixlen = cidr.split("/")
+        ipr.addr("del", index=idx, address=address, prefixlen=int(prefixlen))
+    for cidr in cidrs:
+        if cidr not in have:
+            add_address(ipr, name, cidr)
+
+
+def set_default_route(ipr: Any, gateway: str | None) -> None:
+    """The IPv4 default route via ``gateway`` (None: no default route)."""
+    if gateway is not None:
+        add_default_route(ipr, gateway)
+    elif ipr.get_default_routes(family=2):
+        ipr.route("del", dst="0.0.0.0/0")

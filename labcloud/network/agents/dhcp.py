@@ -1,0 +1,223 @@
+"""neutron-dhcp-agent: serves DHCP for every network with a DHCP-enabled subnet.
+
+It consumes ``dhcp_agent``, ``dhcp_agent.<host>`` and its ``dhcp_agent_fanout_<uuid>``
+queue. At start it asks ``get_active_networks_info`` on ``q-plugin``; afterwards each
+network or subnet notification (network_create_end, subnet_*_end, network_delete_end)
+makes it fetch the network again (``get_network_info``) and rewrite its dnsmasq's
+reservations (then SIGHUP). Port notifications (port_create_end, port_update_end,
+port_delete_end) carry the port, and the agent applies them to its cached copy of the
+network, as neutron's agent does (its NetModel cache and ``reload_allocations``): an older
+revision of a port than the cached one, or an update of a port already deleted, is
+ignored. A port event for a network it has no copy of, or that arrives while a fetch is
+under way, makes it fetch the network again. Refetching on every port event would cost
+a fetch of every port per port: a thousand boots, half a million port views. Its own port
+on each network comes from ``create_dhcp_port``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any
+
+from labcloud.context import RequestContext
+from labcloud.exceptions import LabCloudError
+from labcloud.messaging import MessagingError, RPCServer, Target, Transport
+from labcloud.network.agents.dhcp_driver import DhcpDriver, NoopDhcp
+from labcloud.network.agents.rpc import DhcpPluginApi, ReportStateAPI, agent_context
+from labcloud.network.agents_db import DHCP, REPORT_INTERVAL
+from labcloud.network.rpcapi import DHCP_AGENT, EXCHANGE
+
+LOG = logging.getLogger(__name__)
+BINARY = DHCP[1]
+
+
+class DhcpAgent:
+    def __init__(
+        self,
+        transport: Transport,
+        host: str,
+        driver: DhcpDriver | None = None,
+        *,
+        report_interval: float = REPORT_INTERVAL,
+    ) -> None:
+        self.transport = transport
+        self.host = host
+        self.driver: DhcpDriver = driver or NoopDhcp()
+        self.report_interval = report_interval
+        self.plugin = DhcpPluginApi(transport, host)
+        self.reports = ReportStateAPI(transport, BINARY)
+        # neutron's device_id for its DHCP ports: dhcp<uuid of the host>-<network id>
+        self._device_prefix = f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host)}-"
+        self.networks: set[str] = set()
+        self._lock = threading.Lock()
+        self._serving = threading.Lock()  # one driver change at a time
+        self._refreshing: set[str] = set()
+        self._dirty: set[str] = set()
+        # under _serving: each network as last served, with the agent's own port on it
+        self._cache: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._deleted: set[str] = set()  # ports deleted (a late update must not revive one)
+        self._server: RPCServer | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- notifications (casts on dhcp_agent.<host>) -------------------------------------------
+    def network_create_end(self, ctxt: RequestContext, payload: dict[str, Any]) -> None:
+        self.refresh(payload["network"]["id"])
+
+    def network_delete_end(self, ctxt: RequestContext, payload: dict[str, Any]) -> None:
+        self.disable(payload["network_id"])
+
+    def subnet_create_end(self, ctxt: RequestContext, payload: dict[str, Any]) -> None:
+        self.refresh(payload["subnet"]["network_id"])
+
+    subnet_update_end = subnet_create_end
+    subnet_delete_end = subnet_create_end
+
+    def port_create_end(self, ctxt: RequestContext, payload: dict[str, Any]) -> None:
+        port = payload["port"]
+        self._apply(port["network_id"], port["id"], port)
+
+    port_update_end = port_create_end
+
+    def port_delete_end(self, ctxt: RequestContext, payload: dict[str, Any]) -> None:
+        self._apply(payload["network_id"], payload["port_id"], None)
+
+    def _apply(self, network_id: str, port_id: str, port: dict[str, Any] | None) -> None:
+        """Put ``port`` into (None: take it out of) the cached network and serve that;
+        refetch the network when there is no copy to change or a fetch is under way."""
+        with self._serving:
+            with self._lock:
+                cached = self._cache.get(network_id)
+                fetching = network_id in self._refreshing
+            if cached is not None and not fetching:
+                network, dhcp_port = cached
+                ports = [p for p in network["ports"] if p["id"] != port_id]
+                old = next((p for p in network["ports"] if p["id"] == port_id), None)
+                if port is None:
+                    self._deleted.add(port_id)
+                elif port_id in self._deleted or _older(port, old):
+                    return
+                else:
+                    ports.append(port)
+                network = network | {"ports": ports}
+                self.driver.enable(network, dhcp_port)
+                self._cache[network_id] = (network, dhcp_port)
+                return
+        self.refresh(network_id)
+
+    # -- the work -----------------------------------------------------------------------------
+    def refresh(self, network_id: str) -> None:
+        """Serve the network as it is now (or stop, if it has no DHCP subnet any more).
+
+        Notifications that arrive while a refresh runs only mark the network dirty: the
+        running refresh goes round once more, so a burst of port events costs two fetches,
+        not one each."""
+        with self._lock:
+            if network_id in self._refreshing:
+                self._dirty.add(network_id)
+                return
+            self._refreshing.add(network_id)
+        while True:
+            try:
+                self._refresh_once(network_id)
+            except BaseException:
+                with self._lock:
+                    self._refreshing.discard(network_id)
+                    self._dirty.discard(network_id)
+                raise
+            with self._lock:  # one critical section: a notification can't slip in between
+                if network_id not in self._dirty:
+                    self._refreshing.discard(network_id)
+                    return
+                self._dirty.discard(network_id)
+
+    def _refresh_once(self, network_id: str) -> None:
+        network = self.plugin.get_network_info(agent_context(), network_id)
+        if not network or not any(s["enable_dhcp"] for s in network["subnets"]):
+            self.disable(network_id)
+            return
+        port = self._dhcp_port(network)
+        with self._serving:
+            self.driver.enable(network, port)
+            self.networks.add(network_id)
+            self._cache[network_id] = (network, port)
+
+    def _dhcp_port(self, network: dict[str, Any]) -> dict[str, Any]:
+        device_id = self._device_prefix + network["id"]
+        for port in network["ports"]:
+            if port["device_id"] == device_id:
+                return dict(port)
+        subnets = [{"subnet_id": s["id"]} for s in network["subnets"] if s["enable_dhcp"]]
+        body = {"network_id": network["id"], "device_id": device_id, "fixed_ips": subnets}
+        body["binding:host_id"] = self.host
+        return self.plugin.create_dhcp_port(agent_context(), body)
+
+    def disable(self, network_id: str) -> None:
+        with self._serving:
+            self._cache.pop(network_id, None)
+            if network_id in self.networks:
+                self.networks.discard(network_id)
+                self.driver.disable(network_id)
+
+    def sync_state(self) -> None:
+        """neutron's sync_state: serve every active network."""
+        for network in self.plugin.get_active_networks_info(agent_context()):
+            self.refresh(network["id"])
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> DhcpAgent:
+        self._report(start=True)
+        self._server = RPCServer(
+            self.transport, Target(EXCHANGE, DHCP_AGENT, server=self.host), [self], service=BINARY
+        )
+        self._server.start()
+        self.sync_state()
+        self._thread = threading.Thread(
+            target=self._reporting, name=f"{BINARY}-{self.host}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _reporting(self) -> None:
+        while not self._stop.wait(self.report_interval):
+            try:
+                self._report()
+            except (MessagingError, LabCloudError):
+                LOG.warning("%s on %s could not report", BINARY, self.host, exc_info=True)
+
+    def _report(self, start: bool = False) -> None:
+        state = {
+            "binary": BINARY,
+            "host": self.host,
+            "topic": DHCP_AGENT,
+            "agent_type": DHCP[0],
+            "configurations": {
+                "networks": len(self.networks),
+                "dhcp_driver": type(self.driver).__name__,
+            },
+            "start_flag": start,
+        }
+        self.reports.report_state(agent_context(), state)
+
+    def stop(self, *, cleanup: bool = True) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.stop()
+            self._server.wait()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if cleanup:
+            self.driver.cleanup()
+            self.networks.clear()
+            self._cache.clear()
+
+
+def _older(port: dict[str, Any], cached: dict[str, Any] | None) -> bool:
+    """Whether ``port`` is an older revision than the cached one (neutron's check)."""
+    if cached is None:
+        return False
+    return int(port.get("revision_number", 0)) < int(cached.get("revision_number", 0))

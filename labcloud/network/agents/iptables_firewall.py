@@ -1,0 +1,257 @@
+"""neutron's iptables firewall on a linuxbridge host: security groups per port, stateful.
+
+A packet crossing a bridge goes through iptables because br_netfilter is loaded and
+``net.bridge.bridge-nf-call-iptables`` is 1 in the host's namespace (set here: since Linux
+5.3 it is per namespace); ``-m physdev`` tells which tap it came in by or goes out by.
+Chains carry neutron's names (``neutron-linuxbri-`` is the agent's binary name cut to 16
+characters, as neutron's iptables manager wraps it), so ``iptables -S`` in a host's
+namespace reads as on a neutron compute node; the namespace (``lc-<tag>-<host>``) is what
+marks them as labcloud's:
+
+    FORWARD → neutron-linuxbri-FORWARD → per tap: -m physdev --physdev-out/-in tap… →
+      neutron-linuxbri-sg-chain → neutron-linuxbri-i<port> (into the port),
+                                   neutron-linuxbri-o<port> (out of it) → … → ACCEPT
+    INPUT → neutron-linuxbri-INPUT → -o<port> (a port talking to the host itself)
+    i<port>: ESTABLISHED,RELATED return · INVALID drop · the ingress rules · sg-fallback (DROP)
+    o<port>: DHCP discover · s<port> (anti-spoofing: its MAC with each of its addresses) ·
+             DHCP requests · no DHCP server · ESTABLISHED,RELATED · INVALID drop ·
+             the egress rules · sg-fallback
+    raw PREROUTING → neutron-linuxbri-PREROUTING: a conntrack zone per network
+                     (two networks may use the same addresses)
+
+Every change rewrites all of these chains in one ``iptables-restore --noflush`` (a
+chain it names is flushed first, so what is written is all there is): neutron's iptables
+manager does the same with its whole table. IPv6 (ip6tables) and ARP spoofing (ebtables)
+are left out, as are stateless groups (``stateful=False``: filtered statefully here).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import threading
+
+from labcloud.netns import procs
+from labcloud.netns.links import DatapathError
+from labcloud.network.agents.firewall import Port, is_filtered
+from labcloud.network.agents.l2 import bridge_name
+from labcloud.network.schemas.security import PROTOCOLS
+
+WRAP = "neutron-linuxbri"  # "neutron-linuxbridge-agent"[:16], neutron's wrap name
+FORWARD, INPUT, SG_CHAIN, FALLBACK = (
+    f"{WRAP}-{c}" for c in ("FORWARD", "INPUT", "sg-chain", "sg-fallback")
+)
+PREROUTING = f"{WRAP}-PREROUTING"
+HOOKS = {"filter": [("FORWARD", FORWARD), ("INPUT", INPUT)], "raw": [("PREROUTING", PREROUTING)]}
+ZONE_START = 4097  # neutron's first conntrack zone for the linuxbridge agent
+PORT_MATCH = {6: "tcp", 17: "udp", 33: "dccp", 132: "sctp"}  # others: -m multiport
+NAMES = {1: "icmp", 6: "tcp", 17: "udp", 50: "esp", 51: "ah", 132: "sctp"}  # iptables' own
+SYSCTL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+
+
+def chain(kind: str, port: Port) -> str:
+    """``neutron-linuxbri-i0123456789``: i, o or s and the port id's first 10 characters
+    (iptables allows 28 characters to a chain's name)."""
+    return f"{WRAP}-{kind}{port['id'][:10]}"
+
+
+def _physdev(direction: str, device: str) -> str:
+    return f"-m physdev --physdev-{direction} {device} --physdev-is-bridged"
+
+
+def rule_args(rule: dict[str, object]) -> str | None:
+    """One security group rule (as the server sends it) as iptables matches; None for
+    a rule this driver does not apply (IPv6)."""
+    if rule.get("ethertype") != "IPv4":
+        return None
+    args = []
+    for key, flag in (("source_ip_prefix", "-s"), ("dest_ip_prefix", "-d")):
+        prefix = rule.get(key)
+        if prefix and prefix != "0.0.0.0/0":
+            args.append(f"{flag} {prefix}")
+    protocol = rule.get("protocol")
+    if protocol is None:
+        return " ".join(args)
+    number = int(str(protocol)) if str(protocol).isdigit() else PROTOCOLS[str(protocol)]
+    args.append(f"-p {NAMES.get(number, number)}")
+    low, high = rule.get("port_range_min"), rule.get("port_range_max")
+    if number == 1:
+        if low is not None:  # ICMP: the "port range" is type and code
+            args.append(f"-m icmp --icmp-type {low}" + (f"/{high}" if high is not None else ""))
+        return " ".join(args)
+    match = PORT_MATCH.get(number, "multiport")
+    sport = rule.get("source_port_range_min")
+    if match != "multiport" or low is not None or sport is not None:
+        args.append(f"-m {match}")
+    if sport is not None:
+        args.append(f"--sport {_range(sport, rule.get('source_port_range_max'))}")
+    if low is not None:
+        dport = "--dports" if match == "multiport" else "--dport"
+        args.append(f"{dport} {_range(low, high)}")
+    return " ".join(args)
+
+
+def _range(low: object, high: object) -> str:
+    return str(low) if high in (None, low) else f"{low}:{high}"
+
+
+def port_chains(port: Port) -> dict[str, list[str]]:
+    """The rules (after ``-A <chain>``) of a filtered port's own three chains."""
+    i, o, s = (chain(k, port) for k in "ios")
+    stateful = ["-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"]
+    stateful += ["-m conntrack --ctstate INVALID -j DROP"]  # before any rule can allow it
+    rules = {"ingress": [], "egress": []}  # type: dict[str, list[str]]
+    for rule in port["security_group_rules"]:
+        args = rule_args(rule)
+        if args is not None:
+            rules[str(rule["direction"])].append(f"{args} -j RETURN".strip())
+    spoof = [
+        f"-s {address}/32 -m mac --mac-source {port['mac_address']} -j RETURN"
+        for address in port["fixed_ips"]
+        if ":" not in address
+    ]
+    return {
+        i: [*stateful, *rules["ingress"], f"-j {FALLBACK}"],
+        o: [
+            "-s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67 -j RETURN",
+            f"-j {s}",
+            "-p udp -m udp --sport 68 --dport 67 -j RETURN",
+            "-p udp -m udp --sport 67 --dport 68 -j DROP",
+            *stateful,
+            *rules["egress"],
+            f"-j {FALLBACK}",
+        ],
+        s: [*spoof, "-j DROP"],
+    }
+
+
+def ruleset(ports: dict[str, Port], zones: dict[str, int], stale: set[str]) -> str:
+    """``iptables-restore --noflush`` input: every chain of this driver, rewritten;
+    ``stale``: chains of ports no longer filtered, deleted."""
+    filtered = {d: p for d, p in sorted(ports.items()) if is_filtered(p)}
+    chains: dict[str, list[str]] = {FORWARD: [], INPUT: [], SG_CHAIN: [], FALLBACK: ["-j DROP"]}
+    for device, port in filtered.items():
+        for direction in ("out", "in"):
+            chains[FORWARD].append(f"{_physdev(direction, device)} -j {SG_CHAIN}")
+        chains[SG_CHAIN].append(f"{_physdev('out', device)} -j {chain('i', port)}")
+        chains[SG_CHAIN].append(f"{_physdev('in', device)} -j {chain('o', port)}")
+        chains[INPUT].append(f"{_physdev('in', device)} -j {chain('o', port)}")
+        chains |= port_chains(port)
+    chains[SG_CHAIN].append("-j ACCEPT")
+    for device in sorted(set(ports) - set(filtered)):  # after every filtered port's jumps
+        for direction in ("out", "in"):
+            chains[FORWARD].append(f"{_physdev(direction, device)} -j ACCEPT")
+    raw = [f"-i {bridge_name(net)} -j CT --zone {zone}" for net, zone in sorted(zones.items())] + [
+        f"-m physdev --physdev-in {d} -j CT --zone {zones[p['network_id']]}"
+        for d, p in sorted(ports.items())
+        if p["network_id"] in zones
+    ]
+    gone = sorted(stale - set(chains))
+    lines = ["*raw", f":{PREROUTING} - [0:0]", *(f"-A {PREROUTING} {r}" for r in raw), "COMMIT"]
+    lines += ["*filter", *(f":{c} - [0:0]" for c in [*chains, *gone])]
+    lines += [f"-A {c} {r}" for c, rules in chains.items() for r in rules]
+    lines += [f"-X {c}" for c in gone]
+    return "\n".join([*lines, "COMMIT", ""])
+
+
+class IptablesFirewall:
+    def __init__(self, ns: str) -> None:
+        """``ns``: the host's network namespace (where its bridges are)."""
+        self.ns = ns
+        self._lock = threading.Lock()
+        self._ports: dict[str, Port] = {}
+        self._zones: dict[str, int] = {}
+        self._ready = False
+
+    def prepare_port_filters(self, ports: list[Port]) -> None:
+        with self._lock:
+            self._ports |= {p["device"]: p for p in ports}
+            for port in ports:
+                if port["network_id"] not in self._zones:
+                    used = set(self._zones.values())
+                    zone = next(z for z in itertools.count(ZONE_START) if z not in used)
+                    self._zones[port["network_id"]] = zone
+            self._apply()
+
+    def remove_port_filters(self, devices: list[str]) -> None:
+        with self._lock:
+            if any(d in self._ports for d in devices):
+                for device in devices:
+                    self._ports.pop(device, None)
+                networks = {p["network_id"] for p in self._ports.values()}
+                self._zones = {n: z for n, z in self._zones.items() if n in networks}
+                self._apply()
+
+    def ports(self) -> dict[str, Port]:
+        with self._lock:
+            return dict(self._ports)
+
+    def cleanup(self) -> None:
+        """Unhook and delete every ``neutron-linuxbri-`` chain, a crashed agent's too."""
+        with self._lock:
+            self._ports.clear()
+            self._zones.clear()
+            self._ready = False
+            if not os.path.exists(f"/run/netns/{self.ns}"):
+                return  # the host is gone, and its tables with it
+            for table, hooks in HOOKS.items():
+                for builtin, target in hooks:
+                    while self._run(["iptables", "-t", table, "-D", builtin, "-j", target]) == 0:
+                        pass
+            mine = self._existing()
+            text = "*filter\n" + "".join(f":{c} - [0:0]\n" for c in mine["filter"])
+            text += "".join(f"-X {c}\n" for c in mine["filter"]) + "COMMIT\n"
+            text += f"*raw\n:{PREROUTING} - [0:0]\n-X {PREROUTING}\nCOMMIT\n"
+            self._restore(text)
+
+    # -- the host's iptables -------------------------------------------------------------
+    def _apply(self) -> None:
+        stale = set(self._existing()["filter"])
+        if not self._ready:
+            self._run(["tee", SYSCTL], stdin="1\n", check=True)  # bridged IPv4 meets iptables
+        self._restore(ruleset(self._ports, self._zones, stale))
+        if not self._ready:  # hooked in once its chains exist (a crashed agent's may remain)
+            for table, hooks in HOOKS.items():
+                for builtin, target in hooks:
+                    if self._run(["iptables", "-t", table, "-C", builtin, "-j", target]) != 0:
+                        insert = ["iptables", "-t", table, "-I", builtin, "1", "-j", target]
+                        self._run(insert, check=True)
+            self._ready = True
+
+    def _existing(self) -> dict[str, list[str]]:
+        """This driver's chains in the host's tables now, by table."""
+        found: dict[str, list[str]] = {"filter": [], "raw": []}
+        for table in found:
+            out = self._output(["iptables-save", "-t", table])
+            found[table] = [
+                line[1:].split()[0] for line in out.splitlines() if line.startswith(f":{WRAP}-")
+            ]
+        return found
+
+    def _restore(self, text: str) -> None:
+        self._run(["iptables-restore", "--noflush"], stdin=text, check=True)
+
+    def _output(self, argv: list[str]) -> str:
+        return self._call(argv, None, check=True).stdout
+
+    def _run(self, argv: list[str], stdin: str | None = None, check: bool = False) -> int:
+        return self._call(argv, stdin, check).returncode
+
+    def _call(
+        self, argv: list[str], stdin: str | None, check: bool
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            done = subprocess.run(
+                procs.in_namespace(self.ns, argv),
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise DatapathError(reason=f"{argv[0]} in {self.ns}: {exc}") from exc
+        if check and done.returncode != 0:
+            raise DatapathError(reason=f"{' '.join(argv)} in {self.ns}: {done.stderr.strip()}")
+        return done

@@ -1,0 +1,196 @@
+"""neutron-linuxbridge-agent: one per host. It listens for the server's notifications
+(``q-agent-notifier-port-update`` / ``-port-delete`` / ``-network-delete`` /
+``-security_group-update``, each with its fanout queue), scans its host for taps every
+``polling_interval`` (or at once after a notification), and for each new tap calls
+``get_device_details`` on ``q-plugin``, has its firewall filter the port by its security
+groups (sg_agent.py), plugs the tap into its network's bridge and says
+``update_device_up``: only then is the port ACTIVE. A tap that vanished is reported with
+``update_device_down`` and its filter removed. A security group notification marks the
+ports it concerns, refreshed in the next round. Every ``report_interval`` it reports its
+state (``q-reports-plugin``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from labcloud.context import RequestContext, new_request_id
+from labcloud.exceptions import LabCloudError
+from labcloud.messaging import MessagingError, RPCServer, Target, Transport
+from labcloud.network.agents.firewall import FirewallDriver, NoopFirewall
+from labcloud.network.agents.l2 import L2Datapath, NoopL2, tap_name
+from labcloud.network.agents.rpc import PluginApi, ReportStateAPI, SecurityGroupServerRpcApi
+from labcloud.network.agents.sg_agent import SecurityGroupAgentRpc
+from labcloud.network.agents_db import LINUXBRIDGE, REPORT_INTERVAL
+from labcloud.network.rpcapi import (
+    AGENT,
+    DELETE,
+    EXCHANGE,
+    NETWORK,
+    PORT,
+    SECURITY_GROUP,
+    UPDATE,
+    topic_name,
+)
+
+LOG = logging.getLogger(__name__)
+BINARY = LINUXBRIDGE[1]
+POLLING_INTERVAL = 2.0  # seconds, neutron's [AGENT] polling_interval
+
+
+class LinuxBridgeAgent:
+    def __init__(
+        self,
+        transport: Transport,
+        host: str,
+        datapath: L2Datapath | None = None,
+        firewall: FirewallDriver | None = None,
+        *,
+        polling_interval: float = POLLING_INTERVAL,
+        report_interval: float = REPORT_INTERVAL,
+        configurations: dict[str, Any] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.host = host
+        self.datapath: L2Datapath = datapath or NoopL2()
+        self.polling_interval = polling_interval
+        self.report_interval = report_interval
+        self.plugin = PluginApi(transport, host, BINARY)
+        self.reports = ReportStateAPI(transport, BINARY)
+        self.sg = SecurityGroupAgentRpc(
+            SecurityGroupServerRpcApi(transport, BINARY), firewall or NoopFirewall()
+        )
+        self.configurations = configurations or {}
+        self.known: set[str] = set()
+        self._unknown: set[str] = set()  # taps of no port: asked again after a port_update
+        self._updated: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._servers: list[RPCServer] = []
+        self._next_report = 0.0
+
+    # -- notifications from neutron-server (fanout casts) -----------------------------------
+    def port_update(self, ctxt: RequestContext, port: dict[str, Any], **segment: Any) -> None:
+        if port.get("binding:host_id") == self.host:
+            self.datapath.port_bound(port)
+        with self._lock:
+            self._updated.add(tap_name(port["id"]))
+        self._wake.set()
+
+    def port_delete(self, ctxt: RequestContext, port_id: str) -> None:
+        self.datapath.port_deleted(port_id)
+        self._wake.set()
+
+    def network_delete(self, ctxt: RequestContext, network_id: str) -> None:
+        self.datapath.delete_network(network_id)
+
+    def security_groups_rule_updated(
+        self, ctxt: RequestContext, security_groups: list[str]
+    ) -> None:
+        self.sg.security_groups_rule_updated(security_groups)
+        self._wake.set()
+
+    def security_groups_member_updated(
+        self, ctxt: RequestContext, security_groups: list[str]
+    ) -> None:
+        self.sg.security_groups_member_updated(security_groups)
+        self._wake.set()
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> LinuxBridgeAgent:
+        """Report (so the server knows this agent), listen, then scan in a thread."""
+        self._report(start=True)
+        for table, operation in (
+            (PORT, UPDATE),
+            (PORT, DELETE),
+            (NETWORK, DELETE),
+            (SECURITY_GROUP, UPDATE),
+        ):
+            target = Target(EXCHANGE, topic_name(AGENT, table, operation), server=self.host)
+            server = RPCServer(self.transport, target, [self], service=BINARY)
+            server.start()
+            self._servers.append(server)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"{BINARY}-{self.host}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, *, cleanup: bool = True) -> None:
+        """Stop listening and scanning; ``cleanup``: remove its bridges and firewall rules
+        too (a crash does not)."""
+        self._stop.set()
+        self._wake.set()
+        for server in self._servers:
+            server.stop()
+        for server in self._servers:
+            server.wait()
+        self._servers.clear()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if cleanup:
+            try:
+                self.sg.firewall.cleanup()
+            finally:
+                self.datapath.cleanup()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.scan()
+                if time.monotonic() >= self._next_report:
+                    self._report()
+            except (MessagingError, LabCloudError):
+                LOG.warning(
+                    "%s on %s: this round failed; next one in %s s",
+                    BINARY,
+                    self.host,
+                    self.polling_interval,
+                    exc_info=True,
+                )
+            self._wake.wait(self.polling_interval)
+
+    def _report(self, start: bool = False) -> None:
+        state = {
+            "binary": BINARY,
+            "host": self.host,
+            "topic": "N/A",
+            "agent_type": LINUXBRIDGE[0],
+            "configurations": self.configurations | {"devices": len(self.known)},
+            "start_flag": start,
+        }
+        self.reports.report_state(RequestContext(is_admin=True, request_id=new_request_id()), state)
+        self._next_report = time.monotonic() + self.report_interval
+
+    def scan(self) -> None:
+        """One round of neutron's daemon_loop: treat added, updated and removed devices."""
+        current = self.datapath.devices()
+        with self._lock:
+            updated, self._updated = self._updated & current, set()
+        added = (current - self.known - self._unknown) | updated
+        removed = self.known - current
+        self._unknown &= current
+        ctxt = RequestContext(is_admin=True, request_id=new_request_id())
+        found = {d: self.plugin.get_device_details(ctxt, d) for d in sorted(added)}
+        ports = {d: details for d, details in found.items() if "port_id" in details}
+        self._unknown |= set(found) - set(ports)  # not a port (yet): a port_update brings it back
+        self._unknown -= set(ports)
+        self.sg.setup_port_filters(ctxt, ports)  # filtered before it is on the bridge
+        for device, details in ports.items():
+            self.datapath.plug(details)
+            self.known.add(device)
+            if details["admin_state_up"]:
+                self.plugin.update_device_up(ctxt, device)
+        for device in sorted(removed):
+            self.known.discard(device)
+            self.plugin.update_device_down(ctxt, device)
+            self.datapath.unplugged(device)
+        self.sg.remove_devices_filter(removed)
+        self.sg.refresh_pending(ctxt)

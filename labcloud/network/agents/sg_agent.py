@@ -1,0 +1,79 @@
+"""The L2 agent's side of security groups (neutron's SecurityGroupAgentRpc): it asks the
+server about its ports (``security_group_info_for_devices`` on ``q-plugin``: each group's
+rules and members once), expands each port's rules itself (sgrules.py) and keeps its
+firewall in step with the server's notifications.
+
+``setup_port_filters`` runs before the agent plugs a new port, so a port is never on its
+bridge unfiltered. A notification (``security_groups_rule_updated``: a group's rules
+changed; ``security_groups_member_updated``: a group's members or their addresses did)
+only marks the ports it concerns, and the agent's next round refreshes them in one call
+to the server and one change of the firewall (neutron's defer_refresh_firewall). A port
+whose rules are being fetched while a notification arrives is refreshed again: its answer
+may predate the change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from labcloud.context import RequestContext
+from labcloud.network.agents.firewall import FirewallDriver
+from labcloud.network.agents.rpc import SecurityGroupServerRpcApi
+from labcloud.network.sgrules import expand
+
+
+class SecurityGroupAgentRpc:
+    def __init__(self, plugin: SecurityGroupServerRpcApi, firewall: FirewallDriver) -> None:
+        self.plugin = plugin
+        self.firewall = firewall
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()  # devices to refresh in the next round
+        self._fetching: set[str] = set()  # devices whose rules are being asked for
+
+    def setup_port_filters(self, ctxt: RequestContext, devices: Iterable[str]) -> None:
+        """Fetch the devices' rules and filter them (a device of no port is skipped)."""
+        wanted = sorted(devices)
+        if not wanted:
+            return
+        with self._lock:
+            self._fetching |= set(wanted)
+        try:
+            info = self.plugin.security_group_info_for_devices(ctxt, wanted)
+            groups, members = info["security_groups"], info["sg_member_ips"]
+            self.firewall.prepare_port_filters(
+                [
+                    port | {"device": d, "security_group_rules": expand(port, groups, members)}
+                    for d, port in info["devices"].items()
+                ]
+            )
+        finally:
+            with self._lock:
+                self._fetching -= set(wanted)
+
+    def remove_devices_filter(self, devices: Iterable[str]) -> None:
+        self.firewall.remove_port_filters(sorted(devices))
+
+    # -- notifications (the agent passes them on from its RPC endpoint) --------------------
+    def security_groups_rule_updated(self, groups: list[str]) -> None:
+        self._mark(set(groups), "security_groups")
+
+    def security_groups_member_updated(self, groups: list[str]) -> None:
+        self._mark(set(groups), "security_group_source_groups")
+
+    def _mark(self, groups: set[str], key: str) -> None:
+        concerned = {d for d, p in self.firewall.ports().items() if groups & set(p.get(key, []))}
+        with self._lock:
+            self._pending |= concerned | self._fetching
+
+    def refresh_pending(self, ctxt: RequestContext) -> set[str]:
+        """Refresh the marked devices still filtered; they stay marked if this fails."""
+        with self._lock:
+            devices, self._pending = self._pending & set(self.firewall.ports()), set()
+        try:
+            self.setup_port_filters(ctxt, devices)
+        except BaseException:
+            with self._lock:
+                self._pending |= devices
+            raise
+        return devices

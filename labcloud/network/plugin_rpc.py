@@ -1,0 +1,145 @@
+"""neutron-server's RPC endpoints for its agents: what they call on ``q-plugin`` (the
+ML2 RpcCallbacks and the DHCP agent's DhcpRpcCallback, by neutron's method names) and on
+``q-reports-plugin`` (report_state).
+
+A port goes DOWN → BUILD (an agent asked for its details to plug it) → ACTIVE (the agent
+plugged it and said ``update_device_up``); neutron then tells nova "network-vif-plugged",
+which labcloud leaves out (nova-compute does not wait for it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from labcloud.context import RequestContext
+from labcloud.network import secgroups_rpc, views
+from labcloud.network.agents_db import AgentsDb
+from labcloud.network.manager import NetworkManager
+from labcloud.network.models import Network, Port, Subnet
+from labcloud.network.ports import PortManager
+
+LOG = logging.getLogger(__name__)
+ADMIN = RequestContext(is_admin=True, roles=("admin",))
+
+
+class RpcCallbacks:
+    """``q-plugin``: an L2 agent plugging devices, a DHCP agent asking what to serve."""
+
+    def __init__(self, networks: NetworkManager, ports: PortManager) -> None:
+        self.networks = networks
+        self.ports = ports
+
+    # -- the L2 agents (neutron/plugins/ml2/rpc.py) -----------------------------------------
+    def get_device_details(
+        self, ctxt: RequestContext, device: str, agent_id: str, host: str
+    ) -> dict[str, Any]:
+        """What the agent needs to plug ``device``; the port becomes BUILD."""
+        port = self.ports.set_status(device, "BUILD", host, view=True)
+        if port is None:
+            LOG.debug("device %s from %s has no port", device, agent_id)
+            return {"device": device}
+        return {
+            "device": device,
+            "port_id": port["id"],
+            "network_id": port["network_id"],
+            "mac_address": port["mac_address"],
+            "admin_state_up": port["admin_state_up"],
+            "fixed_ips": port["fixed_ips"],
+            "device_owner": port["device_owner"],
+            **self.networks.segment(port["network_id"]),
+        }
+
+    def get_devices_details_list(
+        self, ctxt: RequestContext, devices: list[str], agent_id: str, host: str
+    ) -> list[dict[str, Any]]:
+        return [self.get_device_details(ctxt, d, agent_id, host) for d in devices]
+
+    def update_device_up(self, ctxt: RequestContext, device: str, agent_id: str, host: str) -> None:
+        self.ports.set_status(device, "ACTIVE", host)
+
+    def update_device_down(
+        self, ctxt: RequestContext, device: str, agent_id: str, host: str
+    ) -> dict[str, Any]:
+        exists = self.ports.set_status(device, "DOWN") is not None
+        return {"device": device, "exists": exists}
+
+    def security_group_rules_for_devices(
+        self, ctxt: RequestContext, devices: list[str]
+    ) -> dict[str, Any]:
+        """Each device's port with its security group rules, remote groups expanded
+        (neutron's SecurityGroupServerRpcCallback); a device of no port is left out."""
+        return secgroups_rpc.rules_for_ports(self.networks.db, self._ports_of(devices))
+
+    def security_group_info_for_devices(
+        self, ctxt: RequestContext, devices: list[str]
+    ) -> dict[str, Any]:
+        """The same, each group's rules and members sent once (neutron's enhanced RPC)."""
+        return secgroups_rpc.info_for_ports(self.networks.db, self._ports_of(devices))
+
+    def _ports_of(self, devices: list[str]) -> dict[str, dict[str, Any]]:
+        """device → its port, in two queries for any number of devices (an agent refreshing
+        every port of a group asks about all of them at once)."""
+        prefixes = {d.removeprefix("tap"): d for d in devices}
+        with self.networks.db.reader() as s:
+            ids = list(
+                s.scalars(
+                    select(Port.id).where(or_(*(Port.id.between(p, p + "~") for p in prefixes)))
+                )
+            )
+        ports = self.ports.list_ports(ADMIN, {"id": ids}) if ids else []
+        found = {}
+        for port in ports:
+            for prefix, device in prefixes.items():
+                if port["id"].startswith(prefix):
+                    found[device] = port
+        return found
+
+    # -- the DHCP agents (neutron/api/rpc/handlers/dhcp_rpc.py) -------------------------------
+    def get_active_networks_info(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:
+        """Every network with a DHCP subnet, with its subnets and ports."""
+        with self.networks.db.session() as s:
+            ids = sorted(
+                set(s.scalars(select(Subnet.network_id).where(Subnet.enable_dhcp.is_(True))))
+            )
+        return [self.get_network_info(ctxt, i) for i in ids]
+
+    def get_network_info(self, ctxt: RequestContext, network_id: str) -> dict[str, Any]:
+        with self.networks.db.reader() as s:
+            net = s.get(Network, network_id)
+            if net is None:
+                return {}
+            subnets = [
+                views.subnet(x)
+                for x in s.scalars(select(Subnet).where(Subnet.network_id == network_id))
+            ]
+            result = views.network(net, [x["id"] for x in subnets])
+        ports = self.ports.list_ports(ADMIN, {"network_id": network_id})
+        return result | {"subnets": subnets, "ports": ports}
+
+    def create_dhcp_port(self, ctxt: RequestContext, port: dict[str, Any]) -> dict[str, Any]:
+        """The DHCP agent's own port on a network (device_owner ``network:dhcp``)."""
+        mine = self.ports.list_ports(
+            ADMIN, {"network_id": port["network_id"], "device_id": port["device_id"]}
+        )
+        if mine:
+            return mine[0]
+        return self.ports.create_port(ADMIN, port | {"device_owner": "network:dhcp"})
+
+    def release_dhcp_port(self, ctxt: RequestContext, network_id: str, device_id: str) -> None:
+        for port in self.ports.list_ports(
+            ADMIN, {"network_id": network_id, "device_id": device_id}
+        ):
+            self.ports.delete_port(ADMIN, port["id"])
+
+
+class ReportsCallback:
+    """``q-reports-plugin``: agents' heartbeats into the agents table."""
+
+    def __init__(self, agents: AgentsDb) -> None:
+        self.agents = agents
+
+    def report_state(self, ctxt: RequestContext, agent_state: dict[str, Any], time: str) -> str:
+        return self.agents.report_state(agent_state["agent_state"])

@@ -1,0 +1,119 @@
+"""neutron's quotas: per-project limits on each kind of resource (``/v2.0/quotas``), what a
+project uses, and the check neutron-server makes before it creates (409 OverQuota).
+
+A row of the ``quotas`` table overrides one resource for one project, as neutron's does;
+usage is counted from the resources' rows (neutron's counted resources, no reservations).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from labcloud.context import RequestContext
+from labcloud.db import Database
+from labcloud.exceptions import Conflict
+from labcloud.network import models
+
+# neutron's [quotas] defaults
+NEUTRON_QUOTAS = {
+    "network": 100,
+    "subnet": 100,
+    "port": 500,
+    "router": 10,
+    "floatingip": 50,
+    "security_group": 10,
+    "security_group_rule": 100,
+}
+# labcloud starts unlimited as its nova does (labs and benchmarks fill the cloud on purpose);
+# a lab that teaches quotas sets plugin.quotas.defaults or an admin's PUT /v2.0/quotas
+DEFAULT_QUOTAS = dict.fromkeys(NEUTRON_QUOTAS, -1)
+SHOWN_ONLY = {"subnetpool": -1, "rbac_policy": 10}  # labcloud keeps neither
+# each counted resource's owner column
+COUNTED: dict[str, InstrumentedAttribute[str]] = {
+    "network": models.Network.project_id,
+    "subnet": models.Subnet.project_id,
+    "port": models.Port.project_id,
+    "router": models.Router.project_id,
+    "floatingip": models.FloatingIP.project_id,
+    "security_group": models.SecurityGroup.project_id,
+    "security_group_rule": models.SecurityGroupRule.project_id,
+}
+
+
+class OverQuota(Conflict):
+    msg_fmt = "Quota exceeded for resources: %(overs)s."
+
+
+class InvalidQuotaValue(Conflict):
+    msg_fmt = "Change would make usage less than 0 for the following resources: %(unders)s."
+
+
+class NetworkQuotas:
+    def __init__(self, db: Database, defaults: Mapping[str, int] | None = None) -> None:
+        self.db = db
+        self.defaults = dict(DEFAULT_QUOTAS if defaults is None else defaults)
+
+    def limits(self, project_id: str) -> dict[str, int]:
+        """The project's limit on each resource: its own where set, else the default."""
+        result = dict(self.defaults) | SHOWN_ONLY
+        with self.db.reader() as s:
+            query = select(models.Quota).where(models.Quota.project_id == project_id)
+            for row in s.scalars(query):
+                result[row.resource] = row.hard_limit
+        return result
+
+    def overridden(self) -> list[str]:
+        """The projects with a limit of their own (``GET /v2.0/quotas``)."""
+        with self.db.reader() as s:
+            return list(s.scalars(select(models.Quota.project_id).distinct()))
+
+    def update(self, project_id: str, values: Mapping[str, int]) -> None:
+        with self.db.session() as s:
+            for resource, limit in values.items():
+                row = s.get(models.Quota, (project_id, resource))
+                if row is None:
+                    s.add(models.Quota(project_id=project_id, resource=resource, hard_limit=limit))
+                else:
+                    row.hard_limit = limit
+
+    def check_limits(self, project_id: str, values: Mapping[str, int]) -> None:
+        """``check_limit``: no new limit below what the project already uses (409)."""
+        used = self.usage(project_id)
+        unders = sorted(k for k, v in values.items() if 0 <= v < used.get(k, 0))
+        if unders:
+            raise InvalidQuotaValue(unders=unders)
+
+    def reset(self, project_id: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(models.Quota).where(models.Quota.project_id == project_id))
+
+    def usage(self, project_id: str) -> dict[str, int]:
+        with self.db.reader() as s:
+            return {
+                name: s.scalar(select(func.count()).where(owner == project_id)) or 0
+                for name, owner in COUNTED.items()
+            }
+
+    def details(self, project_id: str) -> dict[str, dict[str, int]]:
+        used = self.usage(project_id)
+        return {
+            k: {"used": used.get(k, 0), "limit": v, "reserved": 0}
+            for k, v in self.limits(project_id).items()
+        }
+
+    def check(self, ctxt: RequestContext, resource: str, items: Iterable[dict[str, Any]]) -> None:
+        """The resources a request would create, by the project each is for, against the
+        project's limit: neutron's 409 OverQuota naming the resource."""
+        wanted = Counter(
+            item.get("project_id") or item.get("tenant_id") or ctxt.project_id or ""
+            for item in items
+        )
+        for project_id, count in wanted.items():
+            allowed = self.limits(project_id)[resource]
+            if allowed >= 0 and self.usage(project_id)[resource] + count > allowed:
+                raise OverQuota(overs=[resource])

@@ -1,0 +1,68 @@
+"""A port's security group rules as a firewall applies them, from its groups' rules and the
+addresses of the groups they name (neutron's _convert_remote_group_id_to_ip_prefix and
+its provider rules). Pure: the server uses it to answer ``security_group_rules_for_devices``,
+an agent to expand the smaller ``security_group_info_for_devices`` answer itself.
+
+A ``remote_group_id`` becomes one rule per member address (the port's own left out),
+as neutron does when the agent has no ipset; then neutron's "provider rules": a DHCP
+server may answer the port (UDP 67 → 68 to its addresses or to broadcast). IPv6's router
+advertisement rule is left out with IPv6 filtering (see agents/iptables_firewall.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Rule = dict[str, Any]
+DIRECTION_IP_PREFIX = {"ingress": "source_ip_prefix", "egress": "dest_ip_prefix"}
+DHCP_CLIENT, DHCP_SERVER = 68, 67
+
+
+def expand(
+    port: dict[str, Any], groups: dict[str, list[Rule]], members: dict[str, dict[str, list[str]]]
+) -> list[Rule]:
+    """``port``: its ``fixed_ips`` (addresses) and ``security_groups``; ``groups``: each
+    group's rules (``remote_ip_prefix`` already as source/dest_ip_prefix); ``members``:
+    each named group's addresses by ethertype."""
+    own = set(port["fixed_ips"])
+    rules: list[Rule] = []
+    for group in port["security_groups"]:
+        for rule in groups.get(group, []):
+            remote = rule.get("remote_group_id")
+            if not remote:
+                rules.append(rule)
+                continue
+            base = {k: v for k, v in rule.items() if k != "remote_group_id"}
+            prefix = DIRECTION_IP_PREFIX[rule["direction"]]
+            rules += [
+                base | {prefix: host(address)}
+                for address in members.get(remote, {}).get(rule["ethertype"], [])
+                if address not in own
+            ]
+    return rules + dhcp_rules(port["fixed_ips"])
+
+
+def dhcp_rules(addresses: list[str]) -> list[Rule]:
+    """neutron's _add_ingress_dhcp_rule (IPv4): DHCP servers may answer the port."""
+    targets = [host(a) for a in addresses if ethertype(a) == "IPv4"] + ["255.255.255.255/32"]
+    return [
+        {
+            "direction": "ingress",
+            "ethertype": "IPv4",
+            "protocol": "udp",
+            "port_range_min": DHCP_CLIENT,
+            "port_range_max": DHCP_CLIENT,
+            "source_port_range_min": DHCP_SERVER,
+            "source_port_range_max": DHCP_SERVER,
+            "dest_ip_prefix": target,
+        }
+        for target in targets
+    ]
+
+
+def ethertype(address: str) -> str:
+    return "IPv6" if ":" in address else "IPv4"
+
+
+def host(address: str) -> str:
+    return f"{address}/128" if ":" in address else f"{address}/32"
