@@ -7,6 +7,7 @@ other project's code is imported; only HTTP crosses the boundary.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -21,18 +22,27 @@ class ServiceUnavailable(LabCloudError):
 
 
 def _check(answer: httpx.Response, service: str, not_found: str) -> Any:
+    _check_status(answer, service, not_found)
+    return answer.json() if answer.content else None
+
+
+def _check_status(answer: httpx.Response, service: str, not_found: str) -> None:
     if answer.status_code == 404:
         raise NotFound(not_found)
     if answer.status_code == 400:
         raise Invalid(f"{service} refused the request: {answer.text[:200]}")
     if answer.status_code >= 300:
         raise ServiceUnavailable(service=service, status=answer.status_code, body=answer.text[:200])
-    return answer.json() if answer.content else None
 
 
 def connector(host: str) -> dict[str, Any]:
     """What a compute host tells cinder about itself when it attaches or detaches a volume."""
     return {"host": host, "initiator": f"iqn.2010-10.org.labcloud:{host}"}
+
+
+def _id(ident: str) -> str:
+    """An id as one path segment: ``../`` or ``?`` in it never reach another URL."""
+    return quote(ident, safe="")
 
 
 def _auth(ctxt: RequestContext) -> dict[str, Any]:
@@ -44,8 +54,17 @@ class GlanceClient:
         self.http = http
 
     def show(self, ctxt: RequestContext, image_id: str) -> dict[str, Any]:
-        answer = self.http.get(f"/v2/images/{image_id}", **_auth(ctxt))
+        answer = self.http.get(f"/v2/images/{_id(image_id)}", **_auth(ctxt))
         return dict(_check(answer, "glance", f"Image {image_id} could not be found."))
+
+    def download(self, ctxt: RequestContext, image_id: str) -> list[bytes]:
+        """The image's data (``GET /v2/images/{id}/file``), as nova-compute fetches an image
+        it has not cached; an image with no data is a NotFound."""
+        answer = self.http.get(f"/v2/images/{_id(image_id)}/file", **_auth(ctxt))
+        if answer.status_code == 204:
+            raise NotFound(f"Image {image_id} has no data.")
+        _check_status(answer, "glance", f"Image {image_id} could not be found.")
+        return [answer.content]
 
 
 class NeutronClient:
@@ -53,7 +72,7 @@ class NeutronClient:
         self.http = http
 
     def show_network(self, ctxt: RequestContext, network_id: str) -> dict[str, Any]:
-        answer = self.http.get(f"/v2.0/networks/{network_id}", **_auth(ctxt))
+        answer = self.http.get(f"/v2.0/networks/{_id(network_id)}", **_auth(ctxt))
         return dict(
             _check(answer, "neutron", f"Network {network_id} could not be found.")["network"]
         )
@@ -62,17 +81,27 @@ class NeutronClient:
         answer = self.http.get("/v2.0/networks", **_auth(ctxt))
         return list(_check(answer, "neutron", "no networks")["networks"])
 
+    def show_port(self, ctxt: RequestContext, port_id: str) -> dict[str, Any]:
+        answer = self.http.get(f"/v2.0/ports/{_id(port_id)}", **_auth(ctxt))
+        return dict(_check(answer, "neutron", f"Port {port_id} could not be found.")["port"])
+
     def create_port(
-        self, ctxt: RequestContext, network_id: str, instance_uuid: str, host: str
+        self,
+        ctxt: RequestContext,
+        network_id: str,
+        instance_uuid: str,
+        host: str,
+        fixed_ip: str | None = None,
     ) -> dict[str, Any]:
-        body = {
-            "port": {
-                "network_id": network_id,
-                "device_id": instance_uuid,
-                "device_owner": "compute:nova",
-                "binding:host_id": host,
-            }
+        port: dict[str, Any] = {
+            "network_id": network_id,
+            "device_id": instance_uuid,
+            "device_owner": "compute:nova",
+            "binding:host_id": host,
         }
+        if fixed_ip:
+            port["fixed_ips"] = [{"ip_address": fixed_ip}]
+        body = {"port": port}
         answer = self.http.post("/v2.0/ports", json=body, **_auth(ctxt))
         if answer.status_code == 409:
             raise LabCloudError(answer.json().get("NeutronError", {}).get("message", answer.text))
@@ -82,14 +111,19 @@ class NeutronClient:
         answer = self.http.get("/v2.0/ports", params={"device_id": instance_uuid}, **_auth(ctxt))
         return list(_check(answer, "neutron", "no ports")["ports"])
 
-    def bind_port(self, ctxt: RequestContext, port_id: str, host: str) -> None:
-        """Bind a port to another host (a resize that moved the instance)."""
-        body = {"port": {"binding:host_id": host}}
-        answer = self.http.put(f"/v2.0/ports/{port_id}", json=body, **_auth(ctxt))
-        _check(answer, "neutron", f"Port {port_id} could not be found.")
+    def bind_port(
+        self, ctxt: RequestContext, port_id: str, host: str, device_id: str | None = None
+    ) -> dict[str, Any]:
+        """Bind a port to a host (a resize that moved the instance); with ``device_id``, also
+        give it to an instance ("" takes it back: a port the user made outlives the server)."""
+        port: dict[str, Any] = {"binding:host_id": host}
+        if device_id is not None:
+            port |= {"device_id": device_id, "device_owner": "compute:nova" if device_id else ""}
+        answer = self.http.put(f"/v2.0/ports/{_id(port_id)}", json={"port": port}, **_auth(ctxt))
+        return dict(_check(answer, "neutron", f"Port {port_id} could not be found.")["port"])
 
     def delete_port(self, ctxt: RequestContext, port_id: str) -> None:
-        answer = self.http.delete(f"/v2.0/ports/{port_id}", **_auth(ctxt))
+        answer = self.http.delete(f"/v2.0/ports/{_id(port_id)}", **_auth(ctxt))
         if answer.status_code not in (204, 404):  # already gone is fine: delete is repeatable
             _check(answer, "neutron", f"Port {port_id} could not be found.")
 
@@ -99,7 +133,7 @@ class CinderClient:
         self.http = http
 
     def _url(self, ctxt: RequestContext, volume_id: str, action: bool = False) -> str:
-        return f"/v3/{ctxt.project_id}/volumes/{volume_id}" + ("/action" if action else "")
+        return f"/v3/{ctxt.project_id}/volumes/{_id(volume_id)}" + ("/action" if action else "")
 
     def get(self, ctxt: RequestContext, volume_id: str) -> dict[str, Any]:
         answer = self.http.get(self._url(ctxt, volume_id), **_auth(ctxt))
@@ -129,3 +163,14 @@ class CinderClient:
         self.action(ctxt, volume_id, "os-begin_detaching", {})
         self.action(ctxt, volume_id, "os-terminate_connection", {"connector": connector})
         self.action(ctxt, volume_id, "os-detach", {})
+
+
+def release_ports(neutron: NeutronClient, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+    """Give back an instance's ports: the ones nova made are deleted, the ones the user
+    brought (``networks: [{"port": ...}]``) are unbound and kept, as nova does. Repeatable."""
+    own = {r["port_id"] for r in instance.get("requested_networks") or [] if r.get("port_id")}
+    for port in neutron.list_ports(ctxt, instance["uuid"]):
+        if port["id"] in own:
+            neutron.bind_port(ctxt, port["id"], "", device_id="")
+        else:
+            neutron.delete_port(ctxt, port["id"])

@@ -4,7 +4,13 @@
 conductor for the instance, glance for the image, neutron for a port, cinder for volumes,
 then the hypervisor driver to spawn. If the host cannot build it (no room after all, or the
 driver fails), everything it did is undone and the build goes back to the conductor to be
-rescheduled elsewhere. nova-compute never touches the database; the conductor does.
+rescheduled elsewhere. Every state it writes during the build expects the instance still
+building: if the conductor gave the build up meanwhile (its host seemed down, or it did not
+move for the build timeout), the host undoes its work instead of bringing it back to life,
+as nova's ``instance.save(expected_task_state=...)`` does. nova-compute never touches the
+database; the conductor does. Each method that works on an instance reports its event
+(``compute_<method>``, compute/events.py) through the conductor, as nova's
+``wrap_instance_event`` does.
 """
 
 from __future__ import annotations
@@ -12,17 +18,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient, connector
+from labcloud.compute import events
+from labcloud.compute.clients import (
+    CinderClient,
+    GlanceClient,
+    NeutronClient,
+    connector,
+    release_ports,
+)
 from labcloud.compute.conductor.rpcapi import ConductorAPI
+from labcloud.compute.console import ConsoleWatch
+from labcloud.compute.events import wrap_instance_event
 from labcloud.compute.resize import ResizeMixin
 from labcloud.compute.resources import ResourceTracker
 from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.compute.states import PowerState, TaskState, VmState
 from labcloud.compute.virt.driver import ComputeDriver
 from labcloud.context import RequestContext, get_admin_context
-from labcloud.exceptions import LabCloudError
+from labcloud.exceptions import LabCloudError, UnexpectedVMStateError
 from labcloud.trace.bus import TraceBus
-from labcloud.trace.flow import emit_step
+from labcloud.trace.flow import flow_step
 
 LOG = logging.getLogger(__name__)
 
@@ -54,6 +69,7 @@ class ComputeManager(ResizeMixin):
         self.glance, self.neutron, self.cinder = glance, neutron, cinder
         self.bus = bus
         self.resources = ResourceTracker(host, driver, conductor, availability_zone)
+        self.console = ConsoleWatch(driver, bus, host)  # labcloud's, not nova's (console.py)
 
     def init_host(self) -> None:
         """At start-up: builds this host was doing when it stopped cannot be finished (the
@@ -73,15 +89,25 @@ class ComputeManager(ResizeMixin):
                 self._update(ctxt, instance["uuid"], vm_state=VmState.ERROR, task_state=None)
         self.resources.report(ctxt)
 
+    def cleanup_host(self) -> None:
+        """At stop (nova's ``cleanup_host``): the console watches end; guests keep running."""
+        self.console.stop()
+
     def report_state(self) -> None:
         """The periodic report (nova's ``report_interval``): usage, and a sign of life."""
         self.resources.report(get_admin_context())
 
     def _step(self, step: int, ctxt: RequestContext, uuid: str) -> None:
-        emit_step(self.bus, step, instance_uuid=uuid, request_id=ctxt.request_id)
+        flow_step(self.bus, step, ctxt, instance_uuid=uuid)
 
     def _update(self, ctxt: RequestContext, uuid: str, **updates: Any) -> dict[str, Any]:
         return self.conductor.instance_update(ctxt, uuid, **updates)
+
+    def _build_update(self, ctxt: RequestContext, uuid: str, **updates: Any) -> dict[str, Any]:
+        """A write of the build: only while the instance is still building."""
+        return self.conductor.instance_update(
+            ctxt, uuid, expected_vm_state=VmState.BUILDING, **updates
+        )
 
     # -- the build ----------------------------------------------------------------------
     def build_and_run_instance(
@@ -109,29 +135,62 @@ class ComputeManager(ResizeMixin):
                 instance["host"],
             )
             return
+        self._do_build_and_run_instance(ctxt, instance, request_spec, attempt)
+
+    @wrap_instance_event("compute")
+    def _do_build_and_run_instance(
+        self,
+        ctxt: RequestContext,
+        instance: dict[str, Any],
+        request_spec: dict[str, Any],
+        attempt: int,
+    ) -> None:
+        """The build on this host, its event ``compute__do_build_and_run_instance``; a
+        failure is handled here (ERROR with a fault, or a reschedule) and the event ends
+        ``Success`` all the same, as nova's does (its method returns FAILED or RESCHEDULED
+        and raises nothing)."""
+        uuid = instance["uuid"]
         try:
             with self.resources.claim(ctxt, instance["flavor"]):
                 self._build(ctxt, instance, request_spec)
+        except UnexpectedVMStateError as exc:
+            LOG.warning("build of %s on %s given up meanwhile (%s): undone", uuid, self.host, exc)
+            self._cleanup(ctxt, instance)
         except BuildAbortedError as exc:
             self._cleanup(ctxt, instance)
             self.conductor.instance_fault_create(ctxt, uuid, 500, str(exc))
             self._update(ctxt, uuid, vm_state=VmState.ERROR, task_state=None)
         except LabCloudError as exc:
             LOG.warning("build of %s failed on %s: %s; rescheduling", uuid, self.host, exc)
-            self._cleanup(ctxt, instance)
-            self._update(
-                ctxt,
-                uuid,
-                host=None,
-                node=None,
-                task_state=TaskState.SCHEDULING,
-                network_info=[],
-                block_devices=[],
-            )
-            spec = request_spec | {
-                "ignore_hosts": [*request_spec.get("ignore_hosts", []), self.host]
-            }
-            self.conductor.build_instances(ctxt, spec, [uuid], attempt + 1, str(exc))
+            self._reschedule(ctxt, instance, request_spec, attempt, str(exc))
+        except Exception as exc:  # nova's _build_and_run_instance: any other failure (an
+            # HTTP connection reset by glance, say) is a RescheduledException, never a BUILD
+            # left for the build timeout
+            LOG.exception("build of %s failed on %s; rescheduling", uuid, self.host)
+            self._reschedule(ctxt, instance, request_spec, attempt, f"{type(exc).__name__}: {exc}")
+
+    def _reschedule(
+        self,
+        ctxt: RequestContext,
+        instance: dict[str, Any],
+        request_spec: dict[str, Any],
+        attempt: int,
+        reason: str,
+    ) -> None:
+        """Undo this host's work and hand the build back to the conductor, without this host."""
+        uuid = instance["uuid"]
+        self._cleanup(ctxt, instance)
+        self._build_update(
+            ctxt,
+            uuid,
+            host=None,
+            node=None,
+            task_state=TaskState.SCHEDULING,
+            network_info=[],
+            block_devices=[],
+        )
+        spec = request_spec | {"ignore_hosts": [*request_spec.get("ignore_hosts", []), self.host]}
+        self.conductor.build_instances(ctxt, spec, [uuid], attempt + 1, reason)
 
     def _build(
         self, ctxt: RequestContext, instance: dict[str, Any], request_spec: dict[str, Any]
@@ -143,11 +202,11 @@ class ComputeManager(ResizeMixin):
         except LabCloudError as exc:
             raise BuildAbortedError(uuid=uuid, reason=f"image: {exc}") from exc
         self._step(21, ctxt, uuid)
-        self._update(ctxt, uuid, task_state=TaskState.NETWORKING)
+        self._build_update(ctxt, uuid, task_state=TaskState.NETWORKING)
         self._step(22, ctxt, uuid)
         network_info = self._allocate_network(ctxt, instance)
         self._step(24, ctxt, uuid)
-        self._update(
+        self._build_update(
             ctxt, uuid, task_state=TaskState.BLOCK_DEVICE_MAPPING, network_info=network_info
         )
         requested = request_spec.get("block_devices", [])
@@ -156,25 +215,44 @@ class ComputeManager(ResizeMixin):
         devices = self._attach_volumes(ctxt, instance, requested)
         if requested:
             self._step(27, ctxt, uuid)
-        instance = self._update(ctxt, uuid, task_state=TaskState.SPAWNING, block_devices=devices)
+        instance = self._build_update(
+            ctxt, uuid, task_state=TaskState.SPAWNING, block_devices=devices
+        )
         self._step(28, ctxt, uuid)
-        self.driver.spawn(instance, image, network_info, {"block_device_mapping": devices})
-        self._update(
+        self.driver.spawn(
+            instance,
+            image,
+            network_info,
+            {"block_device_mapping": devices},
+            download=lambda image_id: self.glance.download(ctxt, image_id),
+        )
+        self.console.watch(instance, ctxt.request_id)  # its boot line, under step 28
+        self._build_update(
             ctxt,
             uuid,
             vm_state=VmState.ACTIVE,
             task_state=None,
             power_state=int(PowerState.RUNNING),
             launched_at="now",
+            root_device_name="/dev/vda",  # the image's disk; volumes follow from vdb
         )
 
     def _allocate_network(self, ctxt: RequestContext, instance: dict[str, Any]) -> list[Any]:
         info = []
         for requested in instance["requested_networks"]:
             try:
-                port = self.neutron.create_port(
-                    ctxt, requested["uuid"], instance["uuid"], self.host
-                )
+                if requested.get("port_id"):  # the user's own port: bound, not created
+                    port = self.neutron.bind_port(
+                        ctxt, requested["port_id"], self.host, device_id=instance["uuid"]
+                    )
+                else:
+                    port = self.neutron.create_port(
+                        ctxt,
+                        requested["uuid"],
+                        instance["uuid"],
+                        self.host,
+                        fixed_ip=requested.get("fixed_ip"),
+                    )
             except LabCloudError as exc:
                 raise BuildAbortedError(uuid=instance["uuid"], reason=f"network: {exc}") from exc
             info.append(
@@ -202,12 +280,12 @@ class ComputeManager(ResizeMixin):
 
     def _cleanup(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         """Undo a build or tear down an instance: domain, ports, volumes. Safe to repeat."""
+        self.console.cancel(instance["uuid"])
         try:
             self.driver.destroy(instance)
         except LabCloudError:
             LOG.warning("destroy of %s failed on %s", instance["uuid"], self.host, exc_info=True)
-        for port in self.neutron.list_ports(ctxt, instance["uuid"]):
-            self.neutron.delete_port(ctxt, port["id"])
+        release_ports(self.neutron, ctxt, instance)
         for device in instance.get("block_devices") or []:
             try:
                 self.cinder.detach(ctxt, device["volume_id"], self.connector())
@@ -215,12 +293,24 @@ class ComputeManager(ResizeMixin):
                 LOG.warning("detach of %s failed", device["volume_id"], exc_info=True)
 
     # -- life after the build -------------------------------------------------------------
+    @wrap_instance_event("compute")
     def terminate_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         instance = self.conductor.instance_get(ctxt, instance["uuid"])
         self._cleanup(ctxt, instance)
         self.resources.release(ctxt, instance["flavor"])
         self.conductor.instance_destroy(ctxt, instance["uuid"])
 
+    def get_console_output(
+        self, ctxt: RequestContext, instance: dict[str, Any], tail_length: int | None = None
+    ) -> str:
+        """The guest's serial console, its last ``tail_length`` lines (all when None)."""
+        output = self.driver.get_console_output(instance)
+        if tail_length is None:
+            return output
+        lines = output.splitlines(keepends=True)
+        return "".join(lines[-tail_length:] if tail_length > 0 else [])
+
+    @wrap_instance_event("compute")
     def reboot_instance(
         self, ctxt: RequestContext, instance: dict[str, Any], reboot_type: str
     ) -> None:
@@ -232,6 +322,7 @@ class ComputeManager(ResizeMixin):
             PowerState.RUNNING,
         )
 
+    @wrap_instance_event("compute")
     def stop_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         self._power(
             ctxt,
@@ -241,6 +332,7 @@ class ComputeManager(ResizeMixin):
             PowerState.SHUTDOWN,
         )
 
+    @wrap_instance_event("compute")
     def start_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         self._power(
             ctxt,
@@ -250,6 +342,7 @@ class ComputeManager(ResizeMixin):
             PowerState.RUNNING,
         )
 
+    @wrap_instance_event("compute")
     def suspend_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         self._power(
             ctxt,
@@ -259,6 +352,7 @@ class ComputeManager(ResizeMixin):
             PowerState.SUSPENDED,
         )
 
+    @wrap_instance_event("compute")
     def resume_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         self._power(
             ctxt, instance, lambda: self.driver.resume(instance), VmState.ACTIVE, PowerState.RUNNING
@@ -275,6 +369,7 @@ class ComputeManager(ResizeMixin):
         try:
             action()
         except LabCloudError as exc:
+            events.failed(exc)
             self.conductor.instance_fault_create(ctxt, instance["uuid"], 500, str(exc))
             self._update(ctxt, instance["uuid"], task_state=None)
             return
@@ -282,6 +377,7 @@ class ComputeManager(ResizeMixin):
             ctxt, instance["uuid"], vm_state=vm_state, task_state=None, power_state=int(power)
         )
 
+    @wrap_instance_event("compute")
     def attach_volume(
         self, ctxt: RequestContext, instance: dict[str, Any], volume_id: str, device: str
     ) -> dict[str, Any]:
@@ -295,6 +391,7 @@ class ComputeManager(ResizeMixin):
         self._update(ctxt, instance["uuid"], block_devices=devices)
         return {"volume_id": volume_id, "device": device}
 
+    @wrap_instance_event("compute")
     def detach_volume(self, ctxt: RequestContext, instance: dict[str, Any], volume_id: str) -> None:
         instance = self.conductor.instance_get(ctxt, instance["uuid"])
         devices = instance["block_devices"]

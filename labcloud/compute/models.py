@@ -59,6 +59,7 @@ class Instance(Base):
     node: Mapped[str | None] = mapped_column(String(255), nullable=True)
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    key_data: Mapped[str | None] = mapped_column(Text, nullable=True)  # the key's public half
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     network_info: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     requested_networks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -68,6 +69,18 @@ class Instance(Base):
     # nova keeps these in block_device_mapping rows; one JSON column is enough here
     block_devices: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     request_id: Mapped[str] = mapped_column(String(64), default="")
+    # what later microversions show (compute/api/versions.py): 2.3's extended attributes,
+    # 2.9's lock, 2.19's description, 2.26's tags (nova keeps tags in a table of their own)
+    display_description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    user_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    reservation_id: Mapped[str] = mapped_column(String(255), default="")
+    launch_index: Mapped[int] = mapped_column(Integer, default=0)
+    kernel_id: Mapped[str] = mapped_column(String(255), default="")
+    ramdisk_id: Mapped[str] = mapped_column(String(255), default="")
+    root_device_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # owner | admin
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     launched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
@@ -82,3 +95,62 @@ class InstanceFault(Base):
     message: Mapped[str] = mapped_column(String(255))
     details: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FlavorExtraSpec(Base):
+    """nova's flavor_extra_specs: ``hw:cpu_policy``, ``quota:disk_read_bytes_sec`` ..."""
+
+    __tablename__ = "flavor_extra_specs"
+    flavor_id: Mapped[str] = mapped_column(ForeignKey("flavors.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class KeyPair(Base):
+    """A user's SSH public key, by name (nova keeps them in its API database)."""
+
+    __tablename__ = "key_pairs"
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(8), default="ssh")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Quota(Base):
+    """A project's limit on one resource, where it differs from the defaults (nova's quotas)."""
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class InstanceAction(Base):
+    """One request on an instance (create, reboot, resize ...), by its request id."""
+
+    __tablename__ = "instance_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(255))
+    request_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    start_time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class InstanceActionEvent(Base):
+    """A part of an action, done by one service (nova's instance_actions_events)."""
+
+    __tablename__ = "instance_actions_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("instance_actions.id"), index=True)
+    event: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    result: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)
+    traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    start_time: Mapped[datetime] = mapped_column(DateTime)
+    finish_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

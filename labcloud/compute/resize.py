@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from labcloud.compute import events
+from labcloud.compute.events import wrap_instance_event
 from labcloud.compute.resources import ComputeResourcesUnavailable, ResourceTracker
 from labcloud.compute.states import PowerState, TaskState, VmState
 from labcloud.context import RequestContext
@@ -53,28 +55,33 @@ class ResizeMixin:
             raise LabCloudError("this nova-compute has no RPC client for other hosts")
         return self.compute
 
-    def _resize_failed(self, ctxt: RequestContext, instance: dict[str, Any], reason: str) -> None:
-        LOG.warning("resize of %s failed on %s: %s", instance["uuid"], self.host, reason)
-        self.conductor.instance_fault_create(ctxt, instance["uuid"], 500, reason)
+    def _resize_failed(
+        self, ctxt: RequestContext, instance: dict[str, Any], exc: LabCloudError
+    ) -> None:
+        LOG.warning("resize of %s failed on %s: %s", instance["uuid"], self.host, exc)
+        events.failed(exc)  # the running step's event ends in Error
+        self.conductor.instance_fault_create(ctxt, instance["uuid"], 500, str(exc))
 
+    @wrap_instance_event("compute")
     def prep_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         migration = instance["migration"]
         try:
             self.resources.reserve(migration["new_flavor"], _vms(migration))
         except ComputeResourcesUnavailable as exc:
-            self._resize_failed(ctxt, instance, str(exc))
+            self._resize_failed(ctxt, instance, exc)
             self._update(ctxt, instance["uuid"], task_state=None, migration=None)
             return
         self.resources.report(ctxt)
         instance = self._update(ctxt, instance["uuid"], task_state=TaskState.RESIZE_MIGRATING)
         self._peers().resize_instance(ctxt, migration["source_compute"], instance)
 
+    @wrap_instance_event("compute")
     def resize_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         migration = instance["migration"]
         try:
             self.driver.migrate_disk_and_power_off(instance, migration["dest_compute"])
         except LabCloudError as exc:
-            self._resize_failed(ctxt, instance, str(exc))
+            self._resize_failed(ctxt, instance, exc)
             self._peers().revert_resize(ctxt, migration["dest_compute"], instance)
             return
         migration = migration | {"status": "migrated"}
@@ -87,6 +94,7 @@ class ResizeMixin:
         )
         self._peers().finish_resize(ctxt, migration["dest_compute"], instance)
 
+    @wrap_instance_event("compute")
     def finish_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         uuid, migration = instance["uuid"], instance["migration"]
         power_on = migration["old_vm_state"] != VmState.STOPPED
@@ -105,7 +113,7 @@ class ResizeMixin:
         try:
             self.driver.finish_migration(instance, instance["network_info"], power_on)
         except LabCloudError as exc:
-            self._resize_failed(ctxt, instance, str(exc))
+            self._resize_failed(ctxt, instance, exc)
             self._update(ctxt, uuid, vm_state=VmState.ERROR, task_state=None)
             return
         self._update(
@@ -117,6 +125,7 @@ class ResizeMixin:
             migration=migration | {"status": "finished"},
         )
 
+    @wrap_instance_event("compute")
     def confirm_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         """On the source: the user keeps the new flavor; free what the old one held here."""
         migration = instance["migration"]
@@ -127,6 +136,7 @@ class ResizeMixin:
             updates |= {"vm_state": migration["old_vm_state"], "task_state": None}
         self._update(ctxt, instance["uuid"], **updates)
 
+    @wrap_instance_event("compute")
     def revert_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         """On the destination: undo what finish_resize did, then hand back to the source."""
         migration = instance["migration"]
@@ -138,6 +148,7 @@ class ResizeMixin:
                 self.neutron.bind_port(ctxt, vif["port_id"], migration["source_compute"])
         self._peers().finish_revert_resize(ctxt, migration["source_compute"], instance)
 
+    @wrap_instance_event("compute")
     def finish_revert_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
         """On the source: the instance runs here again, with its old flavor."""
         migration = instance["migration"]

@@ -45,6 +45,14 @@ class ComputeAPI:
     ) -> None:
         self._host(host).cast(ctxt, "reboot_instance", instance=instance, reboot_type=reboot_type)
 
+    def get_console_output(
+        self, ctxt: RequestContext, host: str, instance: dict[str, Any], tail_length: int | None
+    ) -> str:
+        output = self._host(host).call(
+            ctxt, "get_console_output", instance=instance, tail_length=tail_length
+        )
+        return str(output)
+
     def power_action(
         self, ctxt: RequestContext, host: str, instance: dict[str, Any], method: str
     ) -> None:

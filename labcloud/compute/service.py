@@ -30,36 +30,10 @@ from labcloud.compute.servicegroup import (
 )
 from labcloud.compute.virt import get_driver
 from labcloud.compute.virt.driver import ComputeDriver
-from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.messaging import RPCServer, Target, Transport
 from labcloud.rest.client import ServiceClient
 from labcloud.spec import CloudSpec
-from labcloud.trace.flow import emit_step
-
-
-class TracedScheduler:
-    """nova-scheduler's endpoint, reporting the seed's steps 9–11 around each decision."""
-
-    def __init__(self, manager: SchedulerManager, transport: Transport) -> None:
-        self.manager = manager
-        self.bus = transport.bus
-
-    def select_destinations(
-        self, ctxt: RequestContext, request_spec: dict[str, Any], instance_uuids: list[str]
-    ) -> list[dict[str, Any]]:
-        for step in (9, 10):
-            for uuid in instance_uuids:
-                emit_step(self.bus, step, instance_uuid=uuid, request_id=ctxt.request_id)
-        result: list[dict[str, Any]] = self.manager.select_destinations(
-            ctxt, request_spec=request_spec, instance_uuids=instance_uuids
-        )
-        for uuid in instance_uuids:
-            emit_step(self.bus, 11, instance_uuid=uuid, request_id=ctxt.request_id)
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.manager, name)
 
 
 class ComputeService:
@@ -97,7 +71,7 @@ class ComputeService:
         self._load_flavors()
         bus = transport.bus
         self.instances = Instances(self.db, bus, "nova-conductor")
-        self.scheduler = SchedulerManager(self.db, servicegroup=self.servicegroup)
+        self.scheduler = SchedulerManager(self.db, servicegroup=self.servicegroup, bus=bus)
         self.conductor_api = ConductorAPI(transport, service="nova-api")
         self.compute_api = ComputeAPI(transport, service="nova-conductor")
 
@@ -150,7 +124,11 @@ class ComputeService:
         self._host_servers: dict[str, RPCServer] = {}
         self._periodic: dict[str, Periodic] = {}
         self.conductor = ConductorManager(
-            self.instances, SchedulerAPI(transport), self.compute_api, self.servicegroup
+            self.instances,
+            SchedulerAPI(transport),
+            self.compute_api,
+            self.servicegroup,
+            quota_defaults=lambda: self.frontend.quotas,  # a lab may set other defaults
         )
 
     def _load_flavors(self) -> None:
@@ -171,11 +149,8 @@ class ComputeService:
         return create_compute_app(self.frontend, auth)
 
     def start(self) -> None:
-        t = self.transport
         self._serve(
-            Target("nova", "scheduler", server="scheduler"),
-            TracedScheduler(self.scheduler, t),
-            "nova-scheduler",
+            Target("nova", "scheduler", server="scheduler"), self.scheduler, "nova-scheduler"
         )
         self._serve(
             Target("nova", "conductor", server="conductor"), self.conductor, "nova-conductor"
@@ -217,10 +192,11 @@ class ComputeService:
         if server is not None:
             server.stop()
             server.wait()
+        self.computes[host].cleanup_host()
 
     def hosts_up(self) -> dict[str, bool]:
         """Each compute host: up (reported within ``service_down_time``) or not."""
-        with self.db.session() as s:
+        with self.db.reader() as s:
             last = {n.host: n.updated_at for n in s.scalars(select(ComputeNode))}
         return {h: self.servicegroup.is_up(last.get(h)) for h in self.computes}
 
@@ -245,6 +221,8 @@ class ComputeService:
             server.stop()
         for server in servers:
             server.wait()
+        for manager in self.computes.values():
+            manager.cleanup_host()
         self._servers.clear()
         self._host_servers.clear()
         self.db.dispose()

@@ -1,4 +1,5 @@
-"""Servers and flavors in JSON, with the field names of nova's API samples (microversion 2.1)."""
+"""Servers and flavors in JSON, with the field names of nova's API samples: 2.1's, plus what
+each later microversion adds (the table is in compute/api/__init__.py)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,21 @@ def addresses(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def server(base: str, inst: dict[str, Any], fault: dict[str, Any] | None) -> dict[str, Any]:
+Version = tuple[int, int]
+
+
+def server(
+    base: str,
+    inst: dict[str, Any],
+    fault: dict[str, Any] | None,
+    *,
+    admin: bool = False,
+    version: Version = (2, 1),
+    host_status: str | None = None,
+) -> dict[str, Any]:
+    """A server as nova shows it at ``version``; ``OS-EXT-SRV-ATTR:*`` (its host, hypervisor
+    and domain name; from 2.3 also nova's EC2 attributes) only to admins, and ``host_status``
+    (from 2.16) only where the caller passes one (admins, nova's default rule)."""
     host = inst["host"] or ""
     host_id = hashlib.sha224((inst["project_id"] + host).encode()).hexdigest() if host else ""
     body: dict[str, Any] = {
@@ -64,20 +79,53 @@ def server(base: str, inst: dict[str, Any], fault: dict[str, Any] | None) -> dic
         "key_name": inst["key_name"],
         "OS-SRV-USG:launched_at": inst["launched_at"],
         "OS-SRV-USG:terminated_at": None,
-        "OS-EXT-SRV-ATTR:host": inst["host"],
-        "OS-EXT-SRV-ATTR:hypervisor_hostname": inst["node"],
-        "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst['uuid'][:8]}",
         "OS-EXT-STS:vm_state": inst["vm_state"],
         "OS-EXT-STS:task_state": inst["task_state"],
         "OS-EXT-STS:power_state": int(PowerState(inst["power_state"])),
         "os-extended-volumes:volumes_attached": [
-            {"id": d["volume_id"]} for d in inst["block_devices"]
+            _volume(d, version) for d in inst["block_devices"]
         ],
         "security_groups": [{"name": "default"}],
     }
+    if admin:
+        body |= _extended_attributes(inst, version)
     if fault and inst["status"] == "ERROR":
         body["fault"] = fault
+    if version >= (2, 9):
+        body["locked"] = inst["locked_by"] is not None
+    if version >= (2, 16) and host_status is not None:
+        body["host_status"] = host_status
+    if version >= (2, 19):
+        body["description"] = inst["display_description"]
+    if version >= (2, 26):
+        body["tags"] = list(inst["tags"])
     return body
+
+
+def _volume(device: dict[str, Any], version: Version) -> dict[str, Any]:
+    shown: dict[str, Any] = {"id": device["volume_id"]}
+    if version >= (2, 3):
+        shown["delete_on_termination"] = bool(device.get("delete_on_termination"))
+    return shown
+
+
+def _extended_attributes(inst: dict[str, Any], version: Version) -> dict[str, Any]:
+    """nova's ``OS-EXT-SRV-ATTR:*``; 2.3 added what the EC2 API needed to leave nova."""
+    shown = {
+        "OS-EXT-SRV-ATTR:host": inst["host"],
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": inst["node"],
+        "OS-EXT-SRV-ATTR:instance_name": instance_name(inst),
+    }
+    if version >= (2, 3):
+        for attr in ("reservation_id", "launch_index", "hostname", "kernel_id", "ramdisk_id"):
+            shown[f"OS-EXT-SRV-ATTR:{attr}"] = inst[attr]
+        shown["OS-EXT-SRV-ATTR:root_device_name"] = inst["root_device_name"]
+        shown["OS-EXT-SRV-ATTR:user_data"] = inst["user_data"]
+    return shown
+
+
+def instance_name(inst: dict[str, Any]) -> str:
+    return f"instance-{inst['uuid'][:8]}"
 
 
 def flavor(base: str, f: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,13 @@
-"""cinder's volumes table (attachments kept with the volume, as a JSON list)."""
+"""cinder's tables: volumes (attachments kept with the volume, as a JSON list; the image a
+volume was made from kept with it, where cinder has ``volume_glance_metadata``) and
+snapshots."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,5 +28,39 @@ class Volume(Base):
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    bootable: Mapped[bool] = mapped_column(Boolean, default=False)
+    snapshot_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    source_volid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # the image it was made from (image_id, image_name, disk_format, ...): volume_image_metadata
+    image_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    volume_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Snapshot(Base):
+    """A point-in-time copy of a volume, kept on the volume's backend."""
+
+    __tablename__ = "snapshots"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_id: Mapped[str] = mapped_column(ForeignKey("volumes.id"), index=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    size: Mapped[int] = mapped_column(Integer)  # GB, the volume's when it was taken
+    status: Mapped[str] = mapped_column(String(32), default="creating")
+    progress: Mapped[str] = mapped_column(String(16), default="0%")
+    snapshot_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Quota(Base):
+    """A project's limit on one resource, where it differs from the defaults (cinder's
+    ``quotas`` table)."""
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)

@@ -30,6 +30,12 @@ class VolumeAPI:
     def delete_volume(self, ctxt: RequestContext, host: str, volume_id: str) -> None:
         self.client.prepare(server=host).cast(ctxt, "delete_volume", volume_id=volume_id)
 
+    def create_snapshot(self, ctxt: RequestContext, host: str, snapshot: dict[str, Any]) -> None:
+        self.client.prepare(server=host).cast(ctxt, "create_snapshot", snapshot=snapshot)
+
+    def delete_snapshot(self, ctxt: RequestContext, host: str, snapshot_id: str) -> None:
+        self.client.prepare(server=host).cast(ctxt, "delete_snapshot", snapshot_id=snapshot_id)
+
     def initialize_connection(
         self, ctxt: RequestContext, host: str, volume_id: str, connector: dict[str, Any]
     ) -> dict[str, Any]:

@@ -4,25 +4,44 @@ Builds: ask nova-scheduler for hosts (a call), then cast ``build_and_run_instanc
 chosen ``compute.<host>``. A build that fails on a host comes back here through
 ``build_instances`` and is scheduled again without that host, at most ``MAX_ATTEMPTS``
 times in all (nova's ``scheduler.max_attempts``). NoValidHost puts the instance in ERROR
-with a fault.
+with a fault, and (the build's first scheduling only) an Error event
+``conductor_schedule_and_build_instances``, as nova records when it buries the instance
+in cell0; a resize's scheduling is the event ``conductor_migrate_server``. A build that can
+no longer finish (its host down, or no progress for ``instance_build_timeout``) ends in
+ERROR too, and its ports are given back to neutron (labcloud's choice: nova's build timeout
+only sets ERROR).
+
+Before scheduling a build, the project's quota is counted again with the new instances in
+it (nova's ``[quota] recheck_quota``, since Pike: usage is counted, nothing reserved): two
+requests that both passed nova-api's check at once may have gone over, and then their
+instances end in ERROR with the quota's fault, as nova's ``_cleanup_build_artifacts``
+leaves them (both may fail; neither gets more than the quota).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labcloud.compute.clients import NeutronClient, release_ports
+from labcloud.compute.events import EventReporter
+from labcloud.compute.instance_actions import InstanceActions
 from labcloud.compute.instances import Instances, now
 from labcloud.compute.models import ComputeNode
+from labcloud.compute.quotas import QuotaExceeded, Quotas
 from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.compute.servicegroup import ServiceGroup, parse_time, utcnow
 from labcloud.compute.states import VmState
 from labcloud.context import RequestContext
-from labcloud.exceptions import NoValidHost
-from labcloud.trace.flow import emit_step
+from labcloud.exceptions import LabCloudError, NoValidHost, UnexpectedVMStateError
+from labcloud.trace.flow import flow_step
 
 LOG = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -43,16 +62,49 @@ class ConductorManager:
         scheduler: Scheduler,
         compute: ComputeAPI,
         servicegroup: ServiceGroup | None = None,
+        *,
+        host: str = "controller",
+        quota_defaults: Callable[[], Mapping[str, int]] | None = None,
+        neutron: NeutronClient | None = None,
+        service_context: Callable[[], RequestContext] | None = None,
     ) -> None:
+        """``neutron`` and ``service_context`` (the service user's, for any project's ports):
+        to free the ports of builds given up; without them, they stay until a delete."""
         self.instances = instances
         self.scheduler = scheduler
         self.compute = compute
         self.servicegroup = servicegroup or ServiceGroup()
+        self.host = host
+        self.actions = InstanceActions(instances.db)
+        # nova's [quota] defaults as nova-api has them now (a project's own limits are rows)
+        self.quota_defaults = quota_defaults or dict
+        self.neutron = neutron
+        self.service_context = service_context
+        self._unreleased: dict[str, dict[str, Any]] = {}  # given up, ports not yet released
 
     def schedule_and_build_instances(
         self, ctxt: RequestContext, request_spec: dict[str, Any], instance_uuids: list[str]
     ) -> None:
-        self._schedule(ctxt, request_spec, instance_uuids, attempt=1)
+        if not self._recheck_quota(request_spec, instance_uuids):
+            return
+        try:
+            self._schedule(ctxt, request_spec, instance_uuids, attempt=1)
+        except NoValidHost as exc:
+            with EventReporter(
+                self, ctxt, "conductor_schedule_and_build_instances", self.host, *instance_uuids
+            ) as event:
+                event.failure = exc
+
+    def _recheck_quota(self, spec: dict[str, Any], uuids: list[str]) -> bool:
+        """nova's recheck: the usage, new instances included, within the limits (no delta)."""
+        quotas = Quotas(self.instances, self.quota_defaults())
+        try:
+            quotas.check(spec.get("project_id") or "", spec["flavor"], 0)
+        except QuotaExceeded as exc:
+            for uuid in uuids:
+                self._error(uuid, str(exc))
+            return False
+        return True
 
     def build_instances(
         self,
@@ -70,29 +122,47 @@ class ConductorManager:
             for uuid in instance_uuids:
                 self._error(uuid, message, reason)
             return
-        self._schedule(ctxt, request_spec, instance_uuids, attempt=attempt)
+        with contextlib.suppress(NoValidHost):  # the instances are in ERROR, with a fault
+            self._schedule(ctxt, request_spec, instance_uuids, attempt=attempt)
 
     def _schedule(
         self, ctxt: RequestContext, spec: dict[str, Any], uuids: list[str], attempt: int
     ) -> None:
+        """Choose the hosts and cast the builds; NoValidHost: ERROR, then raised."""
         try:
             hosts = self.scheduler.select_destinations(ctxt, spec, uuids)
         except NoValidHost as exc:
             for uuid in uuids:
                 self._error(uuid, str(exc))
-            return
+            raise
         for uuid, chosen in zip(uuids, hosts, strict=True):
             # one at a time, as nova does: builds reach the hosts at the pace they can take
             instance = self.instances.update(
                 uuid, {"host": chosen["host"], "node": chosen.get("nodename")}
             )
-            emit_step(self.instances.bus, 12, instance_uuid=uuid, request_id=ctxt.request_id)
-            self.compute.build_and_run_instance(ctxt, chosen["host"], instance, spec, attempt)
+            flow_step(self.instances.bus, 12, ctxt, instance_uuid=uuid)
+            # the host gets its own instance's spec, not the whole request's uuids (a cast
+            # of 1,000 instances would carry 1,000 uuids, each: quadratic in the request)
+            own = spec | {"instance_uuids": [uuid], "num_instances": 1}
+            self.compute.build_and_run_instance(ctxt, chosen["host"], instance, own, attempt)
 
     def migrate_server(
         self, ctxt: RequestContext, instance_uuid: str, flavor: dict[str, Any]
     ) -> None:
         """A resize: choose a host with room for ``flavor`` (the current one may do)."""
+        with EventReporter(
+            self, ctxt, "conductor_migrate_server", self.host, instance_uuid
+        ) as event:
+            try:
+                self._migrate_server(ctxt, instance_uuid, flavor)
+            except NoValidHost as exc:
+                event.failure = exc
+                self.instances.update(instance_uuid, {"task_state": None})
+                self.instances.add_fault(instance_uuid, 500, str(exc))
+
+    def _migrate_server(
+        self, ctxt: RequestContext, instance_uuid: str, flavor: dict[str, Any]
+    ) -> None:
         instance = self.instances.get(instance_uuid)
         spec = {
             "instance_uuids": [instance_uuid],
@@ -104,12 +174,7 @@ class ConductorManager:
             "project_id": instance["project_id"],
             "block_devices": [],
         }
-        try:
-            (chosen,) = self.scheduler.select_destinations(ctxt, spec, [instance_uuid])
-        except NoValidHost as exc:
-            self.instances.update(instance_uuid, {"task_state": None})
-            self.instances.add_fault(instance_uuid, 500, str(exc))
-            return
+        (chosen,) = self.scheduler.select_destinations(ctxt, spec, [instance_uuid])
         migration = {
             "source_compute": instance["host"],
             "dest_compute": chosen["host"],
@@ -127,9 +192,12 @@ class ConductorManager:
         host's queue (or died with it) and nothing would ever move the instance out of
         BUILD. With ``build_timeout`` (seconds, nova's ``instance_build_timeout``; 0: off),
         also any build that has not moved for that long (a message lost with a broker's
-        queue). Ports and volumes stay until the instance is deleted. Returns the uuids.
+        queue). Their ports go back to neutron (volumes stay attached until the instance is
+        deleted, as in nova). Returns the uuids.
         """
-        with self.instances.db.session() as s:
+        for inst in list(self._unreleased.values()):  # a release that failed last time
+            self._release_ports(inst)
+        with self.instances.db.reader() as s:
             last_report = {n.host: n.updated_at for n in s.scalars(select(ComputeNode))}
         failed = []
         for inst in self.instances.where(vm_state=VmState.BUILDING):
@@ -138,14 +206,14 @@ class ConductorManager:
             if host is not None and not self.servicegroup.is_up(last_report.get(host)):
                 silent = self.servicegroup.silent_for(last_report.get(host))
                 since = "never reported" if silent is None else f"silent for {silent:.0f} s"
-                self._error(
+                gave_up = self._error(
                     inst["uuid"],
                     f"Build of instance {inst['uuid']} aborted: compute host {host} is down",
                     f"nova-compute on {host} {since} (service_down_time "
                     f"{self.servicegroup.down_time:g} s)",
                 )
             elif build_timeout and idle > build_timeout:
-                self._error(
+                gave_up = self._error(
                     inst["uuid"],
                     "Instance build timed out. Set to error state.",
                     f"no progress for {idle:.0f} s in task state {inst['task_state']} "
@@ -153,31 +221,90 @@ class ConductorManager:
                 )
             else:
                 continue
-            failed.append(inst["uuid"])
+            if gave_up:
+                self._release_ports(inst)
+                failed.append(inst["uuid"])
         return failed
 
-    def _error(self, uuid: str, message: str, details: str = "") -> None:
+    def _release_ports(self, instance: dict[str, Any]) -> None:
+        """The ports of a build given up: deleted (the user's own unbound), so no address
+        stays allocated to an instance that will never run. A failure (neutron or keystone
+        briefly unavailable) is tried again at the next check of the builds."""
+        if self.neutron is None or self.service_context is None:
+            return
+        try:
+            release_ports(self.neutron, self.service_context(), instance)
+        except (LabCloudError, httpx.HTTPError):
+            LOG.warning("ports of %s not released: trying again", instance["uuid"], exc_info=True)
+            self._unreleased[instance["uuid"]] = instance
+        else:
+            self._unreleased.pop(instance["uuid"], None)
+
+    def _error(self, uuid: str, message: str, details: str = "") -> bool:
+        """A build ends in ERROR with a fault; False if it was no longer building (its host
+        finished it meanwhile: what it did stands)."""
+        try:
+            self.instances.update(
+                uuid,
+                {"vm_state": VmState.ERROR, "task_state": None},
+                expected_vm_state=VmState.BUILDING,
+            )
+        except UnexpectedVMStateError as exc:
+            LOG.info("instance %s not put in ERROR: %s", uuid, exc)
+            return False
         LOG.warning("instance %s goes to ERROR: %s %s", uuid, message, details)
-        self.instances.update(uuid, {"vm_state": VmState.ERROR, "task_state": None})
         self.instances.add_fault(uuid, 500, message, details)
+        return True
 
     # -- database work for nova-compute ----------------------------------------------------
     def instance_get(self, ctxt: RequestContext, instance_uuid: str) -> dict[str, Any]:
-        emit_step(self.instances.bus, 15, instance_uuid=instance_uuid, request_id=ctxt.request_id)
-        emit_step(self.instances.bus, 16, instance_uuid=instance_uuid, request_id=ctxt.request_id)
+        bus = self.instances.bus
+        flow_step(bus, 15, ctxt, instance_uuid=instance_uuid)
+        flow_step(bus, 16, ctxt, instance_uuid=instance_uuid)
         instance = self.instances.get(instance_uuid)
-        emit_step(self.instances.bus, 17, instance_uuid=instance_uuid, request_id=ctxt.request_id)
+        flow_step(bus, 17, ctxt, instance_uuid=instance_uuid)
         return instance
+
+    def action_event_start(
+        self, ctxt: RequestContext, instance_uuid: str, event: str, host: str, start_time: str
+    ) -> None:
+        """An event of the request's action begins (nova's ``InstanceActionEvent.event_start``,
+        which nova-compute sends through the conductor)."""
+        self.actions.event_start(
+            instance_uuid, ctxt.request_id, event, host, datetime.fromisoformat(start_time)
+        )
+
+    def action_event_finish(
+        self,
+        ctxt: RequestContext,
+        instance_uuid: str,
+        event: str,
+        finish_time: str,
+        traceback: str | None,
+        details: str | None,
+    ) -> None:
+        self.actions.event_finish(
+            instance_uuid,
+            ctxt.request_id,
+            event,
+            datetime.fromisoformat(finish_time),
+            traceback,
+            details,
+        )
 
     def instance_get_all_by_host(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:
         return self.instances.where(host=host)
 
     def instance_update(
-        self, ctxt: RequestContext, instance_uuid: str, updates: dict[str, Any]
+        self,
+        ctxt: RequestContext,
+        instance_uuid: str,
+        updates: dict[str, Any],
+        expected_vm_state: str | None = None,
     ) -> dict[str, Any]:
         if "launched_at" in updates and updates["launched_at"] == "now":
             updates = updates | {"launched_at": now()}
-        return self.instances.update(instance_uuid, updates)
+        return self.instances.update(instance_uuid, updates, expected_vm_state=expected_vm_state)
 
     def instance_fault_create(
         self, ctxt: RequestContext, instance_uuid: str, code: int, message: str, details: str

@@ -54,16 +54,54 @@ class ConductorAPI:
         result: dict[str, Any] = self.client.call(ctxt, "instance_get", instance_uuid=instance_uuid)
         return result
 
+    def action_event_start(
+        self, ctxt: RequestContext, instance_uuid: str, event: str, host: str, start_time: str
+    ) -> None:
+        self.client.call(
+            ctxt,
+            "action_event_start",
+            instance_uuid=instance_uuid,
+            event=event,
+            host=host,
+            start_time=start_time,
+        )
+
+    def action_event_finish(
+        self,
+        ctxt: RequestContext,
+        instance_uuid: str,
+        event: str,
+        finish_time: str,
+        traceback: str | None,
+        details: str | None,
+    ) -> None:
+        self.client.call(
+            ctxt,
+            "action_event_finish",
+            instance_uuid=instance_uuid,
+            event=event,
+            finish_time=finish_time,
+            traceback=traceback,
+            details=details,
+        )
+
     def instance_get_all_by_host(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.client.call(ctxt, "instance_get_all_by_host", host=host)
         return result
 
     def instance_update(
-        self, ctxt: RequestContext, instance_uuid: str, **updates: Any
+        self,
+        ctxt: RequestContext,
+        instance_uuid: str,
+        expected_vm_state: str | None = None,
+        **updates: Any,
     ) -> dict[str, Any]:
-        result: dict[str, Any] = self.client.call(
-            ctxt, "instance_update", instance_uuid=instance_uuid, updates=updates
-        )
+        """Write ``updates``; with ``expected_vm_state``, only if the instance is still in it
+        (else UnexpectedVMStateError: a build the conductor gave up meanwhile)."""
+        kwargs: dict[str, Any] = {"instance_uuid": instance_uuid, "updates": updates}
+        if expected_vm_state is not None:
+            kwargs["expected_vm_state"] = expected_vm_state
+        result: dict[str, Any] = self.client.call(ctxt, "instance_update", **kwargs)
         return result
 
     def instance_fault_create(

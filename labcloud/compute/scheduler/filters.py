@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from labcloud.compute.scheduler.host_state import HostState
-from labcloud.compute.servicegroup import ServiceGroup
+from labcloud.compute.servicegroup import ServiceGroup, utcnow
 
 Spec = dict[str, Any]
 
@@ -15,6 +16,11 @@ class BaseHostFilter:
 
     def host_passes(self, host: HostState, spec: Spec) -> bool:
         raise NotImplementedError
+
+    def filter_all(self, hosts: list[HostState], spec: Spec) -> list[HostState]:
+        """The hosts that pass (a filter may do once per decision what each host shares)."""
+        passes = self.host_passes
+        return [h for h in hosts if passes(h, spec)]
 
 
 class ComputeFilter(BaseHostFilter):
@@ -27,6 +33,11 @@ class ComputeFilter(BaseHostFilter):
 
     def host_passes(self, host: HostState, spec: Spec) -> bool:
         return host.enabled and self.servicegroup.is_up(host.updated_at)
+
+    def filter_all(self, hosts: list[HostState], spec: Spec) -> list[HostState]:
+        # one clock reading per decision, not one per host: up means reported since then
+        cutoff = utcnow() - timedelta(seconds=self.servicegroup.down_time)
+        return [h for h in hosts if h.enabled and h.updated_at and h.updated_at >= cutoff]
 
 
 class RamFilter(BaseHostFilter):
@@ -107,8 +118,7 @@ def run_filters(
     """The hosts that pass every filter, and how many each filter removed."""
     removed = []
     for f in filters:
-        passes = f.host_passes
-        kept = [h for h in hosts if passes(h, spec)]
+        kept = f.filter_all(hosts, spec)
         removed.append((f.name, len(hosts) - len(kept)))
         hosts = kept
     return hosts, removed

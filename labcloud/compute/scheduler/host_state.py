@@ -71,7 +71,7 @@ class HostManager:
 
     def refresh(self) -> None:
         """Reload every host from the compute_nodes table."""
-        with self.db.session() as s:
+        with self.db.reader() as s:
             rows = [
                 {c.name: getattr(n, c.name) for c in ComputeNode.__table__.columns}
                 for n in s.scalars(select(ComputeNode))

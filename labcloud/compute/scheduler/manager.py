@@ -2,7 +2,8 @@
 
 Hosts come from the compute_nodes table (``refresh``) and from the computes' reports, which
 the conductor fans out (``update_host``). A chosen host's resources are consumed in memory
-at once, so the next decision does not pick a host that is already full.
+at once, so the next decision does not pick a host that is already full. The seed's steps
+9–11 are reported here, where the scheduler does them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from labcloud.compute.servicegroup import ServiceGroup
 from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.exceptions import NoValidHost
+from labcloud.trace.bus import TraceBus
+from labcloud.trace.flow import flow_step
 
 
 class SchedulerManager:
@@ -27,7 +30,9 @@ class SchedulerManager:
         filters: list[BaseHostFilter] | None = None,
         ram_weight_multiplier: float = 1.0,
         servicegroup: ServiceGroup | None = None,
+        bus: TraceBus | None = None,
     ) -> None:
+        self.bus = bus
         self.hosts = HostManager(db)
         self.filters = filters if filters is not None else default_filters(servicegroup)
         self.weighers = [RAMWeigher(ram_weight_multiplier)]
@@ -36,12 +41,16 @@ class SchedulerManager:
     def select_destinations(
         self, ctxt: RequestContext | None, request_spec: dict[str, Any], instance_uuids: list[str]
     ) -> list[dict[str, Any]]:
+        request_id = ctxt.request_id if ctxt is not None else ""
+        for uuid in instance_uuids:
+            flow_step(self.bus, 9, request_id, instance_uuid=uuid)
         ignore = set(request_spec.get("ignore_hosts") or [])
         forced = set(request_spec.get("force_hosts") or [])  # an admin's zone:host
         chosen = []
         placed: list[HostState] = []
         with self._lock:
-            for _ in instance_uuids:
+            for uuid in instance_uuids:
+                flow_step(self.bus, 10, request_id, instance_uuid=uuid)
                 candidates = [
                     h
                     for h in self.hosts.get_all()
@@ -60,6 +69,8 @@ class SchedulerManager:
                 best.consume(request_spec["flavor"])
                 placed.append(best)
                 chosen.append({"host": best.host, "nodename": best.host, "limits": {}})
+        for uuid in instance_uuids:
+            flow_step(self.bus, 11, request_id, instance_uuid=uuid)
         return chosen
 
     def update_host(self, ctxt: RequestContext | None, host_state: dict[str, Any]) -> None:

@@ -13,4 +13,8 @@ def get_driver(name: str, host: str, **options: Any) -> ComputeDriver:
         from labcloud.compute.virt.fake import FakeDriver
 
         return FakeDriver(host, **options)
-    raise ValueError(f"unknown compute driver {name!r} (labcloud has: fake)")
+    if name == "libvirt":
+        from labcloud.compute.virt.libvirt.driver import LibvirtDriver
+
+        return LibvirtDriver(host, **options)
+    raise ValueError(f"unknown compute driver {name!r} (labcloud has: fake, libvirt)")

@@ -4,11 +4,14 @@ message bus."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from labcloud.compute.states import PowerState
 from labcloud.exceptions import LabCloudError, NotFound
+
+Download = Callable[[str], Iterable[bytes]]  # image id -> its data, chunk by chunk
 
 
 class VirtDriverError(LabCloudError):
@@ -29,6 +32,11 @@ class InstanceInfo:
 
 
 class ComputeDriver(Protocol):
+    @property
+    def boot_marker(self) -> str | None:
+        """The console line this hypervisor's guests print once booted (labcloud's tiny
+        image's), which labcloud's console watch looks for; None: no guest boots here."""
+
     def init_host(self) -> None:
         """Get ready to serve (connect to the hypervisor)."""
 
@@ -41,8 +49,11 @@ class ComputeDriver(Protocol):
         image_meta: dict[str, Any],
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
+        download: Download | None = None,
     ) -> None:
-        """Create and start the instance; raise a LabCloudError when it cannot."""
+        """Create and start the instance; raise a LabCloudError when it cannot.
+        ``download``: image id -> its data from glance, with the requesting user's token
+        (nova-compute fetches an image it has not cached, as nova's image backend does)."""
 
     def destroy(self, instance: dict[str, Any]) -> None:
         """Stop and remove the instance; nothing happens if it is not there."""
@@ -79,6 +90,9 @@ class ComputeDriver(Protocol):
 
     def list_instances(self) -> list[str]:
         """The uuids of the instances on this hypervisor."""
+
+    def get_console_output(self, instance: dict[str, Any]) -> str:
+        """The tail of its serial console (``openstack console log show``)."""
 
     def attach_volume(
         self, connection_info: dict[str, Any], instance: dict[str, Any], mountpoint: str

@@ -10,14 +10,20 @@ from typing import Any
 
 from labcloud.compute.states import PowerState
 from labcloud.compute.virt.driver import (
+    Download,
     InstanceExists,
     InstanceInfo,
     InstanceNotOnHypervisor,
     VirtDriverError,
 )
+from labcloud.compute.virt.netns import NamespaceGuests
 
 
 class FakeDriver:
+    # No guest boots here: the console is made up when read, so there is no boot line to
+    # watch for, and a flow view shows none under step 28.
+    boot_marker: str | None = None
+
     def __init__(
         self,
         host: str,
@@ -25,8 +31,12 @@ class FakeDriver:
         memory_mb: int = 16384,
         local_gb: int = 160,
         spawn_delay: float = 0.0,
+        datapath_tag: str | None = None,
     ) -> None:
+        """``datapath_tag``: the cloud's namespaces (labcloud.netns): each instance becomes
+        a network namespace plugged into its networks, that answers ping (netns.py)."""
         self.host = host
+        self.guests = NamespaceGuests(datapath_tag, host) if datapath_tag else None
         self.resources = {"vcpus": vcpus, "memory_mb": memory_mb, "local_gb": local_gb}
         self.spawn_delay = spawn_delay
         self._lock = threading.Lock()
@@ -53,6 +63,7 @@ class FakeDriver:
         image_meta: dict[str, Any],
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
+        download: Download | None = None,
     ) -> None:
         if self.spawn_delay:
             threading.Event().wait(self.spawn_delay)  # a deliberate, visible delay
@@ -62,11 +73,15 @@ class FakeDriver:
             if instance["uuid"] in self._domains:
                 raise InstanceExists(uuid=instance["uuid"])
             self._domains[instance["uuid"]] = PowerState.RUNNING
+        if self.guests is not None:
+            self.guests.spawn(instance, network_info)
 
     def destroy(self, instance: dict[str, Any]) -> None:
         with self._lock:
             self._domains.pop(instance["uuid"], None)
             self._volumes.pop(instance["uuid"], None)  # a resize's backup copy stays
+        if self.guests is not None:
+            self.guests.destroy(instance)
 
     def _set(self, instance: dict[str, Any], state: PowerState) -> None:
         with self._lock:
@@ -126,6 +141,12 @@ class FakeDriver:
     def list_instances(self) -> list[str]:
         with self._lock:
             return list(self._domains)
+
+    def get_console_output(self, instance: dict[str, Any]) -> str:
+        """No guest runs here: the console says so, in the shape of a real one."""
+        state = self.get_info(instance).state
+        name = instance.get("display_name") or instance["uuid"]
+        return f"fake-guest: {name} on {self.host}: {state.label} (no guest runs here)\n"
 
     def attach_volume(
         self, connection_info: dict[str, Any], instance: dict[str, Any], mountpoint: str

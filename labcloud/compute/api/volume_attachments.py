@@ -1,0 +1,46 @@
+"""``/servers/{id}/os-volume_attachments``: attach, list and detach a server's volumes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from labcloud.compute import responses as out
+from labcloud.compute.api.deps import JSON, Ctxt, Frontend
+from labcloud.compute.schemas import AttachmentBody
+
+router = APIRouter(prefix="/v2.1/servers/{uuid}/os-volume_attachments", tags=["volume attachments"])
+
+
+@router.post("", response_model=out.AttachmentBody)
+def attach(uuid: str, body: AttachmentBody, ctxt: Ctxt, front: Frontend) -> JSON:
+    att = body.volumeAttachment
+    result = front.attach_volume(ctxt, uuid, att.volumeId, att.device)
+    return {
+        "volumeAttachment": {
+            "id": att.volumeId,
+            "serverId": uuid,
+            "volumeId": att.volumeId,
+            "device": result["device"],
+        }
+    }
+
+
+@router.get("", response_model=out.Attachments)
+def attachments(uuid: str, ctxt: Ctxt, front: Frontend) -> JSON:
+    inst = front.get(ctxt, uuid)
+    return {
+        "volumeAttachments": [
+            {
+                "id": d["volume_id"],
+                "serverId": uuid,
+                "volumeId": d["volume_id"],
+                "device": d["device"],
+            }
+            for d in inst["block_devices"]
+        ]
+    }
+
+
+@router.delete("/{volume_id}", status_code=202)
+def detach(uuid: str, volume_id: str, ctxt: Ctxt, front: Frontend) -> None:
+    front.detach_volume(ctxt, uuid, volume_id)

@@ -1,0 +1,183 @@
+"""nova's os-instance-actions: each request on an instance, with its events.
+
+nova-api records the action (``create``, ``reboot``, ``resize`` ...) under the request's id.
+Its events are the methods that did the work, each reported by the service that ran it
+(compute/events.py): a boot is ``compute__do_build_and_run_instance`` on each host that
+tried it (a boot no host could take, ``conductor_schedule_and_build_instances``); a resize
+``conductor_migrate_server``, ``compute_prep_resize``, ``compute_resize_instance``,
+``compute_finish_resize``. The seed's phases (scheduling, networking, block_device_mapping,
+spawning) are task states, not events: the flow recorder shows them.
+
+What a caller sees depends on the microversion, as nova's: events only for admins below
+2.51 (so at every version labcloud serves), the traceback of a failed one only for admins;
+from 2.21 the actions of a deleted server too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.orm import Session
+
+from labcloud.compute.models import InstanceAction, InstanceActionEvent
+from labcloud.compute.schemas import plain
+from labcloud.context import RequestContext
+from labcloud.db import Database
+from labcloud.exceptions import NotFound
+
+ACTIONS: Table = InstanceAction.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def start(
+    db: Database,
+    s: Session,
+    ctxt: RequestContext,
+    uuids: Sequence[str],
+    action: str,
+    when: datetime,
+) -> None:
+    """Record ``action`` on each of ``uuids`` under the request's id: one INSERT for all
+    (a multi-create's 1,000 ORM objects added and flushed were most of its POST)."""
+    rows = [
+        {
+            "instance_uuid": uuid,
+            "action": action,
+            "request_id": ctxt.request_id,
+            "user_id": ctxt.user_id or "",
+            "project_id": ctxt.project_id or "",
+            "message": None,
+            "start_time": when,
+        }
+        for uuid in uuids
+    ]
+    ids = s.execute(insert(ACTIONS).returning(ACTIONS.c.id, sort_by_parameter_order=True), rows)
+    db.record(s, ACTIONS.name, "insert", *map(str, ids.scalars()))
+
+
+def _action_id(s: Session, instance_uuid: str, request_id: str) -> int | None:
+    """The request's action on the instance (nova's ``action_get_by_request_id``)."""
+    return s.scalar(
+        select(InstanceAction.id)
+        .where(
+            InstanceAction.instance_uuid == instance_uuid,
+            InstanceAction.request_id == request_id,
+        )
+        .order_by(InstanceAction.id.desc())
+        .limit(1)
+    )
+
+
+class InstanceActions:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def event_start(
+        self, instance_uuid: str, request_id: str, event: str, host: str, when: datetime
+    ) -> None:
+        """Work on the instance began; an event with no action of its request (a periodic
+        task's, say) is not recorded."""
+        with self.db.session() as s:
+            action_id = _action_id(s, instance_uuid, request_id)
+            if action_id is not None:
+                s.add(
+                    InstanceActionEvent(
+                        action_id=action_id, event=event, host=host, start_time=when
+                    )
+                )
+
+    def event_finish(
+        self,
+        instance_uuid: str,
+        request_id: str,
+        event: str,
+        when: datetime,
+        traceback: str | None,
+        details: str | None,
+    ) -> None:
+        """The work ended: ``Error`` with a traceback, else ``Success``; an Error also marks
+        the action's message, as nova's ``action_event_finish`` does."""
+        with self.db.session() as s:
+            action_id = _action_id(s, instance_uuid, request_id)
+            if action_id is None:
+                return
+            row = s.scalar(
+                select(InstanceActionEvent)
+                .where(
+                    InstanceActionEvent.action_id == action_id,
+                    InstanceActionEvent.event == event,
+                    InstanceActionEvent.finish_time.is_(None),
+                )
+                .order_by(InstanceActionEvent.id.desc())
+                .limit(1)
+            )
+            if row is None:
+                return
+            row.finish_time = when
+            row.result = "Error" if traceback else "Success"
+            row.traceback, row.details = traceback, (details or "")[:255] or None
+            if traceback:
+                s.execute(
+                    update(InstanceAction)
+                    .where(InstanceAction.id == action_id)
+                    .values(message="Error")
+                )
+
+    def list(self, instance_uuid: str) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            rows = s.scalars(
+                select(InstanceAction)
+                .where(InstanceAction.instance_uuid == instance_uuid)
+                .order_by(InstanceAction.id.desc())
+            )
+            return [self._action(r) for r in rows]
+
+    def get(self, instance_uuid: str, request_id: str, *, admin: bool) -> dict[str, Any]:
+        """The action, with its events for admins (nova's ``events`` rule below 2.51)."""
+        if not plain(request_id):
+            raise NotFound(f"Action for request_id {request_id[:64]!r} could not be found")
+        with self.db.reader() as s:
+            row = s.scalar(
+                select(InstanceAction).where(
+                    InstanceAction.instance_uuid == instance_uuid,
+                    InstanceAction.request_id == request_id,
+                )
+            )
+            if row is None:
+                raise NotFound(f"Action for request_id {request_id} on instance could not be found")
+            if not admin:
+                return self._action(row)
+            events = s.scalars(
+                select(InstanceActionEvent)
+                .where(InstanceActionEvent.action_id == row.id)
+                .order_by(InstanceActionEvent.id)
+            )
+            shown = [
+                {
+                    "event": e.event,
+                    "start_time": _iso(e.start_time),
+                    "finish_time": _iso(e.finish_time),
+                    "result": e.result,
+                    "traceback": e.traceback,
+                }
+                for e in events
+            ]
+            return self._action(row) | {"events": shown}
+
+    @staticmethod
+    def _action(r: InstanceAction) -> dict[str, Any]:
+        return {
+            "action": r.action,
+            "instance_uuid": r.instance_uuid,
+            "request_id": r.request_id,
+            "user_id": r.user_id,
+            "project_id": r.project_id,
+            "start_time": _iso(r.start_time),
+            "message": r.message,
+        }

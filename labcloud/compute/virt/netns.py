@@ -1,0 +1,114 @@
+"""The fake hypervisor's guests as network namespaces: instances a student can ping.
+
+Each instance is namespace ``lc-<tag>-i-<uuid>``; each of its ports a veth whose
+``tap<port id[:11]>`` end is on the host (the host's namespace, as libvirt leaves a tap for
+the L2 agent to plug) and whose other end is the guest's ``eth<n>``, with the port's MAC.
+The guest then does what a cirros image does at boot: asks DHCP for its address (busybox
+``udhcpc``) where its network has a DHCP server, or takes the address injected into it
+(the seed's Flat mode); and it serves a one-line web page on port 80 (busybox ``httpd``).
+The kernel answers ping. ``destroy`` stops its processes and deletes the namespace, which
+takes its veths, and so its taps, along.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from labcloud.netns import links, procs
+from labcloud.netns.fabric import Fabric
+
+# What udhcpc runs on each DHCP event (busybox passes the lease in the environment).
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface" ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    echo "$ip/$mask" > "$LEASE_FILE" ;;
+esac
+exit 0
+"""
+
+
+class NamespaceGuests:
+    def __init__(self, tag: str, host: str, state_dir: Path | None = None) -> None:
+        self.fabric = Fabric(tag)
+        self.host = host
+        self.dir = state_dir or Path("/run/labcloud") / f"guests-{tag}"
+        self._procs: dict[str, list[subprocess.Popen[bytes]]] = {}
+        self._lock = threading.Lock()
+
+    def ns(self, uuid: str) -> str:
+        return self.fabric.ns(f"i-{uuid}")
+
+    def spawn(self, instance: dict[str, Any], network_info: list[dict[str, Any]]) -> None:
+        """Make the guest's namespace, plug its ports, start its DHCP client and web page."""
+        uuid = instance["uuid"]
+        ns, host_ns = self.ns(uuid), self.fabric.host(self.host)
+        links.ensure_namespace(ns)
+        home = self.dir / uuid
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "index.html").write_text(f"{instance.get('display_name') or uuid}\n")
+        started = [procs.start(ns, ["busybox", "httpd", "-f", "-p", "80", "-h", str(home)])]
+        for n, vif in enumerate(network_info):
+            eth = f"eth{n}"
+            with links.iproute(host_ns) as ipr:
+                links.add_veth(ipr, links.tap_name(vif["port_id"]), eth, ns)
+                links.set_up(ipr, links.tap_name(vif["port_id"]))
+            with links.iproute(ns) as ipr:
+                links.set_up(ipr, eth, mac=vif["mac_address"])
+            if self.has_dhcp(vif["network_id"]):
+                started.append(self._dhcp_client(ns, eth, home))
+            else:
+                self._inject(ns, eth, vif)
+        with self._lock:
+            self._procs[uuid] = started
+
+    def has_dhcp(self, network_id: str) -> bool:
+        """Is there a DHCP server for the network? (on one machine, its namespace says so)"""
+        return self.fabric.ns(f"qdhcp-{network_id}") in links.namespaces(self.fabric.ns("qdhcp-"))
+
+    def _dhcp_client(self, ns: str, eth: str, home: Path) -> subprocess.Popen[bytes]:
+        script = home / "udhcpc.sh"
+        script.write_text(UDHCPC_SCRIPT.replace("$LEASE_FILE", str(home / f"{eth}.lease")))
+        script.chmod(0o755)
+        # -t 20 -T 1: DISCOVER every second (the tap may not be in its bridge yet); -f: it
+        # stays in the foreground, to renew the lease as a guest's client does
+        argv = ["busybox", "udhcpc", "-f", "-i", eth, "-t", "20", "-T", "1", "-s", str(script)]
+        return procs.start(ns, argv, log=home / f"{eth}.dhcp.log")
+
+    def _inject(self, ns: str, eth: str, vif: dict[str, Any]) -> None:
+        """Flat mode: the address comes with the instance (nova's injected network config)."""
+        with links.iproute(ns) as ipr:
+            for ip in vif["fixed_ips"]:
+                if ":" in ip["ip_address"]:
+                    continue
+                # with no prefix length in network_info, the address is on-link alone and
+                # every destination is reached through the link (ARP asks for it directly)
+                links.add_address(ipr, eth, ip.get("cidr") or f"{ip['ip_address']}/32")
+                if "cidr" not in ip:
+                    ipr.route("replace", dst="0.0.0.0/0", oif=links.index_of(ipr, eth))
+
+    def address(self, uuid: str, eth: str = "eth0") -> str | None:
+        """The guest's IPv4 address on ``eth`` now (None: it has none yet)."""
+        with links.iproute(self.ns(uuid)) as ipr:
+            found = links.addresses(ipr, eth)
+        return found[0].split("/")[0] if found else None
+
+    def destroy(self, instance: dict[str, Any]) -> None:
+        """Stop the guest and delete its namespace; safe to repeat."""
+        uuid = instance["uuid"]
+        with self._lock:
+            started = self._procs.pop(uuid, [])
+        for proc in started:
+            procs.stop(proc)
+        ns = self.ns(uuid)
+        if ns in links.namespaces(ns):
+            procs.kill_all(ns)
+            links.delete_namespace(ns)
+        shutil.rmtree(self.dir / uuid, ignore_errors=True)
