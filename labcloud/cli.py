@@ -1,8 +1,10 @@
 """``labcloud``: start, inspect and stop a cloud from the shell.
 
     labcloud up          start a cloud in the background, write clouds.yaml and an openrc
+                         (and merge its entries into ~/.config/openstack/clouds.yaml)
     labcloud status      is it running, and does every API answer?
-    labcloud down        stop it
+    labcloud down        stop it (and take its entries out of that clouds.yaml)
+    labcloud token       keystone's Fernet keys: setup, rotate, list
 
 The cloud runs as one background process (``labcloud serve``) on 127.0.0.1, on DevStack's
 ports when free (keystone 5000, nova 8774, glance 9292, neutron 9696, cinder 8776).
@@ -21,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from labcloud.private import read_json, write_private
+
 STATE_DIR = Path(os.environ.get("LABCLOUD_STATE_DIR", Path.home() / ".labcloud"))
 DEVSTACK_PORTS = {
     "keystone": 5000,
@@ -36,10 +40,7 @@ def _info_file(state: Path) -> Path:
 
 
 def _read_info(state: Path) -> dict[str, Any] | None:
-    try:
-        return dict(json.loads(_info_file(state).read_text()))
-    except (OSError, ValueError):
-        return None
+    return read_json(_info_file(state)) or None
 
 
 def _alive(pid: int) -> bool:
@@ -54,11 +55,26 @@ def _port_free(port: int) -> bool:
     import socket
 
     with socket.socket() as s:
-        try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: a port
+        try:  # in TIME_WAIT after `down` is free, so `up` gets the same ports again
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
     return True
+
+
+def _cloud_transport(url: str, state: Path, management_url: str | None) -> str | None:
+    """The cloud's own transport URL (its own RabbitMQ vhost), or None, having said why not."""
+    if url.startswith("memory"):
+        return url
+    from labcloud.messaging.exceptions import MessagingError
+    from labcloud.messaging.vhost import cloud_transport_url
+
+    try:
+        return cloud_transport_url(url, str(state.resolve()), management_url=management_url)
+    except MessagingError as exc:
+        print(f"labcloud cannot use {url}: {exc}", file=sys.stderr)
+        return None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -68,15 +84,25 @@ def serve(args: argparse.Namespace) -> int:
     from labcloud.spec import CloudSpec
 
     state = Path(args.state_dir)
+    transport_url = _cloud_transport(args.transport_url, state, args.management_url)
+    if transport_url is None:
+        return 1
+    args.transport_url = transport_url
     ports = {name: port for name, port in DEVSTACK_PORTS.items() if _port_free(port)}
+    database_url = _database_template(args.database_url)
+    if database_url and not _databases_ready(database_url, fresh=True):
+        return 1
     settings = Settings(
         transport_url=args.transport_url,
         state_dir=state / "data",
-        database_url=args.database_url,
+        database_url=database_url,
         ports=ports,
     )
     shutil.rmtree(state / "data", ignore_errors=True)  # every `up` starts a new cloud
     (state / "data").mkdir(parents=True, exist_ok=True)
+    spec = CloudSpec.demo(hosts=args.hosts)
+    if args.token_expiration:
+        spec = spec.but(token_expiration=args.token_expiration)
     stop = {"now": False}
 
     def handler(signum: int, frame: Any) -> None:
@@ -90,45 +116,81 @@ def serve(args: argparse.Namespace) -> int:
         # before any service thread starts, so that every one of them is traced
         debugpy.listen(("127.0.0.1", args.debug_port))
     shared = not args.transport_url.startswith("memory")
-    with LabCloud(
-        CloudSpec.demo(hosts=args.hosts), settings, compute_driver=args.driver, share_trace=shared
-    ) as cloud:
+    with LabCloud(spec, settings, compute_driver=args.driver, share_trace=shared) as cloud:
         info = {
             "pid": os.getpid(),
             "urls": cloud.urls,
             "transport_url": args.transport_url,
             "started": time.time(),
         }
-        _info_file(state).write_text(json.dumps(info, indent=2))
+        passwords = {u.name: cloud.credentials(u.name)["password"] for u in spec.users}
+        write_private(_credentials_file(state), json.dumps(passwords, indent=2))
+        write_private(_info_file(state), json.dumps(info, indent=2))
         while not stop["now"]:
             signal.pause()
     _info_file(state).unlink(missing_ok=True)
     return 0
 
 
-def _write_client_files(state: Path, urls: dict[str, str]) -> tuple[Path, Path]:
-    auth_url = urls["identity"] + "/v3"
-    clouds = state / "clouds.yaml"
-    clouds.write_text(
-        "clouds:\n  labcloud:\n    auth:\n"
-        f"      auth_url: {auth_url}\n      username: demo\n      password: demo-secret\n"
-        "      project_name: demo\n      user_domain_name: Default\n"
-        "      project_domain_name: Default\n    region_name: RegionOne\n"
-        "    identity_api_version: 3\n    interface: public\n"
-        "  labcloud-admin:\n    auth:\n"
-        f"      auth_url: {auth_url}\n      username: admin\n      password: admin-secret\n"
-        "      project_name: admin\n      user_domain_name: Default\n"
-        "      project_domain_name: Default\n    region_name: RegionOne\n"
-        "    identity_api_version: 3\n    interface: public\n"
-    )
-    openrc = state / "openrc"
-    openrc.write_text(
-        f"export OS_AUTH_URL={auth_url}\nexport OS_USERNAME=demo\n"
-        "export OS_PASSWORD=demo-secret\nexport OS_PROJECT_NAME=demo\n"
-        "export OS_USER_DOMAIN_NAME=Default\nexport OS_PROJECT_DOMAIN_NAME=Default\n"
-        "export OS_REGION_NAME=RegionOne\nexport OS_IDENTITY_API_VERSION=3\n"
-    )
-    return clouds, openrc
+def _credentials_file(state: Path) -> Path:
+    return state / "credentials.json"
+
+
+def _database_template(url: str | None) -> str | None:
+    if not url:
+        return None
+    from labcloud.binaries.processes import database_template
+
+    return database_template(url)
+
+
+def _databases_ready(template: str, *, fresh: bool = False) -> bool:
+    """Create each project's PostgreSQL database when missing (``fresh``: and empty it, as
+    every `up` starts a new cloud); False, having said why, when the server refuses."""
+    from labcloud.binaries.dbsync import DatabaseRefused, ensure_database
+
+    for project in ("keystone", "nova", "glance", "neutron", "cinder"):
+        url = template.format(project=project)
+        try:
+            ensure_database(url)
+            if fresh:
+                _empty(url)
+        except DatabaseRefused as exc:
+            print(f"labcloud cannot use the {project} database: {exc}", file=sys.stderr)
+            return False
+        except Exception as exc:  # a bad URL, a missing driver, a server not there
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"labcloud cannot use the {project} database: {reason}", file=sys.stderr)
+            return False
+    return True
+
+
+def _empty(url: str) -> None:
+    from sqlalchemy import MetaData, create_engine
+
+    engine = create_engine(url)
+    try:
+        found = MetaData()
+        found.reflect(engine)
+        found.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+def _write_client_files(state: Path, urls: dict[str, str]) -> tuple[Path, Path, Path | None]:
+    """clouds.yaml and openrc in the state directory, and the entries merged into the
+    user's clouds.yaml (None, having said why, if that file could not be changed)."""
+    from labcloud import clientfiles
+
+    passwords = read_json(_credentials_file(state))
+    clouds = clientfiles.entries(urls["identity"] + "/v3", passwords, "RegionOne")
+    yaml_path, openrc = clientfiles.write_state_files(state, clouds)
+    try:
+        merged: Path | None = clientfiles.merge(state, clouds)
+    except (OSError, ValueError) as exc:
+        print(f"(your clouds.yaml was left alone: {exc})", file=sys.stderr)
+        merged = None
+    return yaml_path, openrc, merged
 
 
 def _answers(url: str) -> bool:
@@ -148,8 +210,15 @@ def up(args: argparse.Namespace) -> int:
     if info and _alive(int(info["pid"])):
         print(f"labcloud is already running (pid {info['pid']}); `labcloud down` stops it.")
         return 1
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state.chmod(0o700)  # passwords, keys and databases: the owner's only
     _info_file(state).unlink(missing_ok=True)
+    transport_url = _cloud_transport(args.transport_url, state, args.management_url)
+    if transport_url is None:
+        return 1
+    template = _database_template(args.database_url)
+    if template and not _databases_ready(template):
+        return 1
     log = state / "labcloud.log"
     cmd = [
         sys.executable,
@@ -159,13 +228,14 @@ def up(args: argparse.Namespace) -> int:
         str(state),
         "serve",
         "--transport-url",
-        args.transport_url,
+        transport_url,
         "--hosts",
         str(args.hosts),
         "--driver",
         args.driver,
     ] + (["--database-url", args.database_url] if args.database_url else [])
     cmd += ["--debug-port", str(args.debug_port)] if args.debug_port else []
+    cmd += ["--token-expiration", str(args.token_expiration)] if args.token_expiration else []
     print(f"==> starting labcloud in the background (log: {log})")
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -182,13 +252,23 @@ def up(args: argparse.Namespace) -> int:
     else:
         print(f"labcloud did not answer within {args.timeout} s; see {log}")
         return 1
-    clouds, openrc = _write_client_files(state, info["urls"])
+    clouds, openrc, merged = _write_client_files(state, info["urls"])
     print("==> labcloud is up:")
     for kind, url in info["urls"].items():
         print(f"    {kind:9} {url}")
+    passwords = read_json(_credentials_file(state))
+    print("\nIts users' passwords, made for this cloud (kept 0600 in the state directory):")
+    for user, password in passwords.items():
+        print(f"    {user:9} {password}")
+    where = (
+        f"(its entries are in {merged})"
+        if merged
+        else f"after: export OS_CLIENT_CONFIG_FILE={clouds}"
+    )
     print(
-        f"\nUse it with the openstack CLI:\n    export OS_CLIENT_CONFIG_FILE={clouds}\n"
-        f"    openstack --os-cloud labcloud server list\nor:\n    source {openrc}\n"
+        f"\nUse it with the openstack CLI {where}:\n"
+        f"    openstack --os-cloud labcloud server list\n"
+        f"    openstack --os-cloud labcloud-admin user list\nor:\n    source {openrc}\n"
         "    openstack token issue\n\n`labcloud status` checks it; `labcloud down` stops it."
     )
     if args.debug_port:
@@ -196,8 +276,11 @@ def up(args: argparse.Namespace) -> int:
             f"A debugger can attach on 127.0.0.1:{args.debug_port} (debugpy: VS Code's "
             "'Python: Attach', or any DAP client)."
         )
-    if not args.transport_url.startswith("memory"):
-        print("Its trace and stepper are on the broker: `labcloud debug` lists paused services.")
+    if not transport_url.startswith("memory"):
+        print(
+            f"Its RPC, trace and stepper are on {transport_url}: "
+            "`labcloud debug` lists paused services; RemoteCloud(that URL) watches it."
+        )
     return 0
 
 
@@ -227,16 +310,16 @@ def debug(args: argparse.Namespace) -> int:
     if url.startswith("memory"):
         print(
             "this cloud runs on memory://: only its own process can step it. Start it with\n"
-            "    labcloud up --transport-url amqp://guest:guest@127.0.0.1:5672//"
+            "    labcloud up --transport-url amqp://guest:guest@127.0.0.1:5672/"
         )
         return 2
-    from labcloud.notebook.remote import RemoteCloud
-    from labcloud.notebook.stepper import _parse
+    from labcloud.messaging.session import RemoteSession
+    from labcloud.trace.stepper import parse_breakpoint
 
-    with RemoteCloud(url) as remote:
+    with RemoteSession(url) as remote:
         stepper = remote.stepper
         if args.action == "break":
-            stepper.break_on(**_parse(" ".join(args.what)))
+            stepper.break_on(**parse_breakpoint(" ".join(args.what)))
         elif args.action == "continue":
             stepper.resume(args.what[0] if args.what else None)
         elif args.action == "step":
@@ -265,54 +348,17 @@ def debug(args: argparse.Namespace) -> int:
     return 0
 
 
-def lab(args: argparse.Namespace) -> int:
-    """Instructor commands for the lab notebooks."""
-    from labcloud.lab import LABS
-    from labcloud.lab import build as labs
+def _forget_clouds_yaml(state: Path) -> None:
+    from labcloud import clientfiles
 
-    root = Path(args.labs_dir) if args.labs_dir else None
-    if args.action == "list":
-        for number, (_, title) in LABS.items():
-            _, student = labs.paths(number, root)
-            there = "" if student.exists() else "  (not written yet)"
-            print(f"{number}  {title:18} {student.name}{there}")
-        return 0
-    if args.action == "reset":
-        if not args.what:
-            print("say which lab: labcloud lab reset 04")
-            return 2
-        for number in args.what:
-            path, took = labs.reset(number.zfill(2), root)
-            print(f"reset {path} and its cloud's state in {took:.2f} s")
-        return 0
-    if args.action == "build":
-        for number in args.what or list(LABS):
-            solution, student = labs.paths(number.zfill(2), root)
-            if not solution.exists():
-                continue
-            labs.build(number.zfill(2), root)
-            print(f"ran {solution} and wrote and ran {student}")
-        return 0
-    if args.action == "check":
-        failed = 0
-        for name in args.what:
-            results = labs.run_and_check(Path(name))
-            print(f"{name}:")
-            for r in results:
-                print(
-                    f"  {'passed' if r.passed else 'FAILED'}  {r.exercise}"
-                    + (f"  - {r.hint}" if r.hint else "")
-                )
-            if not results:
-                print("  no checks ran")
-            failed += sum(not r.passed for r in results) + (not results)
-        return 1 if failed else 0
-    print("labcloud lab list | reset NN | check PATH")
-    return 2
+    gone = clientfiles.remove(state)
+    if gone:
+        print(f"removed {', '.join(gone)} from {clientfiles.user_clouds_yaml()}")
 
 
 def down(args: argparse.Namespace) -> int:
     state = Path(args.state_dir)
+    _forget_clouds_yaml(state)
     info = _read_info(state)
     if not info or not _alive(int(info["pid"])):
         print("labcloud is not running.")
@@ -349,15 +395,30 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument(
             "--transport-url",
             default="memory://",
-            help="memory:// (in-process) or amqp://guest:guest@127.0.0.1:5672//",
+            help="memory:// (in-process) or amqp://guest:guest@127.0.0.1:5672/ (a URL without "
+            "a vhost gives the cloud its own, created through RabbitMQ's management API; "
+            "one that names a vhost, e.g. .../5672//, uses it if no other cloud serves there)",
+        )
+        c.add_argument(
+            "--management-url",
+            default=None,
+            help="RabbitMQ's management API (default: http://<host>:<AMQP port + 10000>)",
         )
         c.add_argument(
             "--database-url",
             default=None,
             help="a SQLAlchemy URL template with {project}, e.g. "
-            "postgresql://127.0.0.1/labcloud_{project} (default: SQLite files)",
+            "postgresql://127.0.0.1/labcloud_{project} (default: SQLite files); missing "
+            "databases are created, and every up empties them (a new cloud each time)",
         )
         c.add_argument("--hosts", type=int, default=2, help="compute hosts (default: 2)")
+        c.add_argument(
+            "--token-expiration",
+            type=int,
+            default=0,
+            metavar="SECONDS",
+            help="how long keystone's tokens live (keystone's [token] expiration; default: 3600)",
+        )
         c.add_argument(
             "--driver",
             default="fake",
@@ -379,6 +440,9 @@ def parser() -> argparse.ArgumentParser:
         func=status
     )
     sub.add_parser("down", help="stop the cloud").set_defaults(func=down)
+    from labcloud.identity.keymanage import add_parser as add_token_parser
+
+    add_token_parser(sub)
     d = sub.add_parser(
         "debug",
         help="see and release paused services of a cloud on RabbitMQ",
@@ -401,21 +465,15 @@ def parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for answers")
     d.set_defaults(func=debug)
-    lb = sub.add_parser(
-        "lab",
-        help="instructor commands: list the labs, reset one, check a student's notebook",
-        description="list: the labs. reset NN: put lab NN's notebook back as handed out and "
-        "forget its cloud. check PATH...: run notebooks and report each exercise's check. "
-        "build [NN]: (for lab authors) run labs/solutions/NN-*.ipynb, write the student "
-        "version labs/NN-*.ipynb from it and run that, keeping outputs for nbval.",
-        epilog="examples:\n  labcloud lab list\n  labcloud lab reset 04\n"
-        "  labcloud lab check labs/04-boot-flow.ipynb",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    lb.add_argument("action", choices=["list", "reset", "check", "build"])
-    lb.add_argument("what", nargs="*", help="lab numbers (reset) or notebook paths (check)")
-    lb.add_argument("--labs-dir", default=None, help="default: the checkout's labs/")
-    lb.set_defaults(func=lab)
+    from labcloud.lab.cli import add_parser as add_lab_parser
+
+    add_lab_parser(sub)
+    from labcloud.binaries.cli import add_parsers as add_process_parsers
+
+    add_process_parsers(sub)  # run, config, db, deploy, logs; up --processes (issue 12)
+    from labcloud.netns.cli import add_parser as add_netns_parser
+
+    add_netns_parser(sub)
     return p
 
 

@@ -1,19 +1,24 @@
 """LabCloud: builds and starts every service a CloudSpec describes, in this process.
 
     with LabCloud(CloudSpec.demo()) as cloud:
-        token = cloud.login("demo", "demo-secret")
+        token = cloud.login("demo")       # the password made for this cloud
+        cloud.credentials("demo")         # auth_url, username, password, project_name ...
         ...
 
 Services talk over one transport (``memory://`` unless Settings say otherwise), each project
 has its own database, and every REST API is served on 127.0.0.1 (free ports unless the
-Settings fix them) and listed in keystone's catalog. Two LabClouds in one process share
-nothing. ``stop()`` releases threads, ports and (if it made them) files.
+Settings fix them) and listed in keystone's catalog. Every user's password is made for
+this cloud; keystone's Fernet keys live in the state directory. Two LabClouds in one
+process share nothing. ``stop()`` releases threads, ports and (if it made them) files.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +28,16 @@ from labcloud.booting import Boot
 from labcloud.compute.service import ComputeService
 from labcloud.compute.virt.driver import ComputeDriver
 from labcloud.config import Settings
-from labcloud.identity.service import IdentityService
+from labcloud.context import new_request_id
+from labcloud.identity.service import SERVICE_USERS, IdentityService
 from labcloud.image.service import ImageService
 from labcloud.messaging import Transport, get_transport
-from labcloud.network.service import NetworkService
+from labcloud.network.service import NetworkService, choose_datapath
 from labcloud.rest.auth import (
     KeystoneValidator,
+    ServiceCredentials,
+    ServiceToken,
     TokenCache,
-    TracedValidator,
     install_request_id,
     require_token,
 )
@@ -38,21 +45,21 @@ from labcloud.rest.client import ServiceClient
 from labcloud.rest.server import ApiServer
 from labcloud.spec import CloudSpec
 from labcloud.trace.bus import TraceBus
-from labcloud.trace.events import BrokerEvent, Origin
+from labcloud.trace.events import BrokerEvent, Origin, StateEvent
 from labcloud.trace.stepper import Stepper
 
 if TYPE_CHECKING:
     from labcloud.messaging.memory import BrokerRestart
-    from labcloud.notebook.dashboard import Dashboard
+    from labcloud.netns.dnsmasq import Dnsmasq
 from labcloud.volume.service import VolumeService
 
-# catalog type -> (keystone name, API server name, path, validation steps, when called by)
-SERVICES: dict[str, tuple[str, str, str, tuple[int, ...], str]] = {
-    "identity": ("keystone", "keystone", "/v3", (), ""),
-    "compute": ("nova", "nova-api", "/v2.1", (4, 5), ""),
-    "image": ("glance", "glance-api", "", (20,), "nova-compute"),
-    "network": ("neutron", "neutron-server", "", (23,), "nova-compute"),
-    "volumev3": ("cinderv3", "cinder-api", "/v3/$(project_id)s", (26,), "nova-compute"),
+# catalog type -> (keystone name, API server name, path in the catalog's URL)
+SERVICES: dict[str, tuple[str, str, str]] = {
+    "identity": ("keystone", "keystone", "/v3"),
+    "compute": ("nova", "nova-api", "/v2.1"),
+    "image": ("glance", "glance-api", ""),
+    "network": ("neutron", "neutron-server", ""),
+    "volumev3": ("cinderv3", "cinder-api", "/v3/$(project_id)s"),
 }
 
 
@@ -63,23 +70,32 @@ class LabCloud:
         settings: Settings | None = None,
         *,
         compute_driver: str = "fake",
-        bcrypt_rounds: int = 4,
+        datapath: str = "noop",
+        bcrypt_rounds: int | None = None,
         share_trace: bool = False,
     ) -> None:
-        """``share_trace``: publish the trace to ``labcloud.trace`` and obey stepper commands
-        from ``labcloud.control``, so a notebook or ``labcloud debug`` elsewhere can watch and
-        step this cloud (needs a RabbitMQ transport)."""
+        """``bcrypt_rounds``: the password hashes' cost (None: the Settings', keystone's 12;
+        a test or bench may ask for less). ``datapath``: ``noop`` (ports go ACTIVE, nothing
+        is built), ``linuxbridge`` (bridges, VXLAN and dnsmasq in network namespaces, guests
+        that answer ping: needs root) or ``auto`` (linuxbridge when it can be had).
+        ``share_trace``: publish the trace to ``labcloud.trace`` and obey stepper commands
+        from ``labcloud.control``, so a notebook or ``labcloud debug`` elsewhere can watch
+        and step this cloud (needs a RabbitMQ transport)."""
         self.spec = spec or CloudSpec.demo()
+        if compute_driver == "libvirt":  # glance holds the tiny guest, as DevStack's cirros
+            from labcloud.compute.virt.libvirt import image
+
+            self.spec = self.spec.but(images=image.glance_images(image.build()))
         self._tmp: Path | None = None
         settings = settings or Settings()
-        if settings.state_dir is None and not settings.database_url:
+        if settings.state_dir is None:  # its own: keys and files of two clouds never mix
             self._tmp = Path(tempfile.mkdtemp(prefix="labcloud-"))
             settings = settings.but(state_dir=self._tmp)
         self.settings = settings
         self.state_dir = settings.state_dir or Path(tempfile.gettempdir())
         self.bus = TraceBus()
         self._stepper: Stepper | None = None
-        self._dashboards: list[Dashboard] = []
+        self._on_stop: list[Callable[[], object]] = []  # a notebook's dashboards
         self._share_trace = share_trace
         self._remote: list[Any] = []  # a TraceForwarder and a StepperService when shared
         self.origin = Origin(service="labcloud")
@@ -88,11 +104,13 @@ class LabCloud:
         )
         self.servers = {
             kind: ApiServer(None, settings.host, settings.port_for(name), name=name)
-            for kind, (_, name, _, _, _) in SERVICES.items()
+            for kind, (_, name, _) in SERVICES.items()
         }
         self.urls = {kind: server.url for kind, server in self.servers.items()}
         self._compute_driver = compute_driver
-        self._bcrypt_rounds = bcrypt_rounds
+        self.datapath, self.datapath_reason = choose_datapath(datapath)
+        self._bcrypt_rounds = bcrypt_rounds or settings.password_hash_rounds
+        self._passwords: dict[str, str] = {}
         self._started = False
         self._services: list[Any] = []
 
@@ -120,13 +138,15 @@ class LabCloud:
         s = self.settings
         self.identity = IdentityService(
             s.database_url_for("keystone"),
+            key_repository=self.state_dir / "fernet-keys",
             bus=self.bus,
-            token_expiry=s.token_expiry,
+            token_expiry=self.spec.token_expiration or s.token_expiry,
             bcrypt_rounds=self._bcrypt_rounds,
         )
         self._services.append(self.identity)
-        self.identity.load(self.spec)
-        for kind, (name, _, path, _, _) in SERVICES.items():
+        self._passwords = self.identity.load(self.spec)
+        self._service_passwords = self.identity.add_service_users(SERVICE_USERS.values())
+        for kind, (name, _, path) in SERVICES.items():
             self.identity.manager.register_endpoint(
                 kind, name, self.urls[kind] + path, self.spec.region
             )
@@ -134,10 +154,16 @@ class LabCloud:
         projects = {p: self.project_id(p) for p in self.spec.projects}
 
         self.network = NetworkService(
-            s.database_url_for("neutron"), validator=self._validator("network")
+            s.database_url_for("neutron"),
+            validator=self._validator("network"),
+            transport=self.transport,
+            datapath=self.datapath,
+            datapath_reason=self.datapath_reason,
+            state_dir=self.state_dir,
         )
         self._services.append(self.network)
         self.network.load(self.spec, projects)
+        self.network.start([h.name for h in self.spec.hosts])
         self._serve("network", self.network.create_app())
 
         self.image = ImageService(
@@ -154,6 +180,7 @@ class LabCloud:
             transport=self.transport,
             validator=self._validator("volumev3"),
             data_dir=self.state_dir / "volumes",
+            image_url=self.urls["image"],
         )
         self._services.append(self.volume)
         self.volume.start()
@@ -165,6 +192,7 @@ class LabCloud:
             transport=self.transport,
             urls=self.urls,
             driver=self._compute_driver,
+            driver_options=self._driver_options(),
             report_interval=s.report_interval,
             service_down_time=s.service_down_time,
             build_timeout=s.build_timeout,
@@ -174,6 +202,16 @@ class LabCloud:
         self.compute.start()
         self._serve("compute", self.compute.create_app(require_token(self._validator("compute"))))
         self._trace_databases()
+
+    def _driver_options(self) -> dict[str, Any] | None:
+        """libvirt keeps its guests' disks in the cloud's state directory; with a real
+        datapath, guests are plugged into it: the fake hypervisor's are network namespaces,
+        libvirt's have taps (both get an address by DHCP and answer ping)."""
+        fabric = self.network.fabric
+        options: dict[str, Any] = {} if fabric is None else {"datapath_tag": fabric.tag}
+        if self._compute_driver == "libvirt":  # disks and overlays under the cloud's state
+            options["instances_path"] = self.state_dir / "instances"
+        return options or None
 
     def _trace_databases(self) -> None:
         """Committed writes of every project's database become DbEvents; volume and port
@@ -187,8 +225,9 @@ class LabCloud:
         self.volume.db.trace(self.bus, "cinder", {Volume: ("volume", "status")})
         self.compute.db.trace(self.bus, "nova")
 
-    def _validator(self, kind: str) -> TracedValidator:
-        _, name, _, steps, caller = SERVICES[kind]
+    def _validator(self, kind: str) -> KeystoneValidator:
+        """``kind``'s keystonemiddleware: it validates with its service user's own token."""
+        _, name, _ = SERVICES[kind]
         http = ServiceClient(
             self.urls["identity"], source=name, target="keystone", bus=self.bus, origin=self.origin
         )
@@ -196,7 +235,11 @@ class LabCloud:
         if self.settings.token_cache_time > 0:
             cache = TokenCache(self.settings.token_cache_time)
             self.identity.manager.revocation_listeners.append(cache.forget)
-        return TracedValidator(KeystoneValidator(http, cache), self.bus, steps, caller=caller)
+        user = SERVICE_USERS[kind]
+        credentials = ServiceCredentials(user, self._service_passwords[user])
+        return KeystoneValidator(
+            http, cache, service_token=ServiceToken(http, credentials), bus=self.bus, service=name
+        )
 
     def _serve(self, kind: str, app: Any) -> None:
         install_request_id(app)
@@ -209,25 +252,33 @@ class LabCloud:
             self._stepper = Stepper(self.bus, host=self.origin.host, process=self.origin.process)
         return self._stepper
 
-    def watch(self, *, rate: float = 20.0) -> Dashboard:
-        """Live widgets for this cloud (display the result in a notebook cell)."""
-        from labcloud.notebook.dashboard import Dashboard
+    def on_stop(self, close: Callable[[], object]) -> None:
+        """Call ``close`` first when the cloud stops: what watches it (a notebook's
+        dashboard, ``labcloud.notebook.watch(cloud)``) lets go before the services go."""
+        self._on_stop.append(close)
 
-        dashboard = Dashboard(self.bus, self.transport.snapshot, self.stepper, rate=rate)
-        self._dashboards.append(dashboard)
-        return dashboard
+    def names(self) -> dict[str, str]:
+        """Every server's and network's id -> its name (the topology view's labels)."""
+        from labcloud.context import RequestContext
+
+        admin = RequestContext(is_admin=True, roles=("admin",))
+        found = {n["id"]: n["name"] for n in self.network.manager.list_networks(admin, {})}
+        found |= {i["uuid"]: i["display_name"] for i in self.compute.instances.list(None)}
+        return found
 
     def stop(self) -> None:
         for remote in reversed(self._remote):
             remote.stop()
         self._remote.clear()
-        for dashboard in self._dashboards:
-            dashboard.close()
-        self._dashboards.clear()
+        for close in self._on_stop:
+            close()
+        self._on_stop.clear()
         if self._stepper is not None:  # let paused service threads go, or stopping hangs
             self._stepper.close()
+        for server in self.servers.values():  # all at once: each takes ~0.1 s to drain
+            server.request_stop()
         for server in self.servers.values():
-            server.stop()
+            server.join()
         for service in reversed(self._services):
             service.stop()
         self._services.clear()
@@ -248,6 +299,22 @@ class LabCloud:
 
         return next(p["id"] for p in self.identity.manager.names(Project) if p["name"] == name)
 
+    def credentials(self, user: str = "demo") -> dict[str, str]:
+        """How ``user`` logs in to this cloud, as a clouds.yaml ``auth`` section: auth_url,
+        username, password (made for this cloud), project_name and the domains."""
+        spec_user = next((u for u in self.spec.users if u.name == user), None)
+        if spec_user is None or user not in self._passwords:
+            known = ", ".join(u.name for u in self.spec.users)
+            raise KeyError(f"no user {user!r} in this cloud's spec (it has {known})")
+        return {
+            "auth_url": self.urls["identity"] + "/v3",
+            "username": user,
+            "password": self._passwords[user],
+            "project_name": spec_user.project,
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        }
+
     def login(
         self,
         user: str = "demo",
@@ -255,10 +322,12 @@ class LabCloud:
         project: str | None = None,
         *,
         timeout: float = 30.0,
+        request_id: str = "",
     ) -> str:
-        """A token, got the way a client gets one (POST /v3/auth/tokens): seed steps 1–2."""
+        """A token, got the way a client gets one (POST /v3/auth/tokens): seed steps 1–2,
+        with ``request_id`` (a new one if not given) in X-OpenStack-Request-ID."""
         spec_user = next((u for u in self.spec.users if u.name == user), None)
-        password = password or (spec_user.password if spec_user else "")
+        password = password or self._passwords.get(user, "")
         project = project or (spec_user.project if spec_user else user)
         body = {
             "auth": {
@@ -280,7 +349,9 @@ class LabCloud:
             timeout=timeout,
         )
         try:
-            answer = keystone.post("/v3/auth/tokens", json=body, user=user)
+            answer = keystone.post(
+                "/v3/auth/tokens", json=body, user=user, request_id=request_id or new_request_id()
+            )
         finally:
             keystone.close()
         answer.raise_for_status()
@@ -294,17 +365,22 @@ class LabCloud:
         image: str = "cirros",
         user: str = "demo",
         volumes: tuple[str, ...] = (),
+        token: str | None = None,
         **server: Any,
     ) -> Boot:
         """Log in and boot, from a worker thread (seed steps 1–28); returns at once.
 
         Safe with breakpoints anywhere, also on steps 1–8, where keystone and nova-api are
-        held while they answer. ``boot.server_id``, ``boot.wait("ACTIVE")``.
+        held while they answer. The login and POST /servers carry one request id, which ties
+        the login to this boot in the flow. With ``token``, no login: the token is used again,
+        as a client session does, and the services find it in their caches (steps 4, 20, 23
+        and 26 come from cache, keystone is not asked). ``boot.server_id``, ``boot.wait()``.
         """
+        request_id = new_request_id()
 
         def request() -> dict[str, Any]:
-            token = self.login(user, timeout=600)
-            headers = {"X-Auth-Token": token}
+            auth = token or self.login(user, timeout=600, request_id=request_id)
+            headers = {"X-Auth-Token": auth}
             glance = self.urls["image"] + "/v2/images"
             found = httpx.get(glance, params={"name": image}, headers=headers, timeout=600)
             images = found.json().get("images") or []
@@ -326,7 +402,11 @@ class LabCloud:
             )
             try:  # flavorRef by name: nova-api takes an id or a name
                 answer = nova.post(
-                    "/v2.1/servers", json={"server": body | server}, token=token, user=user
+                    "/v2.1/servers",
+                    json={"server": body | server},
+                    token=auth,
+                    user=user,
+                    request_id=request_id,
                 )
             finally:
                 nova.close()
@@ -335,6 +415,64 @@ class LabCloud:
             return dict(answer.json())
 
         return Boot(self.bus, request)
+
+    def wait_for(self, server_id: str, status: str = "ACTIVE", timeout: float = 60.0) -> str:
+        """Wait until server ``server_id`` has ``status`` (ACTIVE, ERROR ...) and return it.
+
+        Looks at the server's current status first, then at its state changes: a server that
+        got there before the call returns at once (a FlowRecorder made after the boot has
+        seen nothing of it)."""
+        changed = threading.Condition()
+        seen: list[str] = []
+
+        def on_state(event: StateEvent) -> None:
+            with changed:
+                seen.append(event.status)
+                changed.notify_all()
+
+        sub = self.bus.subscribe(
+            on_state, where=lambda e: isinstance(e, StateEvent) and e.id == server_id
+        )
+        try:
+            current = self.compute.instances.get(server_id)["status"]
+            with changed:
+                seen.insert(0, current)
+                if not changed.wait_for(lambda: status in seen, timeout):
+                    raise TimeoutError(
+                        f"server {server_id} did not become {status} within {timeout} s; "
+                        f"it was {' then '.join(dict.fromkeys(seen))}"
+                    )
+        finally:
+            sub.close()
+        return status
+
+    def ping(self, server: str, from_: str | None = None, count: int = 1) -> Any:
+        """Ping ``server`` (an id or name) from another server, or from its network's DHCP
+        namespace, as an operator would (needs the linuxbridge datapath). Its security
+        groups decide: the default group lets in only its members, so pinging from the DHCP
+        namespace needs an ICMP rule, as in neutron."""
+        return self.network.guests.ping(server, from_, count)
+
+    def exec(self, server: str, cmd: str) -> Any:
+        """Run ``cmd`` inside ``server``'s guest (needs the linuxbridge datapath)."""
+        return self.network.guests.exec(server, cmd)
+
+    def dhcp_server(self, network_id: str, timeout: float = 10.0) -> Dnsmasq | None:
+        """The dnsmasq neutron's DHCP agent runs for a network (its leases and log), once it
+        runs: the agent starts it when told of a DHCP subnet, on its own thread. None: the
+        no-op datapath, or no dnsmasq within ``timeout`` (the network has no DHCP subnet)."""
+        from labcloud.network.agents.dhcp_driver import DnsmasqDhcp
+
+        agent = self.network.dhcp_agent
+        driver = agent.driver if agent is not None else None
+        if not isinstance(driver, DnsmasqDhcp):
+            return None
+        deadline, pause = time.monotonic() + timeout, threading.Event()
+        while (server := driver.server(network_id)) is None or not server.running:
+            if time.monotonic() >= deadline:
+                return None
+            pause.wait(0.05)  # the agent sends no event when its dnsmasq is up
+        return server
 
     def compute_driver(self, host: str) -> ComputeDriver:
         return self.compute.drivers[host]
@@ -355,9 +493,10 @@ class LabCloud:
 
     def restart_broker(self) -> BrokerRestart:
         """Restart the in-process broker (``memory://``), as ``rabbitmqctl stop_app;
-        start_app`` restarts RabbitMQ: its queues go with what they hold, every service
-        declares its queues again, clients resend their recent casts. The trace gets a
-        BrokerEvent saying what was lost."""
+        start_app`` restarts RabbitMQ: its non-durable queues go with what they hold (and
+        messages delivered but not yet acknowledged), every service declares its queues
+        again. Nothing is resent, as in OpenStack: the periodic tasks (build timeout,
+        compute heartbeats) recover. The trace gets a BrokerEvent saying what was lost."""
         from labcloud.messaging.memory import MemoryDriver
 
         driver = self.transport.driver
@@ -374,7 +513,6 @@ class LabCloud:
                 queues_dropped=list(report.queues_dropped),
                 messages_lost=report.messages_lost,
                 consumers_reconnected=report.consumers_reconnected,
-                replayed=report.replayed,
                 host=self.origin.host,
                 process=self.origin.process,
             )

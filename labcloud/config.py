@@ -27,6 +27,7 @@ class Settings:
     host: str = "127.0.0.1"
     ports: Mapping[str, int] = field(default_factory=dict)  # service -> port; 0 = any free
     token_expiry: int = 3600  # seconds, keystone's default
+    password_hash_rounds: int = 12  # bcrypt's cost, keystone's default; tests may ask for 4
     token_cache_time: float = 300.0  # seconds services remember a validation; 0: ask each time
     region: str = "RegionOne"
     report_interval: float = 10.0  # seconds between nova-compute reports (nova's default)

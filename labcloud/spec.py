@@ -2,11 +2,14 @@
 builds it). LabCloud(spec) builds and starts what the spec describes.
 
 ``CloudSpec.demo()`` is the cloud of the labs: two compute hosts, OpenStack's m1 flavors, a
-cirros image, a ``demo`` project with ``admin`` and ``demo`` users, and a ``private`` network.
+cirros image, a ``demo`` project with ``admin`` and ``demo`` users (their passwords made for
+each cloud), and a ``private`` network.
 """
 
 from __future__ import annotations
 
+import base64
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,8 +41,14 @@ M1_FLAVORS = (
     FlavorSpec("5", "m1.xlarge", 8, 16384, 160),
 )
 
-# A tiny stand-in for the cirros disk: real bytes with a qcow2 magic, not a bootable disk.
-CIRROS_DATA = b"QFI\xfb" + b"\x00\x00\x00\x03" + b"labcloud cirros stand-in image\n" * 32
+# A tiny stand-in for the cirros disk: a real, empty qcow2 of 1 MiB (1,792 bytes, made by
+# ``qemu-img create -f qcow2 -o cluster_size=512 cirros.qcow2 1M``), which qemu-img reads
+# and converts as cinder does; not bootable. The libvirt driver registers a real guest.
+CIRROS_DATA = zlib.decompress(
+    base64.b64decode(
+        "eNoLdPP8zcDAwMyACjjBpACcrwCh2KBcJhDByEAcYAHiAoZRMIgBy2gQjFTACIWjYBSMQAAA+CMCnQ=="
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,12 @@ class ImageSpec:
 
 @dataclass(frozen=True)
 class UserSpec:
+    """A user, its project and roles; ``password=None`` (the default): one is made for each
+    cloud (``LabCloud.credentials(name)`` shows it), never a constant another student knows."""
+
     name: str
-    password: str
-    project: str
+    password: str | None = None
+    project: str = "demo"
     roles: tuple[str, ...] = ("member",)
 
 
@@ -80,6 +92,8 @@ class CloudSpec:
     users: tuple[UserSpec, ...] = ()
     networks: tuple[NetworkSpec, ...] = ()
     region: str = "RegionOne"
+    # seconds a token lives (keystone's [token] expiration); None: the Settings' token_expiry
+    token_expiration: int | None = None
 
     def but(self, **changes: Any) -> CloudSpec:
         return replace(self, **changes)
@@ -91,8 +105,8 @@ class CloudSpec:
             hosts=tuple(HostSpec(f"compute{i}") for i in range(1, hosts + 1)),
             images=(ImageSpec("cirros"),),
             users=(
-                UserSpec("admin", "admin-secret", "admin", roles=("admin", "member")),
-                UserSpec("demo", "demo-secret", "demo", roles=("member",)),
+                UserSpec("admin", project="admin", roles=("admin", "member")),
+                UserSpec("demo", project="demo", roles=("member",)),
             ),
             networks=(NetworkSpec("private", "10.0.0.0/24"),),
         )

@@ -1,93 +1,55 @@
-"""BrokerView: exchanges → bindings → queues as a graph, depths and rates live, messages as
-pulses along the edge they took.
+"""BrokerView: exchanges → bindings → queues → the services that consume them (and the
+services' publishing edges back to their exchanges) as a graph, with the seed's roles;
+depths and rates live; each message lights up the path it took, with its method's name.
 
-The graph is laid out by graphviz once per topology change (a queue or binding appearing or
-going); everything else is a small update addressed by element id (``q:<queue>`` for a
-queue's node, ``b:<exchange>|<queue>`` for a binding's edge).
+The graph is laid out by graphviz (labcloud.notebook.brokergraph) once per topology change:
+a queue, binding or service link appearing or going, or the fanout filter switched.
+Everything else is a small update addressed by element id (``q:<queue>`` for a queue's
+node, ``b:<exchange>|<queue>`` for a binding's edge, ``s:<service>`` for a service,
+``p:<service>|<exchange>`` and ``c:<queue>|<service>`` for its publishing and consuming).
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
 import anywidget
-import graphviz
 import traitlets
 
 from labcloud.messaging.brokerview import BrokerSnapshot
+from labcloud.messaging.exceptions import MessagingError
+from labcloud.notebook.brokergraph import (
+    Link,
+    edge_id,
+    hide_trace,
+    is_fanout,
+    layout,
+    link_id,
+    link_of,
+    node_id,
+    topology,
+)
 from labcloud.notebook.publisher import css, esm
 from labcloud.trace.events import MessageEvent
 
+__all__ = ["BrokerView", "edge_id", "node_id"]
+
+LOG = logging.getLogger(__name__)
 SNAPSHOT_EVERY = 0.5  # seconds between broker snapshots (depths, new queues)
 RATE_WINDOW = 2.0  # seconds over which rates are averaged
-REPLY = "(default)"  # how the nameless default exchange is drawn
 
 
-def node_id(kind: str, name: str) -> str:
-    return f"{kind}:{name or REPLY}"
-
-
-def gv_name(kind: str, name: str) -> str:
-    """The graphviz node name (a ``:`` there would mean a port): the id is set apart."""
-    return f"{kind}_{name or REPLY}"
-
-
-def edge_id(exchange: str, queue: str) -> str:
-    return f"b:{exchange or REPLY}|{queue}"
-
-
-def layout(snapshot: BrokerSnapshot, *, hide: Callable[[str], bool]) -> str:
-    """The graph as SVG: exchanges on the left, queues on the right, one edge per binding."""
-    g = graphviz.Digraph(graph_attr={"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.15"})
-    g.attr("node", fontname="sans-serif", fontsize="10")
-    queues = [q for q in snapshot.queues if not hide(q.name)]
-    names = {q.name for q in queues}
-    bindings = [b for b in snapshot.bindings if b.queue in names and b.exchange]
-    used = {b.exchange for b in bindings}
-    for ex in snapshot.exchanges:
-        if ex.name in used:
-            g.node(
-                gv_name("x", ex.name),
-                f"{ex.name}\n({ex.type})",
-                id=node_id("x", ex.name),
-                shape="hexagon" if ex.type == "fanout" else "box",
-                style="rounded,filled",
-                fillcolor="#fde7c8",
-            )
-    for q in queues:
-        g.node(
-            gv_name("q", q.name),
-            f"{q.name}\n{q.messages} ready · {q.consumers} consumers · 0.0/s",  # room to update
-            id=node_id("q", q.name),
-            shape="cylinder",
-            style="filled",
-            fillcolor="#d7e8fb",
-        )
-    for b in bindings:
-        g.edge(
-            gv_name("x", b.exchange),
-            gv_name("q", b.queue),
-            label=b.routing_key,
-            id=edge_id(b.exchange, b.queue),
-            fontsize="8",
-        )
-    svg: bytes = g.pipe(format="svg")
-    return svg.decode()
-
-
-def _topology(snapshot: BrokerSnapshot, hide: Callable[[str], bool]) -> str:
-    parts = sorted(f"q{q.name}" for q in snapshot.queues if not hide(q.name))
-    parts += sorted(f"b{b.exchange}|{b.routing_key}|{b.queue}" for b in snapshot.bindings)
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
-
-
-def hide_private(name: str) -> bool:
-    """Reply and trace queues come and go per process; the graph leaves them out."""
-    return name.startswith(("reply_", "labcloud.trace"))
+def pulses_of(e: MessageEvent, link: Link | None) -> list[dict[str, str]]:
+    """The edges one message event lit up, each with the method's name to show on it."""
+    method = e.method or ("(reply)" if e.kind == "reply" else "")
+    ids = [link_id(link)] if link else []
+    if e.event == "deliver" and e.queue:
+        ids.insert(0, edge_id(e.exchange, e.queue))
+    return [{"id": i, "method": method} for i in ids]
 
 
 class BrokerView(anywidget.AnyWidget):
@@ -98,14 +60,19 @@ class BrokerView(anywidget.AnyWidget):
     depths = traitlets.Dict({}).tag(sync=True)  # node id -> messages ready
     consumers = traitlets.Dict({}).tag(sync=True)  # node id -> consumers
     rates = traitlets.Dict({}).tag(sync=True)  # node id -> deliveries per second
-    pulses = traitlets.List[str]([]).tag(sync=True)  # edge ids that carried a message just now
+    # the edges messages took just now: [{id, method}]
+    pulses = traitlets.List[dict[str, str]]([]).tag(sync=True)
+    # the filter in the view's toolbar: per-server fanout queues (a third of a cloud's
+    # queues) are hidden at first, so the services and their topic queues fit the view
+    hide_fanout = traitlets.Bool(True).tag(sync=True)
     layouts = traitlets.Int(0).tag(sync=True)  # how many times the graph was laid out
+    error = traitlets.Unicode("").tag(sync=True)  # why there is no graph; it stopped polling
 
     def __init__(
         self,
         snapshot: Callable[[], BrokerSnapshot],
         *,
-        hide: Callable[[str], bool] = hide_private,
+        hide: Callable[[str], bool] = hide_trace,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -114,33 +81,63 @@ class BrokerView(anywidget.AnyWidget):
         self._topology = ""
         self._last_snapshot = 0.0
         self._deliveries: deque[tuple[float, str]] = deque(maxlen=50_000)
+        self._links: set[Link] = set()
+        # the filter changes the layout: the publisher thread reads the broker at its next turn
+        self.observe(lambda _: setattr(self, "_last_snapshot", 0.0), names="hide_fanout")
+
+    def _hidden(self, queue: str) -> bool:
+        return self._hide(queue) or (self.hide_fanout and is_fanout(queue))
 
     def take(self, events: list[Any]) -> None:
         now = time.monotonic()
-        pulses = []
+        pulses: dict[str, dict[str, str]] = {}
         for e in events:
-            if isinstance(e, MessageEvent) and e.event == "deliver" and e.queue:
+            if not isinstance(e, MessageEvent):
+                continue
+            link = link_of(e)
+            if link is not None:
+                self._links.add(link)
+            if e.event == "deliver" and e.queue:
                 self._deliveries.append((now, node_id("q", e.queue)))
-                if e.exchange:
-                    pulses.append(edge_id(e.exchange, e.queue))
-        self.pulses = sorted(set(pulses))
+            for pulse in pulses_of(e, link):
+                pulses[pulse["id"]] = pulse
+        self.pulses = sorted(pulses.values(), key=lambda p: p["id"])
         while self._deliveries and self._deliveries[0][0] < now - RATE_WINDOW:
             self._deliveries.popleft()
         counts = Counter(q for _, q in self._deliveries)
         self.rates = {q: round(n / RATE_WINDOW, 1) for q, n in counts.items()}
-        if now - self._last_snapshot >= SNAPSHOT_EVERY or not self.svg:
+        if not self.error and (now - self._last_snapshot >= SNAPSHOT_EVERY or not self.svg):
             self.refresh()
 
     def refresh(self) -> None:
-        """Read the broker now: depths always, the layout only if the topology changed."""
+        """Read the broker now: depths always, the layout only if the topology changed.
+
+        A broker that cannot be read (RabbitMQ without its management API) sets ``error``
+        once and the view stops asking; :meth:`retry` asks again.
+        """
         self._last_snapshot = time.monotonic()
-        snap = self._snapshot()
-        shape = _topology(snap, self._hide)
+        try:
+            snap = self._snapshot()
+        except MessagingError as exc:
+            self.error = f"The broker view has no data: {exc}"
+            LOG.warning("%s", self.error)
+            return
+        shape = topology(snap, self._links, self._hidden)
         if shape != self._topology:
             self._topology = shape
-            self.svg = layout(snap, hide=self._hide)
+            self.svg = layout(snap, self._links, hide=self._hidden)
             self.layouts += 1
         self.source = snap.source
-        visible = [q for q in snap.queues if not self._hide(q.name)]
+        visible = [q for q in snap.queues if not self._hidden(q.name)]
         self.depths = {node_id("q", q.name): q.messages for q in visible}
         self.consumers = {node_id("q", q.name): q.consumers for q in visible}
+
+    def final(self) -> None:
+        """The last read before the cloud stops (the publisher's last flush)."""
+        if not self.error:
+            self.refresh()
+
+    def retry(self) -> None:
+        """Read the broker again after an error (say, once its management API is on)."""
+        self.error = ""
+        self.refresh()

@@ -1,11 +1,14 @@
-"""All four views of one cloud, fed by one publisher: ``cloud.watch()`` in a notebook."""
+"""All the views of one cloud, fed by one publisher: ``watch(cloud)`` in a notebook (the
+network topology too, for a cloud that has one to read)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets
+import traitlets
 
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.notebook.broker import BrokerView
@@ -13,6 +16,7 @@ from labcloud.notebook.flow import FlowView
 from labcloud.notebook.inspector import MessageInspector
 from labcloud.notebook.publisher import Publisher
 from labcloud.notebook.stepper import StepperControls
+from labcloud.notebook.topology import TopologyView
 from labcloud.trace.bus import TraceBus
 
 
@@ -24,19 +28,32 @@ class Dashboard:
         stepper: Any,  # a Stepper, or a RemoteStepper
         *,
         rate: float = 20.0,
+        topology: TopologyView | None = None,
     ) -> None:
-        self.publisher = Publisher(bus, rate=rate)
         self.flow = FlowView()
         self.broker = BrokerView(snapshot)
         self.messages = MessageInspector()
         self.stepper = StepperControls(stepper)
-        for view in (self.flow, self.broker, self.messages, self.stepper):
+        self.topology = topology
+        self.broker.refresh()  # a broker it cannot read shows why in its tab, once
+        if topology is not None:
+            topology.refresh()
+        self.publisher = Publisher(bus, rate=rate)  # last: nothing can fail after it starts
+        views: list[Any] = [self.flow, self.broker, self.messages, self.stepper]
+        for view in [*views, *([topology] if topology is not None else [])]:
             self.publisher.add(view)
-        self.broker.refresh()
 
     def widget(self) -> ipywidgets.Widget:
-        tabs = ipywidgets.Tab(children=[self.flow, self.broker, self.messages])
-        for i, title in enumerate(("Boot flow", "Broker", "Messages")):
+        problem = ipywidgets.HTML()
+        traitlets.dlink((self.broker, "error"), (problem, "value"), _warning)
+        broker = ipywidgets.VBox([problem, self.broker])
+        children: list[ipywidgets.Widget] = [self.flow, broker, self.messages]
+        titles = ["Boot flow", "Broker", "Messages"]
+        if self.topology is not None:
+            children.append(self.topology)
+            titles.append("Network")
+        tabs = ipywidgets.Tab(children=children)
+        for i, title in enumerate(titles):
             tabs.set_title(i, title)
         return ipywidgets.VBox([self.stepper, tabs])
 
@@ -49,3 +66,7 @@ class Dashboard:
 
     def close(self) -> None:
         self.publisher.close()
+
+
+def _warning(text: str) -> str:
+    return f"<b>⚠</b> {html.escape(text)}" if text else ""

@@ -1,15 +1,27 @@
-"""FlowView: the seed's 28 steps as a sequence diagram, with the state table filling in."""
+"""FlowView: the seed's 28 steps as a sequence diagram, with the state table filling in.
+
+The facts are trace.flow's fold (``boot_events``, ``state_table``); this module only decides
+how to draw them: a short label for each arrow (the full text on hover), the boot's
+furthest step highlighted, each reschedule as an attempt of its own with its own rows, and
+the volumes a boot attaches on its block_device_mapping row, and under step 28 the line the
+guest printed on its console (labcloud's console watch, not a nova step), with its time.
+"""
 
 from __future__ import annotations
 
+import re
+from collections import deque
+from dataclasses import asdict
 from typing import Any
 
 import anywidget
 import traitlets
 
 from labcloud.notebook.publisher import css, esm
-from labcloud.trace.events import PauseEvent, StateEvent, StepEvent
-from labcloud.trace.flow import STEPS
+from labcloud.trace.events import ConsoleEvent, HttpEvent, PauseEvent, StateEvent, StepEvent
+from labcloud.trace.flow import STEPS, Boot, boot_events, guest_console, state_table
+
+HISTORY = 5000  # step and state events kept to fold the followed boot from
 
 LANES = [
     "client",
@@ -34,14 +46,68 @@ TARGETS: dict[int, str | None] = {
 }  # fmt: skip
 
 
+# each arrow's words in a screenshot (the full sentence is the arrow's tooltip)
+LABELS: dict[int, str] = {
+    1: "credentials", 2: "token", 3: "POST /servers + token", 4: "validate token",
+    5: "token OK + roles", 6: "nova DB", 7: "instance row", 8: "schedule_and_build",
+    9: "take request", 10: "filter + weigh", 11: "host chosen", 12: "build_and_run_instance",
+    13: "take request", 14: "instance details?", 15: "take request", 16: "read instance",
+    17: "instance details", 18: "details received", 19: "GET image + token",
+    20: "validate token", 21: "image metadata", 22: "create port + token",
+    23: "validate token", 24: "network info", 25: "GET volumes + token", 26: "validate token",
+    27: "volume info", 28: "spawn",
+}  # fmt: skip
+# a token check, and the step that asks for it: a check counts toward the boot's furthest
+# step only after its asker (nova-api's early checks of glance and neutron, a cleanup's
+# checks after a failed spawn, never move the highlight)
+CHECKS = {2: 1, 4: 3, 5: 4, 20: 19, 23: 22, 26: 25}
+VOLUME_URL = re.compile(r"/volumes/([0-9a-f-]{36})")
+
+
 def step_rows() -> list[dict[str, Any]]:
     return [
-        {"n": n, "who": who, "to": TARGETS[n], "what": what} for n, (who, what) in STEPS.items()
+        {"n": n, "who": who, "to": TARGETS[n], "what": what, "label": LABELS[n]}
+        for n, (who, what) in STEPS.items()
     ]
 
 
+def attempts(events: list[Boot]) -> list[list[Boot]]:
+    """One boot's events cut where nova-compute gave the build back and it was scheduled
+    again (BUILD/scheduling after a later task state): one list per attempt."""
+    cuts: list[list[Boot]] = [[]]
+    later = False  # a task state after scheduling was seen in this attempt
+    for e in events:
+        if isinstance(e, StateEvent):
+            if e.status == "BUILD" and e.task_state == "scheduling" and later:
+                cuts.append([])
+                later = False
+            elif e.task_state not in (None, "scheduling"):
+                later = True
+        cuts[-1].append(e)
+    return cuts
+
+
+def furthest(events: list[Boot]) -> int:
+    """The furthest step of one attempt; a token check counts only once its asker ran."""
+    seen: set[int] = set()
+    best = 0
+    for e in events:
+        if isinstance(e, StepEvent):
+            asker = CHECKS.get(e.step)
+            if asker is None or asker in seen:
+                best = max(best, e.step)
+            seen.add(e.step)
+    return best
+
+
 class FlowView(anywidget.AnyWidget):
-    """Follows one boot: the latest instance created, or the one given with ``follow()``."""
+    """Follows one boot: the latest instance created, or the one given with ``follow()``.
+
+    Before nova-api has created the instance, the latest request that posted /servers, or
+    that logged in and is held at a breakpoint, is shown (so a breakpoint on steps 1-8 shows
+    where it stopped); a login that boots nothing leaves the view on its boot. The steps and
+    the state table come from trace.flow's fold, as FlowRecorder's do.
+    """
 
     _esm = esm("flow")
     _css = css("flow")
@@ -50,62 +116,87 @@ class FlowView(anywidget.AnyWidget):
     instance = traitlets.Unicode("").tag(sync=True)
     request_id = traitlets.Unicode("").tag(sync=True)
     done = traitlets.List[int]([]).tag(sync=True)  # step numbers, in the order they happened
-    current = traitlets.Int(0).tag(sync=True)
-    rows = traitlets.List[dict[str, Any]]([]).tag(
-        sync=True
-    )  # the state table: status, task, power, steps
+    cached = traitlets.List[int]([]).tag(sync=True)  # steps last answered from a token cache
+    current = traitlets.Int(0).tag(sync=True)  # the furthest step of the latest attempt
+    attempt = traitlets.Int(0).tag(sync=True)  # 2 and more: the build was rescheduled
+    # the state table: attempt, status, task, power, steps, detail (the volumes attached)
+    rows = traitlets.List[dict[str, Any]]([]).tag(sync=True)
     paused = traitlets.Unicode("").tag(sync=True)
+    # under step 28: the guest's console line as labcloud's console watch read it (line,
+    # seen, time, after_spawn: trace.flow.ConsoleLine); empty while there is none
+    console = traitlets.Dict({}).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._pinned = False
-        self._early: list[int] = []  # steps 1-6 come before the instance exists
+        self._pending = ""  # a request that has not created its instance yet
+        self._events: deque[Boot] = deque(maxlen=HISTORY)
+        self._volume_asks: deque[tuple[str, str]] = deque(maxlen=HISTORY)  # (request, volume)
+        self._volume_status: dict[str, str] = {}
 
     def follow(self, instance_uuid: str) -> None:
         self._pinned = True
+        self._pending = ""
         self.instance = instance_uuid
 
     def take(self, events: list[Any]) -> None:
-        done, rows = list(self.done), [dict(r) for r in self.rows]
-        current, paused = self.current, self.paused
         for e in events:
-            if isinstance(e, StepEvent):
-                if not e.instance_uuid and e.step <= 6:  # before the instance exists
-                    if e.step in (1, 3) and self._early[-1:] != [e.step - 1]:
-                        self._early = [] if e.step == 1 else [1, 2]
-                    self._early.append(e.step)
-                    current = e.step
-                    continue
-                ours = e.instance_uuid == self.instance or (
-                    not e.instance_uuid and e.request_id and e.request_id == self.request_id
-                )
-                if not ours:  # steps 20, 23, 26 know the request, not the instance
-                    continue
-                if not done or done[-1] != e.step:
-                    done.append(e.step)
-                current = e.step
-                if rows:
-                    rows[-1]["steps"] = [*rows[-1]["steps"], e.step]
-            elif isinstance(e, StateEvent) and e.resource == "instance":
-                if e.id != self.instance:
-                    if self._pinned or e.vm_state != "building":
-                        continue
-                    self.instance, self.request_id = e.id, e.request_id
-                    done, rows = list(self._early), []
-                rows.append(
-                    {
-                        "status": e.status,
-                        "task": e.task_state,
-                        "power": _power(e.power_state),
-                        # as the seed's table: login (1-2) comes before the first row
-                        "steps": [] if rows else [n for n in self._early if n >= 3],
-                    }
-                )
-            elif isinstance(e, PauseEvent):
-                paused = f"paused at {e.breakpoint}: {e.what}" if e.event == "paused" else ""
-        self.done, self.rows, self.current, self.paused = done, rows, current, paused
+            if isinstance(e, PauseEvent):
+                self.paused = f"paused at {e.breakpoint}: {e.what}" if e.event == "paused" else ""
+            elif isinstance(e, StateEvent) and e.resource == "volume":
+                self._volume_status[e.id] = e.status
+            elif isinstance(e, StepEvent | StateEvent):
+                self._events.append(e)
+                self._choose(e)
+            elif isinstance(e, ConsoleEvent):
+                self._events.append(e)
+            elif isinstance(e, HttpEvent) and (m := VOLUME_URL.search(e.url)):
+                self._volume_asks.append((e.request_id, m.group(1)))
+        self._show()
 
+    def _choose(self, e: StepEvent | StateEvent) -> None:
+        if self._pinned:
+            return
+        if isinstance(e, StateEvent):
+            if e.resource == "instance" and e.vm_state == "building" and e.id != self.instance:
+                self.instance, self.request_id, self._pending = e.id, e.request_id, ""
+        elif e.step in (1, 3) and not e.instance_uuid and e.request_id != self.request_id:
+            self._pending = e.request_id
 
-def _power(code: int) -> str:
-    names = {0: "NOSTATE", 1: "Running", 3: "Paused", 4: "Shutdown", 6: "Crashed", 7: "Suspended"}
-    return names.get(code, str(code))
+    def _show(self) -> None:
+        ours: list[Boot] = []
+        if self._pending and not self._building():
+            ours = [e for e in self._events if e.request_id == self._pending]
+            # a login alone (cloud.login() for a GET) is no boot: it is shown only while
+            # held at a breakpoint or once it posted /servers (step 3)
+            if not (self.paused or any(isinstance(e, StepEvent) and e.step >= 3 for e in ours)):
+                ours = []
+        if not ours:
+            ours = boot_events(self._events, self.instance)
+        steps = [e for e in ours if isinstance(e, StepEvent)]
+        latest = {s.step: s.cached for s in steps}  # a step's latest time decides its drawing
+        self.done = [s.step for s in steps]
+        self.cached = sorted(n for n, cached in latest.items() if cached)
+        tries = attempts(ours)
+        self.current = furthest(tries[-1]) or furthest(ours)
+        self.attempt = len(tries) if any(isinstance(e, StateEvent) for e in ours) else 0
+        volumes = self._volumes({s.request_id for s in steps})
+        rows = []
+        for n, events in enumerate(tries, start=1):
+            for row in state_table(events):
+                detail = volumes if row.task == "block_device_mapping" else ""
+                rows.append({"attempt": n, **asdict(row), "detail": detail})
+        self.rows = rows
+        line = guest_console(tries[-1])
+        self.console = asdict(line) if line is not None else {}
+
+    def _volumes(self, request_ids: set[str]) -> str:
+        """The volumes this boot asked cinder for, with their status: ``volume 1a2b3c4d
+        (in-use)``; empty when it asked for none."""
+        asked = dict.fromkeys(v for rid, v in self._volume_asks if rid and rid in request_ids)
+        return ", ".join(f"volume {v[:8]} ({self._volume_status.get(v, '?')})" for v in asked)
+
+    def _building(self) -> bool:
+        """Whether the followed instance is still being built (a new boot waits till then)."""
+        states = [e for e in self._events if isinstance(e, StateEvent) and e.id == self.instance]
+        return bool(states) and states[-1].status == "BUILD"

@@ -29,16 +29,17 @@ def row(e: MessageEvent) -> dict[str, Any]:
 
 
 class MessageInspector(anywidget.AnyWidget):
-    """Each published message once (its ``publish`` event), newest first."""
+    """Each published message once (its ``publish`` event), newest first: the last ``limit``
+    (500) are kept, the view shows them 50 a page and filters over all of them."""
 
     _esm = esm("inspector")
     _css = css("inspector")
     messages = traitlets.List[dict[str, Any]]([]).tag(sync=True)
     filter = traitlets.Unicode("").tag(sync=True)  # typed by the user in the view
     pinned = traitlets.Dict({}).tag(sync=True)  # the message clicked on (kept while scrolling)
-    limit = traitlets.Int(50).tag(sync=True)
+    limit = traitlets.Int(500).tag(sync=True)
 
-    def __init__(self, limit: int = 50, **kwargs: Any) -> None:
+    def __init__(self, limit: int = 500, **kwargs: Any) -> None:
         super().__init__(limit=limit, **kwargs)
         self._rows: deque[dict[str, Any]] = deque(maxlen=limit)
 

@@ -54,6 +54,7 @@ class Publisher:
         self.bus = bus
         self.interval = 1.0 / min(rate, MAX_RATE_HZ)
         self.views: list[View] = []
+        self.failed: list[View] = []  # views dropped after they raised
         self.dropped = 0
         self.updates = 0
         self._events: deque[Any] = deque(maxlen=BUFFER)
@@ -74,8 +75,15 @@ class Publisher:
                 self.dropped += 1
             self._events.append(event)
 
-    def flush(self) -> None:
-        """Apply pending events now (the thread does this by itself; tests call it)."""
+    def flush(self, *, final: bool = False) -> None:
+        """Apply pending events now (the thread does this by itself; tests call it).
+
+        ``final``: the last flush, on close; a view with a ``final()`` method (the broker
+        view, which reads the broker by itself every 0.5 s) reads its source once more.
+
+        A view that raises is logged once and dropped, not retried 20 times a second; when no
+        view is left, the thread stops.
+        """
         with self._lock:
             batch = list(self._events)
             self._events.clear()
@@ -84,8 +92,15 @@ class Publisher:
             try:
                 with view.hold_sync():
                     view.take(batch)
+                    if final and hasattr(view, "final"):
+                        view.final()
             except Exception:
-                LOG.exception("widget %r failed on a batch", view)
+                LOG.exception("widget %r failed on a batch; it gets no more updates", view)
+                with self._lock:
+                    self.views.remove(view)
+                    self.failed.append(view)
+                    if not self.views:
+                        self._stop.set()
         self.updates += 1
 
     def _run(self) -> None:
@@ -93,7 +108,14 @@ class Publisher:
             self.flush()
 
     def close(self) -> None:
+        """Stop, after one last flush: what happened before the cloud stopped reaches every
+        view (a boot's last step, a queue emptied by the last delivery), never a state up to
+        one interval old."""
         self._sub.close()
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        with self._lock:
+            if not self.views:
+                return
+        self.flush(final=True)

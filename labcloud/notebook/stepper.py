@@ -9,6 +9,7 @@ import traitlets
 
 from labcloud.notebook.publisher import css, esm
 from labcloud.trace.events import PauseEvent, StepperEvent
+from labcloud.trace.stepper import parse_breakpoint as _parse
 from labcloud.trace.stepper import pause_dict
 
 # a labcloud.trace.stepper.Stepper, or a RemoteStepper for services in other processes
@@ -69,19 +70,3 @@ class StepperControls(anywidget.AnyWidget):
     def _sync(self) -> None:
         self.breakpoints = [str(b) for b in self.stepper.breakpoints]
         self.paused = [pause_dict(p) for p in self.stepper.paused]
-
-
-def _parse(text: str) -> dict[str, Any]:
-    """``9`` or ``step 9`` → a step; ``method x``, ``queue q``, ``service s``, ``route r``."""
-    text = text.strip()
-    if text.isdigit():
-        return {"step": int(text)}
-    kind, _, value = text.partition(" ")
-    if kind == "step" and value.strip().isdigit():
-        return {"step": int(value)}
-    if kind in ("method", "queue", "service", "route") and value.strip():
-        return {kind: value.strip()}
-    raise ValueError(
-        f"not a breakpoint: {text!r} (try 9, method select_destinations, queue compute, "
-        "service nova-compute, route POST /v2.0/ports)"
-    )
