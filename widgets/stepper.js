@@ -5,8 +5,10 @@ export default {
     let seq = 0;
     const send = (op, value) => { model.set("command", { op, value, seq: ++seq }); model.save_changes(); };
     const bar = document.createElement("div");
+    bar.className = "lc-bar";
     const input = document.createElement("input");
-    input.placeholder = "9, method select_destinations, route POST /v2.0/ports";
+    input.placeholder = "a breakpoint: 9, method select_destinations, route POST /v2.0/ports";
+    input.title = "a step (9), or method, queue, service or route followed by its name";
     const button = (label, op, value) => {
       const b = document.createElement("button");
       b.textContent = label;
