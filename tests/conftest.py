@@ -1,16 +1,40 @@
-"""Shared fixtures. A test that needs RabbitMQ skips on a laptop without one, and fails in CI."""
+"""Shared fixtures. A test that needs RabbitMQ skips on a laptop without one, and fails in CI.
+
+RabbitMQ: the tests start a node of their own for the session (tests/system/broker.py), from
+the Debian package ``./run test`` installs, and never touch the machine's broker. To run them
+against another node instead, name it (one variable each; the port is what switches):
+
+    LABCLOUD_TEST_RABBIT_HOST              its host (default 127.0.0.1)
+    LABCLOUD_TEST_RABBIT_PORT              its AMQP port: set it to use that node
+    LABCLOUD_TEST_RABBIT_MANAGEMENT_PORT   its management API port (default AMQP port + 10000)
+    LABCLOUD_TEST_RABBIT_NODE              its rabbitmqctl node name (e.g. rabbit2@localhost);
+                                           without it, tests that restart a broker cannot run
+
+Tests that break a broker do it to that node only. Guards: pytest-timeout (SIGALRM) fails a
+test that overruns its timeout; one still running 60 s later ends the session, stacks dumped
+(a read that a signal cannot break); a test that leaves a thread running fails.
+"""
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import socket
+import sys
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-RABBIT_HOST = os.environ.get("LABCLOUD_TEST_RABBIT_HOST", "127.0.0.1")
-RABBIT_PORT = int(os.environ.get("LABCLOUD_TEST_RABBIT_PORT", "5672"))
-RABBIT_URL = f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}//"
+if TYPE_CHECKING:
+    from tests.system.broker import RabbitNode
+
+HARD_TIMEOUT_GRACE = 60.0  # s after pytest-timeout's limit before the session is ended
+THREAD_GRACE = 5.0  # s a test's threads get to finish after its teardown
 
 
 def in_ci() -> bool:
@@ -35,10 +59,35 @@ def port_open(host: str, port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_url() -> str:
-    """The URL of a running RabbitMQ (guest/guest on 127.0.0.1:5672)."""
-    require(port_open(RABBIT_HOST, RABBIT_PORT), f"no RabbitMQ on {RABBIT_HOST}:{RABBIT_PORT}")
-    return RABBIT_URL
+def rabbit() -> Iterator[RabbitNode]:
+    """The session's RabbitMQ node: its own (started here, stopped at the end), or the one
+    LABCLOUD_TEST_RABBIT_* names."""
+    from tests.system import broker
+
+    node = broker.RabbitNode.from_env(os.environ)
+    if node is not None:
+        require(port_open(node.host, node.port), f"no RabbitMQ on {node.host}:{node.port}")
+    else:
+        require(
+            broker.scripts_dir() is not None,
+            "rabbitmq-server is not installed (`./run test` installs it with apt-get)",
+        )
+        try:
+            node = broker.RabbitNode.start_own()
+        except RuntimeError as exc:
+            pytest.fail(f"the tests' own RabbitMQ node did not start: {exc}", pytrace=False)
+    broker.NODE = node
+    try:
+        yield node
+    finally:
+        broker.NODE = None
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(rabbit: RabbitNode) -> str:
+    """The AMQP URL of the session's RabbitMQ node (guest/guest, vhost ``/``)."""
+    return rabbit.url
 
 
 @pytest.fixture
@@ -46,6 +95,101 @@ def trace_bus() -> Iterator[object]:
     from labcloud.trace import TraceBus
 
     return TraceBus()
+
+
+# -- no test can hang the suite, or leave a thread behind -----------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    # `labcloud up` merges its entries into the user's clouds.yaml: here, a throwaway one
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="labcloud-tests-config-")
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # a CI cancel: tear down, then exit
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        return float(marker.args[0] if marker.args else marker.kwargs.get("timeout", 0))
+    return float(item.config.getoption("timeout", None) or item.config.getini("timeout") or 0)
+
+
+def _hard_stop(nodeid: str, limit: float) -> None:
+    """pytest-timeout's signal did not free the test: dump every stack and end the session."""
+    sys.stderr.write(
+        f"\n\n{nodeid} still runs {HARD_TIMEOUT_GRACE:.0f} s after its {limit:.0f} s timeout "
+        "(stuck where a signal cannot reach); stacks of every thread:\n"
+    )
+    faulthandler.dump_traceback(all_threads=True)
+    broker = sys.modules.get("tests.system.broker")
+    node = getattr(broker, "NODE", None)
+    if node is not None:
+        node.stop()
+    os._exit(1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    limit = _timeout_of(item)
+    timer = None
+    if limit > 0:
+        timer = threading.Timer(limit + HARD_TIMEOUT_GRACE, _hard_stop, (item.nodeid, limit))
+        timer.name, timer.daemon = "hard-timeout", True
+        timer.start()
+    try:
+        return (yield)
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+_WIDER_THREADS: set[threading.Thread] = set()  # started by session/module/class fixtures
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: Any) -> Any:
+    if fixturedef.scope == "function":
+        return (yield)
+    before = set(threading.enumerate())
+    try:
+        return (yield)
+    finally:
+        _WIDER_THREADS.update(set(threading.enumerate()) - before)
+
+
+HTTP_TIMEOUT = 60.0  # s: httpx's default of 5 s is shorter than a busy 2-core CI machine's answer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def patient_http() -> Iterator[None]:
+    """httpx's module-level calls (``httpx.get(...)`` in many tests) wait up to HTTP_TIMEOUT
+    unless the test names its own timeout: a slow answer is not a failure, a hang still is
+    (pytest-timeout ends it). Clients the tests build name their timeout themselves."""
+    import functools
+
+    import httpx
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("request", "get", "options", "head", "post", "put", "patch", "delete"):
+            mp.setattr(httpx, name, functools.partial(getattr(httpx, name), timeout=HTTP_TIMEOUT))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_thread_outlives_its_test() -> Iterator[None]:
+    """Fail a test that leaves a thread running (a publisher, a consumer, a cloud's server)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + THREAD_GRACE
+    left = []
+    for t in set(threading.enumerate()) - before - _WIDER_THREADS:
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            left.append(t.name)
+    if left:
+        pytest.fail(f"threads still running after the test: {sorted(left)}", pytrace=False)
 
 
 class Keystone:
@@ -63,7 +207,7 @@ class Keystone:
         self.manager = self.service.manager
 
     def token(self, user: str = "demo", project: str | None = None) -> str:
-        """A project-scoped token for ``user`` (demo/demo-secret or admin/admin-secret)."""
+        """A project-scoped token for ``user`` (demo or admin), issued without a password."""
         info = self.manager.issue(self.user_id(user), project or user, methods=("password",))
         return info.id
 

@@ -168,3 +168,58 @@ def test_server_lifecycle_with_a_volume(cli: Cli) -> None:
     assert (shown["status"], shown["flavor"].split(" ")[0]) == ("ACTIVE", "m1.small")
     cli.openstack("server", "delete", "--wait", "vm1")
     assert "vm1" not in {s["Name"] for s in cli.openstack("server", "list", "-f", "json")}
+
+
+def test_volume_from_an_image_and_a_snapshot(cli: Cli) -> None:
+    """``volume create --image``: cinder copies glance's cirros into a bootable volume."""
+    made = cli.openstack("volume", "create", "--image", "cirros", "--size", "1", "v1", "-f", "json")
+    assert made["name"] == "v1"
+    for _ in range(100):  # a cast with no --wait: a bounded poll
+        shown = cli.openstack("volume", "show", "v1", "-f", "json")
+        if shown["status"] != "creating" and shown["status"] != "downloading":
+            break
+    assert (shown["status"], str(shown["bootable"]).lower()) == ("available", "true")
+    assert shown["volume_image_metadata"]["image_name"] == "cirros"
+    snap = cli.openstack("volume", "snapshot", "create", "--volume", "v1", "s1", "-f", "json")
+    assert snap["name"] == "s1"
+    for _ in range(100):
+        listed = {s["Name"]: s for s in cli.openstack("volume", "snapshot", "list", "-f", "json")}
+        if listed["s1"]["Status"] == "available":
+            break
+    assert listed["s1"]["Status"] == "available"
+    copy = cli.openstack("volume", "create", "--snapshot", "s1", "v2", "-f", "json")
+    assert copy["size"] == 1
+    cli.openstack("volume", "snapshot", "delete", "s1")
+
+
+def absolute(cli: Cli) -> dict[str, Any]:
+    shown = cli.openstack("limits", "show", "--absolute", "-f", "json")
+    return {x["Name"]: x["Value"] for x in shown}
+
+
+def quotas(cli: Cli, *args: str) -> dict[str, Any]:
+    return {q["Resource"]: q["Limit"] for q in cli.openstack("quota", "show", *args, "-f", "json")}
+
+
+def test_limits_and_quotas_of_every_service(cli: Cli) -> None:
+    """``limits show --absolute`` (nova's and cinder's), a plain ``quota show`` (nova's,
+    cinder's and neutron's), ``quota set`` as admin, and a quota enforced."""
+    limits = absolute(cli)
+    assert {"max_total_instances", "max_total_volumes", "total_gigabytes_used"} <= set(limits)
+    shown = quotas(cli)
+    assert {"instances", "volumes", "gigabytes", "networks", "ports", "routers"} <= set(shown)
+    cli.openstack(
+        "quota", "set", "--volumes", "20", "--gigabytes", "30", "--networks", "40", "--ports", "50",
+        "demo", cloud="labcloud-admin",
+    )  # fmt: skip
+    changed = quotas(cli)
+    assert [changed[k] for k in ("volumes", "gigabytes", "networks", "ports")] == [20, 30, 40, 50]
+    assert quotas(cli, "--default")["volumes"] == -1
+    too_big = subprocess.run(
+        [str(OPENSTACK), "--os-cloud", "labcloud", "volume", "create", "--size", "31", "big"],
+        capture_output=True, text=True, env=cli.env, timeout=180,
+    )  # fmt: skip
+    assert too_big.returncode != 0
+    assert "exceeds allowed gigabytes quota" in too_big.stderr
+    limits = absolute(cli)
+    assert limits["max_total_volume_gigabytes"] == 30

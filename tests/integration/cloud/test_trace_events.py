@@ -3,6 +3,7 @@ writes, volume and port states, grouped by request."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,11 @@ def cloud() -> Iterator[LabCloud]:
 def test_a_boot_with_a_volume_reports_http_db_and_states(cloud: LabCloud) -> None:
     log = cloud.bus.collect()
     flow = FlowRecorder(cloud.bus)
+    port_up = threading.Event()  # the L2 agent reports the port up after the spawn
+    cloud.bus.subscribe(
+        lambda _: port_up.set(),
+        where=lambda e: isinstance(e, StateEvent) and e.resource == "port" and e.status == "ACTIVE",
+    )
     client = Client(cloud)
     volume = make_volume(cloud, client)
     uuid = client.boot(
@@ -45,8 +51,10 @@ def test_a_boot_with_a_volume_reports_http_db_and_states(cloud: LabCloud) -> Non
     volume_states = [e.status for e in log if isinstance(e, StateEvent) and e.resource == "volume"]
     assert volume_states[:2] == ["creating", "available"]
     assert volume_states[-1] == "in-use"
-    port_states = [e for e in log if isinstance(e, StateEvent) and e.resource == "port"]
-    assert port_states[0].status == "ACTIVE"
+    assert port_up.wait(30), "the port never became ACTIVE"
+    port_states = [e.status for e in log if isinstance(e, StateEvent) and e.resource == "port"]
+    assert port_states[0] == "DOWN"  # created by nova-compute's request, not plugged yet
+    assert port_states[-1] == "ACTIVE"  # plugged: the agent said update_device_up
     groups = by_request(log)
     boot_request = next(e.request_id for e in log if isinstance(e, StateEvent) and e.id == uuid)
     kinds = {type(e).__name__ for e in groups[boot_request]}
@@ -74,7 +82,7 @@ def test_a_rolled_back_write_reports_nothing(cloud: LabCloud) -> None:
 
 def test_a_bounded_log_keeps_the_latest(cloud: LabCloud) -> None:
     log = cloud.bus.collect(maxlen=10)
-    for _ in range(3):
+    for _ in range(10):  # each login is a few events (steps 1-2, its HTTP exchange)
         cloud.login("demo")
     assert len(log) == 10
     assert log.dropped > 0

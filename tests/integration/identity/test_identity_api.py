@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from labcloud.identity import manager
+from labcloud.identity import tokens as manager
 from labcloud.identity.service import IdentityService
 from labcloud.rest.server import ApiServer
 from labcloud.spec import CloudSpec
@@ -28,9 +28,13 @@ def password_auth(user: str, password: str, project: str | None = "demo") -> dic
     return {"auth": auth}
 
 
+# the tests' own passwords (a cloud makes its users' passwords: see test_credentials.py)
+PASSWORDS = {"admin": "admin-secret", "demo": "demo-secret"}
+
+
 def make_identity(expiry: int = 3600) -> tuple[IdentityService, ApiServer]:
     service = IdentityService("sqlite://", token_expiry=expiry, bcrypt_rounds=4)
-    service.load(CloudSpec.demo())
+    service.load(CloudSpec.demo(), PASSWORDS)
     server = ApiServer(service.create_app(), name="keystone").start()
     service.manager.register_endpoint("identity", "keystone", server.url + "/v3", "RegionOne")
     service.manager.register_endpoint("compute", "nova", "http://127.0.0.1:1/v2.1", "RegionOne")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,50 +10,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from labcloud.context import RequestContext
-from labcloud.network.driver import NoopDriver
 from labcloud.network.models import IPAllocation
 from labcloud.network.ports import PortManager
 from labcloud.network.service import NetworkService
-from labcloud.rest.server import ApiServer
-from tests.conftest import Keystone, port_open, require
-
-
-class Neutron:
-    def __init__(self, keystone: Keystone, db_url: str = "sqlite://") -> None:
-        self.driver = NoopDriver()
-        self.service = NetworkService(
-            db_url,
-            validator=keystone.validator(),  # type: ignore[arg-type]
-            driver=self.driver,
-        )
-        self.server = ApiServer(self.service.create_app(), name="neutron").start()
-        self.url = self.server.url + "/v2.0"
-        self.token = keystone.token("demo")
-        self.other = keystone.token("admin", "admin")
-
-    def call(
-        self, method: str, path: str, body: Any = None, token: str | None = None, **kw: Any
-    ) -> httpx.Response:
-        headers = {"X-Auth-Token": token or self.token} | kw.pop("headers", {})
-        return httpx.request(method, self.url + path, json=body, headers=headers, timeout=30, **kw)
-
-    def make(self, kind: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-        answer = self.call("POST", f"/{kind}s", {kind: body}, token)
-        assert answer.status_code == 201, answer.text
-        return dict(answer.json()[kind])
-
-    def network(self, cidr: str = "10.9.0.0/29", **subnet: Any) -> tuple[str, str]:
-        net = self.make("network", {"name": "n"})
-        sub = self.make("subnet", {"network_id": net["id"], "cidr": cidr, "ip_version": 4} | subnet)
-        return net["id"], sub["id"]
-
-
-@pytest.fixture
-def neutron(keystone: Keystone) -> Iterator[Neutron]:
-    n = Neutron(keystone)
-    yield n
-    n.server.stop()
-    n.service.stop()
+from tests.conftest import Keystone
+from tests.integration.network.harness import NO_SUCH, Neutron
 
 
 def test_lifecycle_and_the_ip_goes_back_to_the_pool(neutron: Neutron) -> None:
@@ -86,6 +44,24 @@ def test_lifecycle_and_the_ip_goes_back_to_the_pool(neutron: Neutron) -> None:
     assert neutron.call("DELETE", f"/networks/{net_id}").status_code == 409  # ports in use
     listed = neutron.call("GET", "/ports", params={"device_id": "vm0"}).json()["ports"]
     assert [p["id"] for p in listed] == [ports[0]["id"]]
+
+
+def test_fields_answers_only_the_attributes_asked_for(neutron: Neutron) -> None:
+    """``?fields=`` as openstacksdk and Horizon send it: lists and shows keep only those."""
+    net_id, sub_id = neutron.network("10.7.0.0/24")
+    port = neutron.make("port", {"network_id": net_id, "name": "picked"})
+    listed = neutron.call(
+        "GET", "/ports", params={"fields": ["id", "name", "no_such"], "network_id": net_id}
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == {"ports": [{"id": port["id"], "name": "picked"}]}
+    assert int(listed.headers["content-length"]) == len(listed.content)
+    shown = neutron.call("GET", f"/networks/{net_id}", params={"fields": "subnets"})
+    assert shown.json() == {"network": {"subnets": [sub_id]}}
+    assert set(neutron.call("GET", f"/networks/{net_id}").json()["network"]) > {"id", "name"}
+    missing = neutron.call("GET", f"/ports/{NO_SUCH}", params={"fields": "id"})
+    assert missing.status_code == 404
+    assert missing.json()["NeutronError"]["type"] == "PortNotFound"
 
 
 def test_fixed_ips_and_ipv6(neutron: Neutron) -> None:
@@ -119,12 +95,13 @@ def test_fixed_ips_and_ipv6(neutron: Neutron) -> None:
     [
         ("/networks", b"{nope", 400),
         ("/networks", b"[]", 400),
-        ("/subnets", b'{"subnet": {"network_id": "x", "cidr": "10.0.0.0/24"}}', 404),
-        ("/ports", b'{"port": {"network_id": "no-such-net"}}', 404),
+        ("/subnets", b'{"subnet": {"network_id": "x", "cidr": "10.0.0.0/24"}}', 400),
+        ("/subnets", f'{{"subnet": {{"network_id": "{NO_SUCH}", "cidr": "10.0.0.0/24"}}}}', 404),
+        ("/ports", f'{{"port": {{"network_id": "{NO_SUCH}"}}}}', 404),
     ],
-    ids=["malformed", "list-body", "unknown-network", "port-on-unknown-network"],
+    ids=["malformed", "list-body", "not-a-uuid", "unknown-network", "port-on-unknown-network"],
 )
-def test_bad_requests(neutron: Neutron, path: str, body: bytes, status: int) -> None:
+def test_bad_requests(neutron: Neutron, path: str, body: bytes | str, status: int) -> None:
     answer = neutron.call("POST", path, content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == status, answer.text
     assert "NeutronError" in answer.json()
@@ -179,29 +156,6 @@ def test_the_database_refuses_a_duplicate_address(neutron: Neutron) -> None:
         )
 
 
-@pytest.fixture(params=["sqlite-file", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A SQLite file, or a throwaway PostgreSQL database (concurrent writers really race)."""
-    if request.param == "sqlite-file":
-        yield f"sqlite:///{tmp_path}/neutron.sqlite"
-        return
-    require(port_open("127.0.0.1", 5432), "no PostgreSQL on 127.0.0.1:5432")
-    import sqlalchemy
-
-    name = f"labcloud_test_{uuid.uuid4().hex[:10]}"
-    admin = sqlalchemy.create_engine(
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def test_a_thousand_concurrent_ports_get_distinct_addresses(
     keystone: Keystone, db_url: str
 ) -> None:
@@ -236,3 +190,15 @@ def test_a_thousand_concurrent_ports_get_distinct_addresses(
     assert len(got) == 1000
     assert len(set(got)) == 1000
     service.stop()
+
+
+def test_repeated_filters_match_any_and_fields_is_accepted(neutron: Neutron) -> None:
+    a = neutron.make("network", {"name": "a"})
+    b = neutron.make("network", {"name": "b"})
+    neutron.make("network", {"name": "c"})
+    query = [("id", a["id"]), ("id", b["id"]), ("fields", "id"), ("fields", "name")]
+    listed = neutron.call("GET", "/networks", params=query)
+    assert listed.status_code == 200, listed.text
+    assert {n["name"] for n in listed.json()["networks"]} == {"a", "b"}
+    external = neutron.call("GET", "/networks", params={"router:external": "False"})
+    assert {"a", "b", "c"} <= {n["name"] for n in external.json()["networks"]}

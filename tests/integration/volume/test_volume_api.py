@@ -2,75 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from labcloud.messaging import get_transport
-from labcloud.rest.server import ApiServer
 from labcloud.trace import MessageEvent
-from labcloud.volume.driver import FileDriver
-from labcloud.volume.service import VolumeService
 from tests.conftest import Keystone
-
-
-class BrokenDriver(FileDriver):
-    def create_volume(self, volume_id: str, size_gb: int) -> None:
-        raise OSError("the disk array is on fire")
-
-
-class Cinder:
-    def __init__(self, keystone: Keystone, data: Path, driver: FileDriver | None = None) -> None:
-        self.transport = get_transport("memory://")
-        self.data = data
-        self.service = VolumeService(
-            "sqlite://",
-            transport=self.transport,
-            data_dir=data,
-            validator=keystone.validator(),
-            driver=driver,
-        )  # type: ignore[arg-type]
-        self.service.start()
-        self.server = ApiServer(self.service.create_app(), name="cinder").start()
-        self.token = keystone.token("demo")
-        self.project = keystone.project_id("demo")
-        self.url = f"{self.server.url}/v3/{self.project}/volumes"
-
-    def call(self, method: str, path: str = "", **kw: Any) -> httpx.Response:
-        headers = {"X-Auth-Token": self.token} | kw.pop("headers", {})
-        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
-
-    def wait_status(self, volume_id: str, status: str, timeout: float = 10) -> dict[str, Any]:
-        """Poll the API (bounded): cinder reports status in its database, not as an event."""
-        pause = threading.Event()
-        deadline = time.monotonic() + timeout
-        while True:
-            answer = self.call("GET", f"/{volume_id}")
-            current = answer.json()["volume"]["status"] if answer.status_code == 200 else "gone"
-            if current == status or time.monotonic() > deadline:
-                assert current == status, f"volume {volume_id} is {current}, not {status}"
-                return dict(answer.json()["volume"]) if answer.status_code == 200 else {}
-            pause.wait(0.02)
-
-    def action(self, volume_id: str, name: str, body: dict[str, Any] | None = None) -> Any:
-        return self.call("POST", f"/{volume_id}/action", json={name: body or {}})
-
-    def stop(self) -> None:
-        self.server.stop()
-        self.service.stop()
-        self.transport.cleanup()
-
-
-@pytest.fixture
-def cinder(keystone: Keystone, tmp_path: Path) -> Iterator[Cinder]:
-    c = Cinder(keystone, tmp_path)
-    yield c
-    c.stop()
+from tests.integration.volume.conftest import BrokenDriver, Cinder
 
 
 def test_create_attach_detach_delete(cinder: Cinder) -> None:

@@ -91,3 +91,71 @@ def test_no_arbitrary_imports_from_a_failure() -> None:
     assert isinstance(envelope.deserialize_failure(failure), RemoteError)
     fake = json.dumps({"class": "Path", "module": "labcloud.nothing_here", "message": "x"})
     assert isinstance(envelope.deserialize_failure(fake), RemoteError)
+
+
+def test_arguments_are_serialized_as_oslo_jsonutils_does() -> None:
+    import datetime
+    import decimal
+    import ipaddress
+    import uuid
+
+    args = {
+        "tags": {"b", "a"},
+        "raw": b"bytes",
+        "at": datetime.datetime(2026, 11, 24, 8, 0, 1, 5),
+        "day": datetime.date(2026, 11, 24),
+        "id": uuid.UUID(int=1),
+        "price": decimal.Decimal("1.50"),
+        "ip": ipaddress.ip_address("10.0.0.2"),
+        "pair": (1, 2),
+        "error": ValueError("bad"),
+    }
+    inner = json.loads(json.loads(envelope.pack({"method": "m", "args": args}))["oslo.message"])
+    got = inner["args"]
+    assert sorted(got["tags"]) == ["a", "b"]
+    assert got["raw"] == "bytes"
+    assert got["at"] == "2026-11-24T08:00:01.000005"  # ISO 8601 with microseconds, no zone
+    assert got["day"] == "2026-11-24"
+    assert got["id"] == "00000000-0000-0000-0000-000000000001"
+    assert (got["price"], got["ip"], got["pair"]) == ("1.50", "10.0.0.2", [1, 2])
+    assert got["error"] == "ValueError('bad')"
+
+
+def test_an_object_json_cannot_hold_is_refused_as_oslo_refuses_it() -> None:
+    class Opaque:
+        pass
+
+    with pytest.raises(ValueError, match="Cannot convert"):
+        envelope.pack({"method": "m", "args": {"x": Opaque()}})
+
+
+def test_the_same_bytes_as_oslo_serialization() -> None:
+    import datetime
+
+    from tests.conftest import require
+
+    try:
+        from oslo_serialization import jsonutils
+    except ImportError:  # pragma: no cover - only without the test extra
+        jsonutils = None
+    require(jsonutils is not None, "oslo.serialization is not installed (the test extra)")
+    msg = {"args": {"s": {3}, "b": b"x", "t": datetime.datetime(2026, 1, 2, 3, 4, 5, 6)}}
+    assert envelope.dumps(msg) == jsonutils.dumps(msg)
+
+
+def test_unknown_context_keys_survive_a_round_trip() -> None:
+    wire = {"_context_read_deleted": "no", "_context_user_id": "u", "method": "m"}
+    fields, _ = envelope.split_context(wire)
+    ctxt = RequestContext.from_dict(fields)
+    assert ctxt.extra == {"read_deleted": "no"}
+    again = envelope.request("m", {}, ctxt)
+    assert again["_context_read_deleted"] == "no"
+    assert again["_context_user_id"] == "u"
+
+
+def test_a_body_nested_too_deeply_is_an_invalid_message() -> None:
+    with pytest.raises(InvalidMessage, match="nested too deeply"):
+        envelope.unpack(b"[" * 100_000)
+    inner = json.dumps("[" * 100_000)
+    with pytest.raises(InvalidMessage, match="nested too deeply"):
+        envelope.unpack(f'{{"oslo.version": "2.0", "oslo.message": {inner}}}'.encode())

@@ -91,9 +91,9 @@ def test_token_is_required_and_checked(nova: ApiServer) -> None:
         (b"{not json", {"Content-Type": "application/json"}),
         (b'{"name": 5}', {"Content-Type": "application/json"}),
         (b"[]", {"Content-Type": "application/json"}),
-        (b"name=vm", {"Content-Type": "application/x-www-form-urlencoded"}),
+        (b"name=vm", {"Content-Type": "text/plain"}),  # read as JSON, as nova does
     ],
-    ids=["malformed", "wrong-type-and-missing", "not-an-object", "not-json"],
+    ids=["malformed", "wrong-type-and-missing", "not-an-object", "plain-text-not-json"],
 )
 def test_bad_input_is_400_in_novas_shape(
     nova: ApiServer, content: bytes, headers: dict[str, str]
@@ -145,6 +145,14 @@ def test_unexpected_errors_are_500_without_internals(nova: ApiServer) -> None:
                     "title": "Conflict",
                     "message": "No more IP addresses available on network net1.",
                 }
+            },
+        ),
+        (
+            "glance",
+            {
+                "message": "No more IP addresses available on network net1.",
+                "code": "409 Conflict",
+                "title": "Conflict",
             },
         ),
     ],

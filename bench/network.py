@@ -1,0 +1,174 @@
+"""Network benchmark: neutron's agents over RPC, and (as root) the real datapath.
+
+    .venv/bin/python bench/network.py [--ports 50] [--quick]
+
+- plug-to-ACTIVE: a port created bound to a host, until its L2 agent has said
+  update_device_up (no-op datapath, memory://), median;
+- as root: a topology of ``--ports`` guests on one VXLAN network across two hosts, from the
+  network's creation until every guest has its DHCP lease and answers ping (target 50 in
+  <= 2 s), and each guest's DHCP lease time (spawn to address), median.
+
+Without root the datapath figures cannot be measured: the script says so and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from _figures import figure, load
+
+HOSTS = ["compute1", "compute2"]
+BUILDS = 8  # concurrent builds (nova's max_concurrent_builds is 10)
+
+
+def neutron(datapath: str, state_dir: Path) -> tuple[Any, Any, Any]:
+    from labcloud.messaging import get_transport
+    from labcloud.network.models import Port
+    from labcloud.network.service import NetworkService
+    from labcloud.trace import TraceBus
+    from labcloud.trace.events import StateEvent
+
+    bus = TraceBus()
+    active = bus.collect(lambda e: e.status == "ACTIVE", types=(StateEvent,))
+    transport = get_transport("memory://", bus=bus)
+    service = NetworkService(
+        "sqlite://",
+        validator=None,  # type: ignore[arg-type]  # no REST here
+        transport=transport,
+        datapath=datapath,
+        state_dir=state_dir,
+        polling_interval=0.1,
+    )
+    service.manager.db.trace(bus, "neutron-server", {Port: ("port", "status")})
+    service.start(HOSTS)
+    return service, transport, active
+
+
+def network(service: Any, cidr: str) -> str:
+    """A network, and ICMP let into the project's default group (neutron's lets in only
+    its members: the DHCP namespace the guests are pinged from is not one)."""
+    from labcloud.context import RequestContext
+
+    admin = RequestContext(is_admin=True, roles=("admin",), project_id="bench")
+    net = service.manager.create_network(admin, {"name": "bench"})
+    service.manager.create_subnet(admin, {"network_id": net["id"], "cidr": cidr})
+    group = service.ports.groups.default_group("bench")
+    rule = {"security_group_id": group, "direction": "ingress", "protocol": "icmp"}
+    service.ports.groups.create_security_group_rule(admin, rule)
+    return str(net["id"])
+
+
+def port(service: Any, net_id: str, name: str, host: str) -> dict[str, Any]:
+    from labcloud.context import RequestContext
+
+    admin = RequestContext(is_admin=True, roles=("admin",), project_id="bench")
+    body = {"network_id": net_id, "device_id": name, "binding:host_id": host}
+    return dict(service.ports.create_port(admin, body))
+
+
+def plug_to_active(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        service, transport, active = neutron("noop", Path(tmp))
+        try:
+            net_id = network(service, "10.70.0.0/22")
+            times = []
+            for i in range(n):
+                start = time.perf_counter()
+                made = port(service, net_id, f"vm{i}", HOSTS[i % 2])
+                active.wait_for(lambda e, pid=made["id"]: e.id == pid, timeout=30)
+                times.append(time.perf_counter() - start)
+        finally:
+            service.stop()
+            transport.cleanup()
+    figure("port plug-to-ACTIVE, no-op datapath, median", statistics.median(times) * 1000, "ms")
+
+
+def topology(n: int, quick: bool) -> None:
+    from labcloud.compute.virt.netns import NamespaceGuests
+    from labcloud.netns import procs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        service, transport, _ = neutron("linuxbridge", Path(tmp))
+        fabric = service.fabric
+        guests = {h: NamespaceGuests(fabric.tag, h, Path(tmp) / h) for h in HOSTS}
+        spawned: dict[str, float] = {}
+        ports: list[tuple[str, str, str]] = []
+        leases: dict[str, float] = {}
+        try:
+            start = time.perf_counter()
+            net_id = network(service, "10.71.0.0/22")
+
+            def boot(i: int) -> tuple[str, str, str]:
+                name, host = f"g{i}", HOSTS[i % 2]
+                made = port(service, net_id, name, host)
+                vif = {k: made[k] for k in ("network_id", "mac_address", "fixed_ips")}
+                guests[host].spawn({"uuid": name}, [vif | {"port_id": made["id"]}])
+                spawned[name] = time.perf_counter()
+                return name, host, str(made["fixed_ips"][0]["ip_address"])
+
+            with ThreadPoolExecutor(BUILDS) as pool:  # nova-compute builds concurrently too
+                ports = list(pool.map(boot, range(n)))
+            qdhcp = fabric.ns(f"qdhcp-{net_id}")
+            print(
+                f"# ports created, guests spawned: {time.perf_counter() - start:.2f} s", flush=True
+            )
+
+            def ready(item: tuple[str, str, str]) -> None:
+                name, host, ip = item
+                deadline = time.perf_counter() + 30
+                while guests[host].address(name) != ip:
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"{name} got no lease")
+                    time.sleep(0.02)  # polling a namespace: nothing sends an event
+                leases[name] = time.perf_counter() - spawned[name]
+                while procs.run(qdhcp, ["ping", "-c", "1", "-W", "1", ip]).returncode != 0:
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"{name} does not answer ping")
+
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(ready, ports))
+            built = time.perf_counter() - start
+        finally:
+            for host, made in guests.items():
+                for name, where, _ in ports:
+                    if where == host:
+                        made.destroy({"uuid": name})
+            service.stop()
+            transport.cleanup()
+    figure(
+        f"{n}-port topology built, leased and pingable",
+        built,
+        "s",
+        at_most=2.0,
+        judged=not quick,
+    )
+    figure(
+        "DHCP lease time, guest spawn to address, median", statistics.median(leases.values()), "s"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ports", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="10 ports, 20 plugs")
+    args = parser.parse_args()
+    print(f"# {load()}", flush=True)
+    plug_to_active(20 if args.quick else 200)
+    if os.geteuid() != 0:
+        print("the datapath figures need root (namespaces, bridges, dnsmasq)", file=sys.stderr)
+        return 1
+    topology(10 if args.quick else args.ports, args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

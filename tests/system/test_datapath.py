@@ -1,0 +1,185 @@
+"""The real datapath, as root: neutron's agents build Linux bridges, VXLAN and dnsmasq in
+namespaces, and the fake hypervisor's guests (namespaces too) get their addresses by DHCP
+and ping each other. All traffic stays inside namespaces these tests create (``lc-<tag>-``),
+and every one of them is gone after each test, passed or failed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labcloud.compute.virt.netns import NamespaceGuests
+from labcloud.netns import links, procs
+from labcloud.netns.fabric import cleanup
+from tests.conftest import Keystone, require
+from tests.integration.network.harness import NeutronCloud, wait_until
+
+HOSTS = ["compute1", "compute2"]
+
+
+@pytest.fixture
+def neutron(keystone: Keystone, tmp_path: Path) -> Iterator[NeutronCloud]:
+    require(os.geteuid() == 0, "the datapath needs root (namespaces, bridges, dnsmasq)")
+    for tool in ("dnsmasq", "busybox", "ip", "ping", "curl"):
+        require(
+            shutil.which(tool) is not None, f"{tool} is not installed (`./run test` installs it)"
+        )
+    cloud = NeutronCloud(
+        keystone, HOSTS, datapath="linuxbridge", state_dir=tmp_path, polling_interval=0.2
+    )
+    fabric = cloud.service.fabric
+    assert fabric is not None
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+        left = cleanup(fabric.tag)  # what stop() missed, if anything: removed, and a failure
+        assert left == [], f"left behind: {left}"
+
+
+class Guests:
+    """Instances on hosts, as nova-compute with the fake driver in namespace mode makes them."""
+
+    def __init__(self, cloud: NeutronCloud, tmp: Path) -> None:
+        assert cloud.service.fabric is not None
+        self.cloud = cloud
+        self.by_host = {h: NamespaceGuests(cloud.service.fabric.tag, h, tmp / h) for h in HOSTS}
+        self.where: dict[str, str] = {}
+
+    def boot(self, name: str, host: str, net_id: str, ip: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"network_id": net_id, "device_id": name, "binding:host_id": host}
+        if ip:
+            body["fixed_ips"] = [{"ip_address": ip}]
+        port = self.cloud.make("port", body, admin=True)
+        vif = {k: port[k] for k in ("network_id", "mac_address", "fixed_ips")} | {
+            "port_id": port["id"]
+        }
+        self.by_host[host].spawn({"uuid": name, "display_name": name}, [vif])
+        self.where[name] = host
+        self.cloud.wait_port(port["id"], "ACTIVE")
+        return port
+
+    def ns(self, name: str) -> str:
+        return self.by_host[self.where[name]].ns(name)
+
+    def address(self, name: str) -> str | None:
+        return self.by_host[self.where[name]].address(name)
+
+    def pings(self, name: str, ip: str) -> bool:
+        return procs.run(self.ns(name), ["ping", "-c", "1", "-W", "1", ip]).returncode == 0
+
+    def page(self, name: str, ip: str) -> str:
+        # curl: busybox's wget crashes on this kernel (SIGSEGV), its httpd serves fine
+        answer = procs.run(self.ns(name), ["curl", "-s", "-m", "2", f"http://{ip}/"])
+        return answer.stdout.strip()
+
+    def destroy_all(self) -> None:
+        for name, host in self.where.items():
+            self.by_host[host].destroy({"uuid": name})
+
+
+@pytest.fixture
+def guests(neutron: NeutronCloud, tmp_path: Path) -> Iterator[Guests]:
+    made = Guests(neutron, tmp_path)
+    try:
+        yield made
+    finally:
+        made.destroy_all()
+
+
+def ip_of(port: dict[str, Any]) -> str:
+    return str(port["fixed_ips"][0]["ip_address"])
+
+
+def eventually_pings(guests: Guests, name: str, ip: str) -> None:
+    wait_until(lambda: guests.pings(name, ip), timeout=15, every=0.1)
+
+
+def test_dhcp_leases_are_the_ipam_reservations_and_instances_ping(
+    neutron: NeutronCloud, guests: Guests
+) -> None:
+    net_id, _ = neutron.network("10.40.0.0/24")
+    vm1 = guests.boot("vm1", "compute1", net_id)
+    vm2 = guests.boot("vm2", "compute2", net_id)
+    wait_until(lambda: guests.address("vm1") == ip_of(vm1), timeout=20, every=0.1)
+    wait_until(lambda: guests.address("vm2") == ip_of(vm2), timeout=20, every=0.1)
+    agent = neutron.service.dhcp_agent
+    assert agent is not None
+    expected = {(vm1["mac_address"], ip_of(vm1)), (vm2["mac_address"], ip_of(vm2))}
+
+    def leases() -> set[tuple[str, str]]:
+        return {(lease.mac, lease.ip) for lease in agent.driver.leases(net_id)}
+
+    # dnsmasq writes its lease file a moment after the ACK the guest acted on
+    wait_until(lambda: leases() == expected, timeout=10, every=0.1)
+    assert leases() == expected
+    eventually_pings(guests, "vm1", ip_of(vm2))  # across hosts: VXLAN over the data network
+    assert guests.page("vm1", ip_of(vm2)) == "vm2"
+    bridge = "brq" + net_id[:11]
+    with links.iproute(neutron.service.host_namespace("compute1")) as ipr:
+        ports = links.bridge_ports(ipr, bridge)
+    assert ports == sorted(
+        [
+            "tap" + vm1["id"][:11],
+            f"vxlan-{neutron.service.manager.segment(net_id)['segmentation_id']}",
+        ]
+    )
+
+
+def test_two_projects_with_the_same_cidr_do_not_meet(neutron: NeutronCloud, guests: Guests) -> None:
+    blue, _ = neutron.network("10.50.0.0/24")
+    red, _ = neutron.network("10.50.0.0/24", admin=True)
+    guests.boot("blue1", "compute1", blue, "10.50.0.10")
+    guests.boot("blue2", "compute2", blue, "10.50.0.12")
+    guests.boot("red1", "compute1", red, "10.50.0.11")
+    guests.boot("red2", "compute2", red, "10.50.0.10")  # the same address as blue1
+    eventually_pings(guests, "blue1", "10.50.0.12")
+    eventually_pings(guests, "red1", "10.50.0.10")
+    assert guests.page("red1", "10.50.0.10") == "red2"  # its own network's .10, not blue1
+    assert guests.page("blue2", "10.50.0.10") == "blue1"
+    assert not guests.pings("blue1", "10.50.0.11")  # red1: on another network
+
+
+@pytest.mark.parametrize(
+    ("network", "cidr"),
+    [
+        ({"provider:network_type": "vlan", "provider:segmentation_id": 101}, "10.60.0.0/24"),
+        (
+            {"provider:network_type": "flat", "provider:physical_network": "physnet1"},
+            "10.61.0.0/24",
+        ),
+    ],
+    ids=["vlan", "flat"],
+)
+def test_provider_networks_between_two_hosts(
+    neutron: NeutronCloud, guests: Guests, network: dict[str, Any], cidr: str
+) -> None:
+    net_id, _ = neutron.network(cidr, admin=True, **network)
+    vm1 = guests.boot("p1", "compute1", net_id)
+    vm2 = guests.boot("p2", "compute2", net_id)
+    wait_until(lambda: guests.address("p1") == ip_of(vm1), timeout=20, every=0.1)
+    wait_until(lambda: guests.address("p2") == ip_of(vm2), timeout=20, every=0.1)
+    eventually_pings(guests, "p1", ip_of(vm2))
+    with links.iproute(neutron.service.host_namespace("compute1")) as ipr:
+        ports = links.bridge_ports(ipr, "brq" + net_id[:11])
+    # flat: the host's physical interface is in the bridge; vlan without 8021q: VNI = VLAN id
+    assert ("phy0" if network["provider:network_type"] == "flat" else "vxlan-101") in ports
+
+
+def test_flat_without_dhcp_injects_the_address(neutron: NeutronCloud, guests: Guests) -> None:
+    made = neutron.make("network", {"name": "flat", "provider:network_type": "flat"}, admin=True)
+    neutron.make(
+        "subnet",
+        {"network_id": made["id"], "cidr": "10.62.0.0/24", "enable_dhcp": False},
+        admin=True,
+    )
+    vm1 = guests.boot("f1", "compute1", made["id"])
+    vm2 = guests.boot("f2", "compute2", made["id"])
+    assert guests.address("f1") == ip_of(vm1)  # at once: no DHCP exchange
+    assert not any(ns.startswith(neutron.service.fabric.ns("qdhcp-")) for ns in links.namespaces())  # type: ignore[union-attr]
+    eventually_pings(guests, "f1", ip_of(vm2))

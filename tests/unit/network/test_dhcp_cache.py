@@ -1,0 +1,90 @@
+"""The DHCP agent applies port notifications to its cached copy of the network (neutron's
+NetModel cache): no refetch per port, older revisions and updates of deleted ports ignored,
+a fetch for a network it has no copy of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labcloud.context import RequestContext
+from labcloud.messaging import get_transport
+from labcloud.network.agents.dhcp import DhcpAgent
+
+CTXT = RequestContext(is_admin=True)
+SUBNET = {"id": "sub1", "enable_dhcp": True}
+
+
+def _port(n: int, revision: int = 1, ip: str = "") -> dict[str, Any]:
+    return {
+        "id": f"port{n}",
+        "network_id": "net1",
+        "device_id": f"vm{n}",
+        "device_owner": "compute:nova",
+        "mac_address": f"fa:16:3e:00:00:{n:02x}",
+        "fixed_ips": [{"subnet_id": "sub1", "ip_address": ip or f"10.0.0.{n}"}],
+        "revision_number": revision,
+    }
+
+
+class FakePlugin:
+    """What q-plugin would answer, counting the fetches."""
+
+    def __init__(self) -> None:
+        self.ports: dict[str, dict[str, Any]] = {}
+        self.fetches = 0
+
+    def get_network_info(self, ctxt: RequestContext, network_id: str) -> dict[str, Any]:
+        self.fetches += 1
+        return {"id": network_id, "subnets": [SUBNET], "ports": list(self.ports.values())}
+
+    def create_dhcp_port(self, ctxt: RequestContext, port: dict[str, Any]) -> dict[str, Any]:
+        dhcp = _port(99) | {"device_id": port["device_id"], "device_owner": "network:dhcp"}
+        self.ports[dhcp["id"]] = dhcp
+        return dhcp
+
+
+def _agent() -> tuple[DhcpAgent, FakePlugin]:
+    agent = DhcpAgent(get_transport("memory://"), "controller")
+    plugin = FakePlugin()
+    agent.plugin = plugin  # type: ignore[assignment]
+    return agent, plugin
+
+
+def test_port_events_change_the_cached_network_without_a_fetch() -> None:
+    agent, plugin = _agent()
+    agent.network_create_end(CTXT, {"network": {"id": "net1"}})
+    assert plugin.fetches == 1
+    for n in range(1, 6):
+        agent.port_create_end(CTXT, {"port": _port(n)})
+    agent.port_update_end(CTXT, {"port": _port(2, revision=2, ip="10.0.0.22")})
+    agent.port_delete_end(CTXT, {"port_id": "port3", "network_id": "net1"})
+    assert plugin.fetches == 1
+    table = agent.driver.reservations("net1")
+    assert table == {
+        "fa:16:3e:00:00:01": "10.0.0.1",
+        "fa:16:3e:00:00:02": "10.0.0.22",
+        "fa:16:3e:00:00:04": "10.0.0.4",
+        "fa:16:3e:00:00:05": "10.0.0.5",
+    }
+
+
+def test_older_revisions_and_updates_of_deleted_ports_are_ignored() -> None:
+    agent, _ = _agent()
+    agent.network_create_end(CTXT, {"network": {"id": "net1"}})
+    agent.port_create_end(CTXT, {"port": _port(1, revision=3, ip="10.0.0.11")})
+    agent.port_update_end(CTXT, {"port": _port(1, revision=2, ip="10.0.0.12")})
+    agent.port_create_end(CTXT, {"port": _port(2)})
+    agent.port_delete_end(CTXT, {"port_id": "port2", "network_id": "net1"})
+    agent.port_update_end(CTXT, {"port": _port(2, revision=5)})
+    assert agent.driver.reservations("net1") == {"fa:16:3e:00:00:01": "10.0.0.11"}
+
+
+def test_a_port_of_a_network_not_cached_fetches_the_network() -> None:
+    agent, plugin = _agent()
+    plugin.ports["port7"] = _port(7)
+    agent.port_create_end(CTXT, {"port": _port(7)})
+    assert plugin.fetches == 1
+    assert agent.driver.reservations("net1") == {"fa:16:3e:00:00:07": "10.0.0.7"}
+    agent.network_delete_end(CTXT, {"network_id": "net1"})
+    agent.port_create_end(CTXT, {"port": _port(8)})
+    assert plugin.fetches == 2  # the copy went with the network
