@@ -66,6 +66,25 @@ class RpcCallbacks:
         exists = self.ports.set_status(device, "DOWN") is not None
         return {"device": device, "exists": exists}
 
+    def update_device_list(
+        self,
+        ctxt: RequestContext,
+        devices_up: list[str],
+        devices_down: list[str],
+        agent_id: str,
+        host: str,
+    ) -> dict[str, list[str]]:
+        """A round's devices up and down in one call (neutron's update_device_list);
+        a device of no port is listed as failed."""
+        up = [d for d in devices_up if self.ports.set_status(d, "ACTIVE", host) is not None]
+        down = [d for d in devices_down if self.ports.set_status(d, "DOWN") is not None]
+        return {
+            "devices_up": up,
+            "failed_devices_up": sorted(set(devices_up) - set(up)),
+            "devices_down": down,
+            "failed_devices_down": sorted(set(devices_down) - set(down)),
+        }
+
     def security_group_rules_for_devices(
         self, ctxt: RequestContext, devices: list[str]
     ) -> dict[str, Any]:
