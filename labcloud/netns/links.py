@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import fcntl
+import functools
 import os
 import select
 import socket
@@ -103,9 +104,13 @@ def _in_namespace(ns: str, make: Callable[[], Any]) -> Any:
         os.close(there)
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _setns(fd: int, what: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
+    if _libc().setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise DatapathError(reason=f"setns to {what} namespace: {os.strerror(err)}")
 
