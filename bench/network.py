@@ -3,10 +3,12 @@
     .venv/bin/python bench/network.py [--ports 50] [--quick]
 
 - plug-to-ACTIVE: a port created bound to a host, until its L2 agent has said
-  update_device_up (no-op datapath, memory://), median;
+  it up (update_device_list; no-op datapath, memory://), median;
 - as root: a topology of ``--ports`` guests on one VXLAN network across two hosts, from the
   network's creation until every guest has its DHCP lease and answers ping (target 50 in
-  <= 2 s), and each guest's DHCP lease time (spawn to address), median.
+  <= 2 s), each guest's DHCP lease time (spawn to address), median, and the CPU time the
+  build took (this process's threads and the commands it ran), which the machine's load
+  changes far less than the wall time.
 
 Without root the datapath figures cannot be measured: the script says so and exits 1.
 """
