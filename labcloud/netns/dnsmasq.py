@@ -9,6 +9,7 @@ Files live in ``<conf_dir>/<network id>/``: ``host`` (``mac,name,ip`` lines), ``
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,15 @@ def _holds_pid(pid_file: Path, pid: int) -> bool:
         return pid_file.read_text().strip() == str(pid)
     except FileNotFoundError:
         return False
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole at once (a new file renamed over it, as neutron's
+    replace_file): dnsmasq may still be reading it for the previous SIGHUP, and a file
+    rewritten in place would show it a reservation missing (a NAK to a guest mid-lease)."""
+    new = path.with_name(path.name + ".new")
+    new.write_text(text)
+    os.replace(new, path)
 
 
 @dataclass(frozen=True)
@@ -71,12 +81,12 @@ class Dnsmasq:
             for ip in p["fixed_ips"]
             if ip["subnet_id"] in dhcp
         ]
-        self.hosts_file.write_text("".join(line + "\n" for line in sorted(lines)))
+        _replace(self.hosts_file, "".join(line + "\n" for line in sorted(lines)))
         opts = []
         for s in subnets:
             if s["id"] in dhcp and s.get("gateway_ip"):
                 opts.append(f"tag:subnet-{s['id']},option:router,{s['gateway_ip']}")
-        (self.dir / "opts").write_text("".join(o + "\n" for o in opts))
+        _replace(self.dir / "opts", "".join(o + "\n" for o in opts))
         self._subnets = [s for s in subnets if s["id"] in dhcp]
 
     def argv(self) -> list[str]:

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import fcntl
+import functools
 import os
+import select
+import socket
+import struct
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +26,8 @@ from labcloud.exceptions import LabCloudError
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
+RTMGRP_LINK = 1  # netlink multicast group of link changes (RTNLGRP_LINK)
+SIOCGIFADDR = 0x8915
 
 
 class DatapathError(LabCloudError):
@@ -49,6 +57,7 @@ def iproute(ns: str | None = None) -> Iterator[Any]:
 
     try:
         with _loop_set_aside(), _in_namespace(ns, IPRoute) if ns else IPRoute() as ipr:
+            ipr.labcloud_ns = ns  # for index_of's shortcut
             yield ipr
     except NetlinkError as exc:
         raise DatapathError(reason=f"{os.strerror(exc.code)} (netlink, in {ns or 'host'})") from exc
@@ -95,9 +104,13 @@ def _in_namespace(ns: str, make: Callable[[], Any]) -> Any:
         os.close(there)
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _setns(fd: int, what: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
+    if _libc().setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise DatapathError(reason=f"setns to {what} namespace: {os.strerror(err)}")
 
@@ -142,10 +155,85 @@ def _ip(*argv: str) -> None:
         raise DatapathError(reason=f"ip {' '.join(argv)}: {answer.stderr.strip()}")
 
 
+# -- cheap reads, decoded in C ------------------------------------------------------------
+def names_in(ns: str, prefix: str = "") -> list[str]:
+    """The names of the links in namespace ``ns`` (with ``prefix``): glibc's if_nameindex,
+    one netlink dump decoded in C. An agent scanning its host for taps does this every
+    round; pyroute2 would decode every attribute of every link in Python (ms per link)."""
+    found = _in_namespace(ns, socket.if_nameindex)
+    return sorted(name for _, name in found if name.startswith(prefix))
+
+
+def ipv4_of(ns: str, name: str) -> str | None:
+    """The (first) IPv4 address of link ``name`` in ``ns``, None when it has none: one
+    ioctl (SIOCGIFADDR) on a socket opened inside the namespace."""
+    sock = _in_namespace(ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    with sock:
+        try:
+            answer = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()))
+        except OSError:  # no such link, or no address on it
+            return None
+    return socket.inet_ntoa(answer[20:24])
+
+
+class LinkEvents:
+    """The kernel's link notifications (RTNLGRP_LINK) in a namespace, used as a doorbell:
+    ``wait`` returns True as soon as a link was added, changed or removed there (what
+    changed is for the caller to look at). neutron's OVS agent watches ovsdb for the same
+    reason (``minimize_polling``): to act on a new port at once instead of at the next poll.
+    """
+
+    def __init__(self, ns: str) -> None:
+        # a netlink socket belongs to the namespace it was opened in
+        self._sock = _in_namespace(
+            ns, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        )
+        self._sock.bind((0, RTMGRP_LINK))
+        self._sock.setblocking(False)
+        self._wake_r, self._wake_w = os.pipe()
+        self._closed = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a notification (True), ``close()`` or ``timeout`` (False). One
+        thread waits; after ``close()`` the sockets are released and this returns False."""
+        if self._closed.is_set():
+            return False
+        ready, _, _ = select.select([self._sock, self._wake_r], [], [], timeout)
+        if self._closed.is_set():
+            self._sock.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            return False
+        if self._sock not in ready:
+            return False
+        try:
+            while self._sock.recv(65536):  # a burst of notifications is one ring
+                pass
+        except OSError:  # drained (or ENOBUFS, an overrun: a ring all the same)
+            pass
+        return True
+
+    def close(self) -> None:
+        """Make the waiting thread's ``wait`` return False and release the sockets."""
+        if not self._closed.is_set():
+            self._closed.set()
+            os.write(self._wake_w, b"x")
+
+
 # -- links --------------------------------------------------------------------------------
 def index_of(ipr: Any, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return int(found[0]) if found else None
+    """The link's index, None when there is none: if_nametoindex (one ioctl) in the
+    namespace of ``ipr``, where pyroute2's link_lookup would decode the whole link."""
+    if not hasattr(ipr, "labcloud_ns"):  # an IPRoute made elsewhere
+        found = ipr.link_lookup(ifname=name)
+        return int(found[0]) if found else None
+    ns = ipr.labcloud_ns
+    try:
+        if ns is None:
+            return socket.if_nametoindex(name)
+        return int(_in_namespace(ns, lambda: socket.if_nametoindex(name)))
+    except OSError:  # ENODEV: no such link
+        return None
 
 
 def link_names(ipr: Any, prefix: str = "") -> list[str]:

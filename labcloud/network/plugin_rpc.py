@@ -3,8 +3,9 @@ ML2 RpcCallbacks and the DHCP agent's DhcpRpcCallback, by neutron's method names
 ``q-reports-plugin`` (report_state).
 
 A port goes DOWN → BUILD (an agent asked for its details to plug it) → ACTIVE (the agent
-plugged it and said ``update_device_up``); neutron then tells nova "network-vif-plugged",
-which labcloud leaves out (nova-compute does not wait for it).
+plugged it and said ``update_device_list``, or ``update_device_up`` for one device); neutron
+then tells nova "network-vif-plugged", which labcloud leaves out (nova-compute does not
+wait for it).
 """
 
 from __future__ import annotations
@@ -37,25 +38,36 @@ class RpcCallbacks:
         self, ctxt: RequestContext, device: str, agent_id: str, host: str
     ) -> dict[str, Any]:
         """What the agent needs to plug ``device``; the port becomes BUILD."""
-        port = self.ports.set_status(device, "BUILD", host, view=True)
-        if port is None:
-            LOG.debug("device %s from %s has no port", device, agent_id)
-            return {"device": device}
-        return {
-            "device": device,
-            "port_id": port["id"],
-            "network_id": port["network_id"],
-            "mac_address": port["mac_address"],
-            "admin_state_up": port["admin_state_up"],
-            "fixed_ips": port["fixed_ips"],
-            "device_owner": port["device_owner"],
-            **self.networks.segment(port["network_id"]),
-        }
+        return self.get_devices_details_list(ctxt, [device], agent_id, host)[0]
 
     def get_devices_details_list(
         self, ctxt: RequestContext, devices: list[str], agent_id: str, host: str
     ) -> list[dict[str, Any]]:
-        return [self.get_device_details(ctxt, d, agent_id, host) for d in devices]
+        """``get_device_details`` for a round of devices, in one transaction."""
+        ports = self.ports.set_statuses(devices, "BUILD", host, view=True)
+        segments: dict[str, dict[str, Any]] = {}
+        found = []
+        for device in devices:
+            port = ports.get(device)
+            if port is None:
+                LOG.debug("device %s from %s has no port", device, agent_id)
+                found.append({"device": device})
+                continue
+            net = port["network_id"]
+            segment = segments[net] = segments.get(net) or self.networks.segment(net)
+            found.append(
+                {
+                    "device": device,
+                    "port_id": port["id"],
+                    "network_id": net,
+                    "mac_address": port["mac_address"],
+                    "admin_state_up": port["admin_state_up"],
+                    "fixed_ips": port["fixed_ips"],
+                    "device_owner": port["device_owner"],
+                    **segment,
+                }
+            )
+        return found
 
     def update_device_up(self, ctxt: RequestContext, device: str, agent_id: str, host: str) -> None:
         self.ports.set_status(device, "ACTIVE", host)
@@ -65,6 +77,25 @@ class RpcCallbacks:
     ) -> dict[str, Any]:
         exists = self.ports.set_status(device, "DOWN") is not None
         return {"device": device, "exists": exists}
+
+    def update_device_list(
+        self,
+        ctxt: RequestContext,
+        devices_up: list[str],
+        devices_down: list[str],
+        agent_id: str,
+        host: str,
+    ) -> dict[str, list[str]]:
+        """A round's devices up and down in one call (neutron's update_device_list);
+        a device of no port is listed as failed."""
+        up = list(self.ports.set_statuses(devices_up, "ACTIVE", host))
+        down = list(self.ports.set_statuses(devices_down, "DOWN"))
+        return {
+            "devices_up": up,
+            "failed_devices_up": sorted(set(devices_up) - set(up)),
+            "devices_down": down,
+            "failed_devices_down": sorted(set(devices_down) - set(down)),
+        }
 
     def security_group_rules_for_devices(
         self, ctxt: RequestContext, devices: list[str]
@@ -90,11 +121,12 @@ class RpcCallbacks:
                 )
             )
         ports = self.ports.list_ports(ADMIN, {"id": ids}) if ids else []
+        by_prefix = {port["id"][:11]: port for port in ports}
         found = {}
-        for port in ports:
-            for prefix, device in prefixes.items():
-                if port["id"].startswith(prefix):
-                    found[device] = port
+        for prefix, device in prefixes.items():
+            port = by_prefix.get(prefix[:11])
+            if port is not None and port["id"].startswith(prefix):
+                found[device] = port
         return found
 
     # -- the DHCP agents (neutron/api/rpc/handlers/dhcp_rpc.py) -------------------------------

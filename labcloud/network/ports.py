@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -324,6 +324,47 @@ class PortManager:
             if host and not port.host:
                 port.host = host
             return views.port(port, self._ips(s, port.id)) if view else {"id": port.id}
+
+    def set_statuses(
+        self, devices: list[str], status: str, host: str | None = None, *, view: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """``set_status`` for an agent's round of devices, in one transaction: device →
+        the port (a device of no port is left out)."""
+        if not devices:
+            return {}
+        found: dict[str, dict[str, Any]] = {}
+        with self.db.session() as s:
+            ports = {p.id[:11]: p for p in s.scalars(_of_devices(devices))}
+            ips: dict[str, list[dict[str, str]]] = {p.id: [] for p in ports.values()}
+            if view and ips:
+                for port_id, subnet_id, address in s.execute(
+                    select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
+                    .where(IPAllocation.port_id.in_(list(ips)))
+                    .order_by(IPAllocation.id)
+                ):
+                    ips[port_id].append({"subnet_id": subnet_id, "ip_address": address})
+            for device in devices:
+                port = ports.get(device.removeprefix("tap")[:11])
+                if port is None or not port.id.startswith(device.removeprefix("tap")):
+                    continue
+                if port.status != status:
+                    port.status = status
+                    port.updated_at = now()
+                if host and not port.host:
+                    port.host = host
+                found[device] = views.port(port, ips[port.id]) if view else {"id": port.id}
+        return found
+
+
+def _of_devices(devices: list[str]) -> Select[Port]:
+    """The ports the devices name, in one query (a range on the key per device)."""
+    ranges = [_device_range(d) for d in devices]
+    return select(Port).where(or_(*(Port.id.between(low, high) for low, high in ranges)))
+
+
+def _device_range(device: str) -> tuple[str, str]:
+    prefix = device.removeprefix("tap")
+    return prefix, prefix + "~"
 
 
 def _of_device(device: str) -> Select[Port]:

@@ -96,9 +96,7 @@ class NamespaceGuests:
 
     def address(self, uuid: str, eth: str = "eth0") -> str | None:
         """The guest's IPv4 address on ``eth`` now (None: it has none yet)."""
-        with links.iproute(self.ns(uuid)) as ipr:
-            found = links.addresses(ipr, eth)
-        return found[0].split("/")[0] if found else None
+        return links.ipv4_of(self.ns(uuid), eth)
 
     def destroy(self, instance: dict[str, Any]) -> None:
         """Stop the guest and delete its namespace; safe to repeat."""

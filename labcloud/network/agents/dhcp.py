@@ -10,8 +10,10 @@ network, as neutron's agent does (its NetModel cache and ``reload_allocations``)
 revision of a port than the cached one, or an update of a port already deleted, is
 ignored. A port event for a network it has no copy of, or that arrives while a fetch is
 under way, makes it fetch the network again. Refetching on every port event would cost
-a fetch of every port per port: a thousand boots, half a million port views. Its own port
-on each network comes from ``create_dhcp_port``.
+a fetch of every port per port: a thousand boots, half a million port views. The port
+events that arrive while dnsmasq is being told of earlier ones are served together: one
+hosts file and one SIGHUP for the lot, not one per port. Its own port on each network
+comes from ``create_dhcp_port``.
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ class DhcpAgent:
         self._serving = threading.Lock()  # one driver change at a time
         self._refreshing: set[str] = set()
         self._dirty: set[str] = set()
-        # under _serving: each network as last served, with the agent's own port on it
-        self._cache: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        # under _lock: each network as served (or about to be), with the agent's own port
+        self._cache: dict[str, _Cached] = {}
+        self._stale: set[str] = set()  # networks whose copy changed since it was served
+        self._writer = False  # a thread is serving the stale copies
         self._deleted: set[str] = set()  # ports deleted (a late update must not revive one)
         self._server: RPCServer | None = None
         self._stop = threading.Event()
@@ -85,27 +89,50 @@ class DhcpAgent:
         self._apply(payload["network_id"], payload["port_id"], None)
 
     def _apply(self, network_id: str, port_id: str, port: dict[str, Any] | None) -> None:
-        """Put ``port`` into (None: take it out of) the cached network and serve that;
-        refetch the network when there is no copy to change or a fetch is under way."""
-        with self._serving:
-            with self._lock:
-                cached = self._cache.get(network_id)
-                fetching = network_id in self._refreshing
-            if cached is not None and not fetching:
-                network, dhcp_port = cached
-                ports = [p for p in network["ports"] if p["id"] != port_id]
-                old = next((p for p in network["ports"] if p["id"] == port_id), None)
-                if port is None:
-                    self._deleted.add(port_id)
-                elif port_id in self._deleted or _older(port, old):
-                    return
-                else:
-                    ports.append(port)
-                network = network | {"ports": ports}
-                self.driver.enable(network, dhcp_port)
-                self._cache[network_id] = (network, dhcp_port)
+        """Put ``port`` into (None: take it out of) the cached network, then serve the
+        cache; refetch the network when there is no copy to change or a fetch is under
+        way. Changing the copy is a dict update, whatever the network's size."""
+        with self._lock:
+            cached = self._cache.get(network_id)
+            if cached is None or network_id in self._refreshing:
+                cached = None
+            elif port is None:
+                self._deleted.add(port_id)
+                cached.ports.pop(port_id, None)
+                self._stale.add(network_id)
+            elif port_id not in self._deleted and not _older(port, cached.ports.get(port_id)):
+                cached.ports[port_id] = port
+                self._stale.add(network_id)
+        if cached is None:
+            self.refresh(network_id)
+        else:
+            self._serve()
+
+    def _serve(self) -> None:
+        """Serve every network whose cached copy changed: one hosts file and one SIGHUP
+        per network for all the port events that came meanwhile. The thread that finds
+        nobody serving serves, and goes round again while events keep coming (they run
+        on the RPC server's workers); the others only leave their change in the cache."""
+        with self._lock:
+            if self._writer:
                 return
-        self.refresh(network_id)
+            self._writer = True
+        try:
+            while True:
+                with self._serving:  # a refresh's fresher copy is not overwritten
+                    with self._lock:
+                        stale, self._stale = self._stale, set()
+                        if not stale:
+                            self._writer = False
+                            return
+                        copies = {n: self._cache[n] for n in stale if n in self._cache}
+                        served = {n: c.network() for n, c in copies.items()}
+                    for network_id, network in served.items():
+                        self.driver.enable(network, copies[network_id].dhcp_port)
+        except BaseException:
+            with self._lock:
+                self._writer = False
+            raise
 
     # -- the work -----------------------------------------------------------------------------
     def refresh(self, network_id: str) -> None:
@@ -142,7 +169,9 @@ class DhcpAgent:
         with self._serving:
             self.driver.enable(network, port)
             self.networks.add(network_id)
-            self._cache[network_id] = (network, port)
+            with self._lock:
+                self._cache[network_id] = _Cached(network, port)
+                self._stale.discard(network_id)
 
     def _dhcp_port(self, network: dict[str, Any]) -> dict[str, Any]:
         device_id = self._device_prefix + network["id"]
@@ -156,7 +185,8 @@ class DhcpAgent:
 
     def disable(self, network_id: str) -> None:
         with self._serving:
-            self._cache.pop(network_id, None)
+            with self._lock:
+                self._cache.pop(network_id, None)
             if network_id in self.networks:
                 self.networks.discard(network_id)
                 self.driver.disable(network_id)
@@ -214,6 +244,19 @@ class DhcpAgent:
             self.driver.cleanup()
             self.networks.clear()
             self._cache.clear()
+
+
+class _Cached:
+    """A network as the agent last heard of it: its ports by id (a port event changes
+    one entry, not a list of all of them)."""
+
+    def __init__(self, network: dict[str, Any], dhcp_port: dict[str, Any]) -> None:
+        self.info = {k: v for k, v in network.items() if k != "ports"}
+        self.ports = {p["id"]: p for p in network["ports"]}
+        self.dhcp_port = dhcp_port
+
+    def network(self) -> dict[str, Any]:
+        return self.info | {"ports": list(self.ports.values())}
 
 
 def _older(port: dict[str, Any], cached: dict[str, Any] | None) -> bool:

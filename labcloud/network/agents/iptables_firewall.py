@@ -155,6 +155,13 @@ def ruleset(ports: dict[str, Port], zones: dict[str, int], stale: set[str]) -> s
     return "\n".join([*lines, "COMMIT", ""])
 
 
+def _filter_chains(text: str) -> set[str]:
+    """The chains a ``ruleset`` leaves in the filter table: declared, not deleted."""
+    filter_part = text[text.index("*filter") :]
+    declared = {line[1:].split()[0] for line in filter_part.splitlines() if line[:1] == ":"}
+    return declared - {line.split()[1] for line in filter_part.splitlines() if line[:3] == "-X "}
+
+
 class IptablesFirewall:
     def __init__(self, ns: str) -> None:
         """``ns``: the host's network namespace (where its bridges are)."""
@@ -163,6 +170,7 @@ class IptablesFirewall:
         self._ports: dict[str, Port] = {}
         self._zones: dict[str, int] = {}
         self._ready = False
+        self._chains: set[str] = set()  # the filter chains of the last restore
 
     def prepare_port_filters(self, ports: list[Port]) -> None:
         with self._lock:
@@ -193,6 +201,7 @@ class IptablesFirewall:
             self._ports.clear()
             self._zones.clear()
             self._ready = False
+            self._chains = set()
             if not os.path.exists(f"/run/netns/{self.ns}"):
                 return  # the host is gone, and its tables with it
             for table, hooks in HOOKS.items():
@@ -207,10 +216,17 @@ class IptablesFirewall:
 
     # -- the host's iptables -------------------------------------------------------------
     def _apply(self) -> None:
-        stale = set(self._existing()["filter"])
-        if not self._ready:
+        """One ``iptables-restore`` per change; the tables are read (``iptables-save``) only
+        the first time, for chains a crashed agent left: after that, this driver knows
+        which chains it wrote."""
+        if self._ready:
+            stale = self._chains
+        else:
+            stale = set(self._existing()["filter"])
             self._run(["tee", SYSCTL], stdin="1\n", check=True)  # bridged IPv4 meets iptables
-        self._restore(ruleset(self._ports, self._zones, stale))
+        text = ruleset(self._ports, self._zones, stale)
+        self._restore(text)
+        self._chains = _filter_chains(text)
         if not self._ready:  # hooked in once its chains exist (a crashed agent's may remain)
             for table, hooks in HOOKS.items():
                 for builtin, target in hooks:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from labcloud.netns import links
@@ -38,11 +39,17 @@ class L2Datapath(Protocol):
     def port_deleted(self, port_id: str) -> None:
         """The server deleted the port."""
 
-    def plug(self, details: dict[str, Any]) -> None:
-        """Put the device into its network's bridge, making the bridge if needed."""
+    def plug(self, devices: list[dict[str, Any]]) -> list[str]:
+        """Put each device (its details) into its network's bridge, making the bridge if
+        needed: one round's new devices at once. Returns the devices plugged (one that
+        vanished meanwhile is not)."""
 
-    def unplugged(self, device: str) -> None:
-        """The device is gone (or its port deleted): remove bridges left empty."""
+    def unplugged(self, devices: list[str]) -> None:
+        """The devices are gone (or their ports deleted): remove bridges left empty."""
+
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake()`` whenever the host's devices may have changed, until the
+        returned function is called (a datapath with nothing to watch never calls it)."""
 
     def delete_network(self, network_id: str) -> None:
         """Remove the network's bridge and links; safe to repeat."""
@@ -68,12 +75,15 @@ class NoopL2:
         with self._lock:
             self._devices.discard(tap_name(port_id))
 
-    def plug(self, details: dict[str, Any]) -> None:
-        return None
+    def plug(self, devices: list[dict[str, Any]]) -> list[str]:
+        return [d["device"] for d in devices]
 
-    def unplugged(self, device: str) -> None:
+    def unplugged(self, devices: list[str]) -> None:
         with self._lock:
-            self._devices.discard(device)
+            self._devices -= set(devices)
+
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None]:
+        return lambda: None  # the server's port_update wakes the agent
 
     def delete_network(self, network_id: str) -> None:
         return None
@@ -121,8 +131,19 @@ class LinuxBridge:
             return False
 
     def devices(self) -> set[str]:
-        with links.iproute(self.ns) as ipr:
-            return set(links.link_names(ipr, TAP))
+        return set(links.names_in(self.ns, TAP))
+
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """A thread ringing ``wake`` at each link notification in the host's namespace: a
+        tap the hypervisor made is plugged at once, not at the next poll."""
+        events = links.LinkEvents(self.ns)
+
+        def ring() -> None:
+            while events.wait():
+                wake()
+
+        threading.Thread(target=ring, name=f"link-events-{self.ns}", daemon=True).start()
+        return events.close
 
     def port_bound(self, port: dict[str, Any]) -> None:
         return None  # the hypervisor makes the tap; the next scan finds it
@@ -139,31 +160,46 @@ class LinuxBridge:
             return f"{self.mappings[details['physical_network']]}.{seg}", "vlan"
         return f"{VXLAN}{seg}", "vxlan"
 
-    def plug(self, details: dict[str, Any]) -> None:
-        bridge = bridge_name(details["network_id"])
-        link, how = self.segment_link(details)
+    def plug(self, devices: list[dict[str, Any]]) -> list[str]:
+        """Every device of the round on one netlink socket; each network's bridge and
+        link made (or checked) once."""
+        plugged = []
         with links.iproute(self.ns) as ipr:
-            links.ensure_bridge(ipr, bridge)
-            if how == "vxlan":
-                links.ensure_vxlan(
-                    ipr, link, int(link.removeprefix(VXLAN)), self.tunnel_dev, self.vxlan_group
-                )
-            elif how == "vlan" and links.index_of(ipr, link) is None:
-                phys, vid = link.rsplit(".", 1)
-                ipr.link(
-                    "add",
-                    ifname=link,
-                    kind="vlan",
-                    link=links.index_of(ipr, phys),
-                    vlan_id=int(vid),
-                )
-            links.set_up(ipr, link, master=bridge)
-            links.set_up(ipr, details["device"], master=bridge)
+            ready: set[str] = set()
+            for details in devices:
+                if links.index_of(ipr, details["device"]) is None:
+                    continue  # gone since the scan: not plugged, never said up
+                bridge = bridge_name(details["network_id"])
+                if bridge not in ready:
+                    self._ensure_bridge(ipr, bridge, details)
+                    ready.add(bridge)
+                links.set_up(ipr, details["device"], master=bridge)
+                plugged.append(details["device"])
+        return plugged
 
-    def unplugged(self, device: str) -> None:
+    def _ensure_bridge(self, ipr: Any, bridge: str, details: dict[str, Any]) -> None:
+        link, how = self.segment_link(details)
+        links.ensure_bridge(ipr, bridge)
+        if how == "vxlan":
+            links.ensure_vxlan(
+                ipr, link, int(link.removeprefix(VXLAN)), self.tunnel_dev, self.vxlan_group
+            )
+        elif how == "vlan" and links.index_of(ipr, link) is None:
+            phys, vid = link.rsplit(".", 1)
+            ipr.link(
+                "add",
+                ifname=link,
+                kind="vlan",
+                link=links.index_of(ipr, phys),
+                vlan_id=int(vid),
+            )
+        links.set_up(ipr, link, master=bridge)
+
+    def unplugged(self, devices: list[str]) -> None:
         with links.iproute(self.ns) as ipr:
-            links.delete_link(ipr, device)
-            for bridge in links.link_names(ipr, BRIDGE):
+            for device in devices:
+                links.delete_link(ipr, device)
+            for bridge in links.names_in(self.ns, BRIDGE):
                 if not any(p.startswith(TAP) for p in links.bridge_ports(ipr, bridge)):
                     self._remove_bridge(ipr, bridge)
 

@@ -1,13 +1,15 @@
 """neutron-linuxbridge-agent: one per host. It listens for the server's notifications
 (``q-agent-notifier-port-update`` / ``-port-delete`` / ``-network-delete`` /
 ``-security_group-update``, each with its fanout queue), scans its host for taps every
-``polling_interval`` (or at once after a notification), and for each new tap calls
-``get_device_details`` on ``q-plugin``, has its firewall filter the port by its security
-groups (sg_agent.py), plugs the tap into its network's bridge and says
-``update_device_up``: only then is the port ACTIVE. A tap that vanished is reported with
-``update_device_down`` and its filter removed. A security group notification marks the
-ports it concerns, refreshed in the next round. Every ``report_interval`` it reports its
-state (``q-reports-plugin``).
+``polling_interval``, or at once after a notification or when the kernel says a link
+changed on the host (the datapath's ``watch``: neutron's linuxbridge agent only polls,
+its OVS agent watches ovsdb the same way). The taps new in a round are treated together,
+as neutron's agent does: one ``get_devices_details_list`` on ``q-plugin``, one firewall
+change filtering them by their security groups (sg_agent.py), one plug into their
+networks' bridges, and one ``update_device_list`` saying them up: only then is a port
+ACTIVE. A tap that vanished is reported down in the same call and its filter removed. A
+security group notification marks the ports it concerns, refreshed in the next round.
+Every ``report_interval`` it reports its state (``q-reports-plugin``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from labcloud.context import RequestContext, new_request_id
@@ -73,6 +76,7 @@ class LinuxBridgeAgent:
         self._thread: threading.Thread | None = None
         self._servers: list[RPCServer] = []
         self._next_report = 0.0
+        self._unwatch: Callable[[], None] = lambda: None
 
     # -- notifications from neutron-server (fanout casts) -----------------------------------
     def port_update(self, ctxt: RequestContext, port: dict[str, Any], **segment: Any) -> None:
@@ -115,6 +119,7 @@ class LinuxBridgeAgent:
             server = RPCServer(self.transport, target, [self], service=BINARY)
             server.start()
             self._servers.append(server)
+        self._unwatch = self.datapath.watch(self._wake.set)
         self._thread = threading.Thread(
             target=self._loop, name=f"{BINARY}-{self.host}", daemon=True
         )
@@ -125,6 +130,7 @@ class LinuxBridgeAgent:
         """Stop listening and scanning; ``cleanup``: remove its bridges and firewall rules
         too (a crash does not)."""
         self._stop.set()
+        self._unwatch()
         self._wake.set()
         for server in self._servers:
             server.stop()
@@ -170,7 +176,10 @@ class LinuxBridgeAgent:
         self._next_report = time.monotonic() + self.report_interval
 
     def scan(self) -> None:
-        """One round of neutron's daemon_loop: treat added, updated and removed devices."""
+        """One round of neutron's daemon_loop: treat added, updated and removed devices,
+        all of the round's at once (neutron's treat_devices_added_updated): one
+        ``get_devices_details_list``, one firewall change for them and for the ports whose
+        groups changed, one plug, one ``update_device_list``."""
         current = self.datapath.devices()
         with self._lock:
             updated, self._updated = self._updated & current, set()
@@ -178,19 +187,17 @@ class LinuxBridgeAgent:
         removed = self.known - current
         self._unknown &= current
         ctxt = RequestContext(is_admin=True, request_id=new_request_id())
-        found = {d: self.plugin.get_device_details(ctxt, d) for d in sorted(added)}
-        ports = {d: details for d, details in found.items() if "port_id" in details}
-        self._unknown |= set(found) - set(ports)  # not a port (yet): a port_update brings it back
+        found = self.plugin.get_devices_details_list(ctxt, sorted(added)) if added else []
+        ports = {d["device"]: d for d in found if "port_id" in d}
+        self._unknown |= {d["device"] for d in found} - set(ports)  # a port_update brings it back
         self._unknown -= set(ports)
         self.sg.setup_port_filters(ctxt, ports)  # filtered before it is on the bridge
-        for device, details in ports.items():
-            self.datapath.plug(details)
-            self.known.add(device)
-            if details["admin_state_up"]:
-                self.plugin.update_device_up(ctxt, device)
-        for device in sorted(removed):
-            self.known.discard(device)
-            self.plugin.update_device_down(ctxt, device)
-            self.datapath.unplugged(device)
-        self.sg.remove_devices_filter(removed)
-        self.sg.refresh_pending(ctxt)
+        plugged = self.datapath.plug(list(ports.values())) if ports else []
+        self.known |= set(plugged)
+        up = [d for d in plugged if ports[d]["admin_state_up"]]
+        self.known -= removed
+        if up or removed:
+            self.plugin.update_device_list(ctxt, up, sorted(removed))
+        if removed:
+            self.datapath.unplugged(sorted(removed))
+            self.sg.remove_devices_filter(removed)

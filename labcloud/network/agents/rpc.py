@@ -32,6 +32,31 @@ class PluginApi:
         )
         return result
 
+    def get_devices_details_list(
+        self, ctxt: RequestContext, devices: list[str]
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.client.call(
+            ctxt,
+            "get_devices_details_list",
+            devices=devices,
+            agent_id=self.agent_id,
+            host=self.host,
+        )
+        return result
+
+    def update_device_list(
+        self, ctxt: RequestContext, devices_up: list[str], devices_down: list[str]
+    ) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = self.client.call(
+            ctxt,
+            "update_device_list",
+            devices_up=devices_up,
+            devices_down=devices_down,
+            agent_id=self.agent_id,
+            host=self.host,
+        )
+        return result
+
     def update_device_up(self, ctxt: RequestContext, device: str) -> None:
         self.client.call(
             ctxt, "update_device_up", device=device, agent_id=self.agent_id, host=self.host

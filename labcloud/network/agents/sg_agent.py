@@ -6,10 +6,11 @@ firewall in step with the server's notifications.
 ``setup_port_filters`` runs before the agent plugs a new port, so a port is never on its
 bridge unfiltered. A notification (``security_groups_rule_updated``: a group's rules
 changed; ``security_groups_member_updated``: a group's members or their addresses did)
-only marks the ports it concerns, and the agent's next round refreshes them in one call
-to the server and one change of the firewall (neutron's defer_refresh_firewall). A port
-whose rules are being fetched while a notification arrives is refreshed again: its answer
-may predate the change.
+only marks the ports it concerns, and the agent's next round refreshes them together with
+its new ports, in one call to the server and one change of the firewall (neutron's
+defer_refresh_firewall): fifty ports booting into one group cost a refresh per round,
+not one per port. A port whose rules are being fetched while a notification arrives is
+refreshed again: its answer may predate the change.
 """
 
 from __future__ import annotations
@@ -31,9 +32,22 @@ class SecurityGroupAgentRpc:
         self._pending: set[str] = set()  # devices to refresh in the next round
         self._fetching: set[str] = set()  # devices whose rules are being asked for
 
-    def setup_port_filters(self, ctxt: RequestContext, devices: Iterable[str]) -> None:
+    def setup_port_filters(self, ctxt: RequestContext, devices: Iterable[str]) -> set[str]:
+        """Filter the new ``devices`` and refresh the marked ones still filtered, in one
+        call to the server and one change of the firewall (neutron's setup_port_filters
+        under defer_apply_on). Returns the refreshed; they stay marked if this fails."""
+        with self._lock:
+            pending, self._pending = self._pending & set(self.firewall.ports()), set()
+        try:
+            self._filter(ctxt, sorted(set(devices) | pending))
+        except BaseException:
+            with self._lock:
+                self._pending |= pending
+            raise
+        return pending
+
+    def _filter(self, ctxt: RequestContext, wanted: list[str]) -> None:
         """Fetch the devices' rules and filter them (a device of no port is skipped)."""
-        wanted = sorted(devices)
         if not wanted:
             return
         with self._lock:
@@ -65,15 +79,3 @@ class SecurityGroupAgentRpc:
         concerned = {d for d, p in self.firewall.ports().items() if groups & set(p.get(key, []))}
         with self._lock:
             self._pending |= concerned | self._fetching
-
-    def refresh_pending(self, ctxt: RequestContext) -> set[str]:
-        """Refresh the marked devices still filtered; they stay marked if this fails."""
-        with self._lock:
-            devices, self._pending = self._pending & set(self.firewall.ports()), set()
-        try:
-            self.setup_port_filters(ctxt, devices)
-        except BaseException:
-            with self._lock:
-                self._pending |= devices
-            raise
-        return devices

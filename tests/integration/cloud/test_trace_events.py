@@ -54,7 +54,7 @@ def test_a_boot_with_a_volume_reports_http_db_and_states(cloud: LabCloud) -> Non
     assert port_up.wait(30), "the port never became ACTIVE"
     port_states = [e.status for e in log if isinstance(e, StateEvent) and e.resource == "port"]
     assert port_states[0] == "DOWN"  # created by nova-compute's request, not plugged yet
-    assert port_states[-1] == "ACTIVE"  # plugged: the agent said update_device_up
+    assert port_states[-1] == "ACTIVE"  # plugged: the agent said update_device_list
     groups = by_request(log)
     boot_request = next(e.request_id for e in log if isinstance(e, StateEvent) and e.id == uuid)
     kinds = {type(e).__name__ for e in groups[boot_request]}

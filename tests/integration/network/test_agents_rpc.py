@@ -1,5 +1,5 @@
 """neutron over RPC with the no-op datapath: agents report, ports go ACTIVE only when their
-agent says update_device_up, the seed's neutron queues are on the broker."""
+agent says update_device_list, the seed's neutron queues are on the broker."""
 
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ def test_a_port_is_active_only_when_its_agent_reports_it_up(neutron: NeutronClou
     assert neutron.port_states(port["id"])[-2:] == ["BUILD", "ACTIVE"]
     assert neutron.call("GET", f"/ports/{unbound['id']}").json()["port"]["status"] == "DOWN"
     calls = [(e.routing_key, e.method) for e in list(log) if e.event == "publish"]
-    assert ("q-plugin", "get_device_details") in calls
-    assert ("q-plugin", "update_device_up") in calls
+    assert ("q-plugin", "get_devices_details_list") in calls
+    assert ("q-plugin", "update_device_list") in calls
     log.close()
 
 
