@@ -179,10 +179,9 @@ def reap_stale_nodes() -> None:
             continue
         if rabbitnode.alive(owner):
             continue
-        node = rabbitnode.RabbitNode.load(home)
-        if node is not None:
-            node.stop()  # only processes whose environment names that directory
-        shutil.rmtree(home, ignore_errors=True)
+        # a directory without node.json (an older suite's) still has its pid files
+        node = rabbitnode.RabbitNode.load(home) or rabbitnode.RabbitNode(home, "", 0, 0, 0, home)
+        node.stop()  # only processes whose environment names that directory
 
 
 # -- what tests call: the session's node (set by the ``rabbit`` fixture) -------------------
