@@ -5,6 +5,7 @@
     labcloud config sample > labcloud.conf      labcloud db sync nova --config FILE
     labcloud deploy units --config FILE         labcloud logs nova-api [-f]
     labcloud up --processes ...                 (status and down know such a cloud too)
+    labcloud broker start|status|stop           a RabbitMQ node of labcloud's own for it
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labcloud.binaries import BINARIES
+
+if TYPE_CHECKING:
+    from labcloud.binaries.rabbitnode import RabbitNode
 
 PAUSE = threading.Event()  # never set: paces `logs -f`
 
@@ -98,6 +102,48 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
         PAUSE.wait(0.2)
     return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    """A RabbitMQ node of labcloud's own in ``<state-dir>/rabbitmq``: start prints its
+    transport URL (alone on stdout, for ``URL=$(labcloud broker start)``)."""
+    from labcloud.binaries.rabbitnode import RabbitNode
+
+    home = Path(args.state_dir) / "rabbitmq"
+    node = RabbitNode.load(home)
+    if args.action == "start":
+        if node is not None and node.running():
+            print(f"==> RabbitMQ node {node.name} already runs", file=sys.stderr)
+            print(node.url)
+            return 0
+        if node is not None:
+            node.stop()  # a node that died: its epmd and its directory
+        try:
+            node = RabbitNode.create(home).start()
+        except RuntimeError as exc:
+            print(f"labcloud broker start: {exc}", file=sys.stderr)
+            return 1
+        print(_describe(node), file=sys.stderr)
+        print(node.url)
+        return 0
+    if node is None or not node.running():
+        print(f"no RabbitMQ node of labcloud's runs from {home}", file=sys.stderr)
+        if node is not None and args.action == "stop":
+            node.stop()  # what a dead node left
+        return 3 if args.action == "status" else 0
+    if args.action == "status":
+        print(_describe(node))
+        return 0
+    node.stop()
+    print(f"RabbitMQ node {node.name} stopped; {home} removed")
+    return 0
+
+
+def _describe(node: RabbitNode) -> str:
+    return (
+        f"==> RabbitMQ node {node.name}, pid {node.pid()}, data and logs in {node.home}\n"
+        f"    transport URL {node.url}\n    management API {node.management_url}"
+    )
 
 
 def _with_processes(
@@ -211,4 +257,14 @@ def add_parsers(sub: Any) -> None:
     sv.add_argument("--hosts", type=int, default=2)
     sv.add_argument("--start-when", default=None, help="fork the binaries once this file exists")
     sv.set_defaults(func=cmd_supervise)
+    br = sub.add_parser(
+        "broker",
+        help="a RabbitMQ node of labcloud's own (never the machine's) for up --processes",
+        description="start: a RabbitMQ node from the rabbitmq-server package with its own "
+        "name, ports, data and logs in <state-dir>/rabbitmq; prints its transport URL. "
+        "status: is it running. stop: stop it and remove its directory.",
+    )
+    br.add_argument("action", choices=["start", "status", "stop"])
+    br.add_argument("--state-dir", default=argparse.SUPPRESS, help="(as labcloud --state-dir)")
+    br.set_defaults(func=cmd_broker)
     _extend_up_status_down(sub)

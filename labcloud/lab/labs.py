@@ -22,6 +22,7 @@ LABS: dict[str, tuple[str, str]] = {
     "05": ("05-networking", "Networking"),
     "06": ("06-debugging", "Debugging"),
     "07": ("07-failures", "Failures"),
+    "08": ("08-processes", "One process per binary"),
 }
 
 

@@ -286,7 +286,12 @@ def test_a_breakpoint_on_step_4_and_a_second_boot_from_cache_in_the_browser(lab:
 LAB_NOTEBOOKS = sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
 # labs whose last boot ends ACTIVE: their flow view must say so after Run All (the last
 # state reaches the view, also once the cloud has stopped)
-ENDS_ACTIVE = {"04-boot-flow.ipynb", "06-debugging.ipynb", "watch-and-step.ipynb"}
+ENDS_ACTIVE = {
+    "04-boot-flow.ipynb",
+    "06-debugging.ipynb",
+    "08-processes.ipynb",
+    "watch-and-step.ipynb",
+}
 # widgets (and anything else in an output) wider than the output area that holds them
 TOO_WIDE = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
   .filter(o => o.offsetParent !== null)
