@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from labcloud.pids import alive
 from tests.conftest import port_open, require
 
 DEBIAN_SCRIPTS = Path("/usr/lib/rabbitmq/bin")
@@ -63,14 +64,6 @@ def _ports() -> tuple[int, int, int]:
         wanted = {amqp, amqp + MANAGEMENT_OFFSET, dist, epmd}
         if len(wanted) == 4 and all(_free(p) for p in wanted):
             return amqp, dist, epmd
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 class RabbitNode:
@@ -328,7 +321,7 @@ def reap_stale_nodes() -> None:
             owner = int((home / "owner").read_text())
         except (OSError, ValueError):
             continue
-        if _alive(owner):
+        if alive(owner):
             continue
         for name in ("server.pid", "epmd.pid"):
             with contextlib.suppress(OSError, ValueError, ProcessLookupError):
