@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from labcloud.pids import alive
+from labcloud.pids import DAEMONS_DIR, alive, stop_recorded, terminate
 from labcloud.private import read_json, write_private
 
 STATE_DIR = Path(os.environ.get("LABCLOUD_STATE_DIR", Path.home() / ".labcloud"))
@@ -355,18 +355,24 @@ def down(args: argparse.Namespace) -> int:
     info = _read_info(state)
     if not info or not alive(int(info["pid"])):
         print("labcloud is not running.")
-        _info_file(state).unlink(missing_ok=True)
-        return 0
-    pid = int(info["pid"])
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)  # waiting for another process to exit: there is no event to wait on
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    else:
+        pid = int(info["pid"])
+        terminate(pid, timeout=30)
+        print(f"labcloud (pid {pid}) stopped.")
     _info_file(state).unlink(missing_ok=True)
-    print(f"labcloud (pid {pid}) stopped.")
+    _stop_daemons(state)
     return 0
+
+
+def _stop_daemons(state: Path) -> None:
+    """The daemons the cloud started itself (libvirtd, virtlogd: ``serve`` with the libvirt
+    driver, where none answered), by the pids it recorded; a libvirtd that was already
+    running has no pid file there and keeps running."""
+    # libvirtd.pid sorts before virtlogd.pid: libvirtd goes first, it logs through virtlogd
+    for pid_file in sorted((state / "data" / DAEMONS_DIR).glob("*.pid")):
+        pid = stop_recorded(pid_file)
+        if pid is not None:
+            print(f"{pid_file.stem} (pid {pid}), started by labcloud, stopped.")
 
 
 def parser() -> argparse.ArgumentParser:

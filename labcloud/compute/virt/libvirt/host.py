@@ -3,9 +3,11 @@ the daemons behind ``qemu:///system``, and whether guests can use KVM here.
 
 On machines without systemd nobody starts libvirtd: ``LibvirtDaemons.ensure`` starts
 virtlogd and libvirtd directly when ``qemu:///system`` does not answer, and ``stop`` ends
-only what it started. ``probe_virt_type`` does not trust /dev/kvm: on a nested (PVM) host it
-exists, yet stock guest kernels hang under it, so the tiny guest boots once under KVM with a
-short deadline, and TCG (``qemu``) is the answer when it does not print its marker in time.
+only what it started; with a ``pid_dir`` it records their pids there, so that another
+process (``labcloud down``) stops them after the one that started them has gone.
+``probe_virt_type`` does not trust /dev/kvm: on a nested (PVM) host it exists, yet stock
+guest kernels hang under it, so the tiny guest boots once under KVM with a short deadline,
+and TCG (``qemu``) is the answer when it does not print its marker in time.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import libvirt
 
+from labcloud import pids
 from labcloud.compute.virt.libvirt import guest
 from labcloud.compute.virt.libvirt.image import MARKER, TinyImage
 
@@ -73,6 +76,7 @@ class LibvirtDaemons:
     """virtlogd and libvirtd, started by labcloud because no init system does it here."""
 
     uri: str = SYSTEM_URI
+    pid_dir: Path | None = None  # <program>.pid for each daemon started (pids.record)
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def ensure(self) -> LibvirtDaemons:
@@ -112,15 +116,16 @@ class LibvirtDaemons:
                 f"{program} is not installed (apt-get install libvirt-daemon-system)"
             )
         LOG.info("starting %s", path)
-        self.started.append(
-            subprocess.Popen(
-                [path],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # not killed with the terminal that started labcloud
-            )
+        process = subprocess.Popen(
+            [path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not killed with the terminal that started labcloud
         )
+        self.started.append(process)
+        if self.pid_dir is not None:
+            pids.record(self.pid_dir / f"{program}.pid", process.pid)
 
     def stop(self) -> None:
         """End the daemons this object started (by their pids), newest first."""
@@ -131,6 +136,8 @@ class LibvirtDaemons:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            if self.pid_dir is not None:
+                (self.pid_dir / f"{Path(str(process.args[0])).name}.pid").unlink(missing_ok=True)
         self.started.clear()
 
 
