@@ -78,6 +78,7 @@ class LibvirtDaemons:
     uri: str = SYSTEM_URI
     pid_dir: Path | None = None  # <program>.pid for each daemon started (pids.record)
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    pid_files: dict[int, Path] = field(default_factory=dict)  # pid -> where it is recorded
 
     def ensure(self) -> LibvirtDaemons:
         """Start what is missing, if ``uri`` does not answer; wait until it does.
@@ -125,7 +126,8 @@ class LibvirtDaemons:
         )
         self.started.append(process)
         if self.pid_dir is not None:
-            pids.record(self.pid_dir / f"{program}.pid", process.pid)
+            self.pid_files[process.pid] = self.pid_dir / f"{program}.pid"
+            pids.record(self.pid_files[process.pid], process.pid)
 
     def stop(self) -> None:
         """End the daemons this object started (by their pids), newest first."""
@@ -136,8 +138,9 @@ class LibvirtDaemons:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            if self.pid_dir is not None:
-                (self.pid_dir / f"{Path(str(process.args[0])).name}.pid").unlink(missing_ok=True)
+            pid_file = self.pid_files.pop(process.pid, None)
+            if pid_file is not None:
+                pid_file.unlink(missing_ok=True)
         self.started.clear()
 
 
