@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from labcloud.pids import DAEMONS_DIR, alive, stop_recorded, terminate
 from labcloud.private import read_json, write_private
 
 STATE_DIR = Path(os.environ.get("LABCLOUD_STATE_DIR", Path.home() / ".labcloud"))
@@ -41,14 +42,6 @@ def _info_file(state: Path) -> Path:
 
 def _read_info(state: Path) -> dict[str, Any] | None:
     return read_json(_info_file(state)) or None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 def _port_free(port: int) -> bool:
@@ -207,7 +200,7 @@ def up(args: argparse.Namespace) -> int:
 
     state = Path(args.state_dir)
     info = _read_info(state)
-    if info and _alive(int(info["pid"])):
+    if info and alive(int(info["pid"])):
         print(f"labcloud is already running (pid {info['pid']}); `labcloud down` stops it.")
         return 1
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -286,7 +279,7 @@ def up(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     info = _read_info(Path(args.state_dir))
-    if not info or not _alive(int(info["pid"])):
+    if not info or not alive(int(info["pid"])):
         print("labcloud is not running (`labcloud up` starts it).")
         return 3
     print(f"labcloud is running (pid {info['pid']}, transport {info['transport_url']}):")
@@ -303,7 +296,7 @@ def debug(args: argparse.Namespace) -> int:
     url = args.transport_url
     if url is None:
         info = _read_info(Path(args.state_dir))
-        if not info or not _alive(int(info["pid"])):
+        if not info or not alive(int(info["pid"])):
             print("labcloud is not running; give --transport-url to reach a cloud elsewhere.")
             return 3
         url = str(info["transport_url"])
@@ -360,20 +353,26 @@ def down(args: argparse.Namespace) -> int:
     state = Path(args.state_dir)
     _forget_clouds_yaml(state)
     info = _read_info(state)
-    if not info or not _alive(int(info["pid"])):
+    if not info or not alive(int(info["pid"])):
         print("labcloud is not running.")
-        _info_file(state).unlink(missing_ok=True)
-        return 0
-    pid = int(info["pid"])
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)  # waiting for another process to exit: there is no event to wait on
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    else:
+        pid = int(info["pid"])
+        terminate(pid, timeout=30)
+        print(f"labcloud (pid {pid}) stopped.")
     _info_file(state).unlink(missing_ok=True)
-    print(f"labcloud (pid {pid}) stopped.")
+    _stop_daemons(state)
     return 0
+
+
+def _stop_daemons(state: Path) -> None:
+    """The daemons the cloud started itself (libvirtd, virtlogd: ``serve`` with the libvirt
+    driver, where none answered), by the pids it recorded; a libvirtd that was already
+    running has no pid file there and keeps running."""
+    # libvirtd.pid sorts before virtlogd.pid: libvirtd goes first, it logs through virtlogd
+    for pid_file in sorted((state / "data" / DAEMONS_DIR).glob("*.pid")):
+        pid = stop_recorded(pid_file)
+        if pid is not None:
+            print(f"{pid_file.stem} (pid {pid}), started by labcloud, stopped.")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -33,6 +33,7 @@ from labcloud.identity.service import SERVICE_USERS, IdentityService
 from labcloud.image.service import ImageService
 from labcloud.messaging import Transport, get_transport
 from labcloud.network.service import NetworkService, choose_datapath
+from labcloud.pids import DAEMONS_DIR
 from labcloud.rest.auth import (
     KeystoneValidator,
     ServiceCredentials,
@@ -211,6 +212,7 @@ class LabCloud:
         options: dict[str, Any] = {} if fabric is None else {"datapath_tag": fabric.tag}
         if self._compute_driver == "libvirt":  # disks and overlays under the cloud's state
             options["instances_path"] = self.state_dir / "instances"
+            options["daemons_dir"] = self.state_dir / DAEMONS_DIR
         return options or None
 
     def _trace_databases(self) -> None:

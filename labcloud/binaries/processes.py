@@ -25,18 +25,11 @@ import httpx
 
 from labcloud.binaries.supervisor import read_status
 from labcloud.conf import PROJECTS, load, sample
+from labcloud.pids import alive
 from labcloud.private import read_json
 
 PAUSE = threading.Event()  # never set: .wait(t) paces polls of other processes
 CONFIG = "labcloud.conf"
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 def _port(wanted: int) -> int:

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from labcloud.quotas import QuotaColumns
+
 
 class Base(DeclarativeBase):
     pass
@@ -118,13 +120,8 @@ class KeyPair(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class Quota(Base):
+class Quota(QuotaColumns, Base):
     """A project's limit on one resource, where it differs from the defaults (nova's quotas)."""
-
-    __tablename__ = "quotas"
-    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
-    hard_limit: Mapped[int] = mapped_column(Integer)
 
 
 class InstanceAction(Base):

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from labcloud.compute.instances import Instances
 from labcloud.compute.models import KeyPair, Quota
 from labcloud.exceptions import Forbidden
+from labcloud.quotas import QuotaTable, exceeds, with_usage
 
 # resources labcloud counts besides instances, cores and ram, with nova's defaults
 OTHER_DEFAULTS = {"key_pairs": 100, "metadata_items": 128}
@@ -56,25 +57,15 @@ class Quotas:
         self.instances = instances
         self.db = instances.db
         self.defaults = defaults
+        self.table = QuotaTable(self.db, Quota)
 
     def limits(self, project_id: str) -> dict[str, int]:
         """The project's limit on each resource: its own where set, else the default."""
-        result = dict(self.defaults) | {
-            k: v for k, v in OTHER_DEFAULTS.items() if k not in self.defaults
-        }
-        with self.db.reader() as s:
-            for row in s.scalars(select(Quota).where(Quota.project_id == project_id)):
-                result[row.resource] = row.hard_limit
-        return result
+        others = {k: v for k, v in OTHER_DEFAULTS.items() if k not in self.defaults}
+        return self.table.limits(project_id, dict(self.defaults) | others)
 
     def update(self, project_id: str, values: Mapping[str, int]) -> dict[str, int]:
-        with self.db.session() as s:
-            for resource, limit in values.items():
-                row = s.get(Quota, (project_id, resource))
-                if row is None:
-                    s.add(Quota(project_id=project_id, resource=resource, hard_limit=limit))
-                else:
-                    row.hard_limit = limit
+        self.table.update(project_id, values)
         return self.limits(project_id)
 
     def usage(self, project_id: str, user_id: str | None = None) -> dict[str, int]:
@@ -104,7 +95,7 @@ class Quotas:
         }
         for resource, amount in wanted.items():
             allowed = limits[resource]
-            if allowed >= 0 and used[resource] + amount > allowed:
+            if exceeds(allowed, used[resource], amount):
                 raise QuotaExceeded(
                     resource=resource, requested=amount, used=used[resource], allowed=allowed
                 )
@@ -117,13 +108,9 @@ class Quotas:
         """nova's ``os-quota-sets/{id}/detail``: each resource's limit, use and reservation.
         nova counts usage since Pike and reserves nothing any more, so ``reserved`` is 0;
         key pairs are a user's, and nova shows 0 in use for a project."""
-        used = self.usage(project_id)
         shown = self.quota_set(project_id, version)
-        return {"id": project_id} | {
-            name: {"limit": limit, "in_use": used.get(name, 0), "reserved": 0}
-            for name, limit in shown.items()
-            if name != "id"
-        }
+        del shown["id"]
+        return {"id": project_id} | with_usage(shown, self.usage(project_id))
 
     def absolute(self, project_id: str, user_id: str, version: Version = (2, 1)) -> dict[str, int]:
         """nova's ``GET /limits`` absolute section (2.1 names; 2.36 drops the network ones)."""

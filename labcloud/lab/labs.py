@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labcloud.pids import alive
+
 if TYPE_CHECKING:
     from labcloud.cloud import LabCloud
 
@@ -64,21 +66,11 @@ def forget_states(number: str, *, keep_running: bool = True) -> list[Path]:
     removed = []
     for folder in sorted((labs_state_base() / number).glob("kernel-*")):
         pid = int(folder.name.removeprefix("kernel-") or 0)
-        if keep_running and pid != os.getpid() and _alive(pid):
+        if keep_running and pid != os.getpid() and alive(pid):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def start(

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from labcloud.netns.links import DatapathError
+from labcloud.pids import alive
 
 
 def in_namespace(ns: str, argv: list[str]) -> list[str]:
@@ -77,7 +78,7 @@ def kill_all(ns: str, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     gone = threading.Event()
     while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if _alive(p)]
+        pids = [p for p in pids if alive(p, reap=True)]
         gone.wait(0.02)  # polling /proc: a process of another parent sends no event
     for pid in pids:
         _signal(pid, signal.SIGKILL)
@@ -86,13 +87,3 @@ def kill_all(ns: str, timeout: float = 5.0) -> None:
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from labcloud.quotas import QuotaColumns
+
 
 class Base(DeclarativeBase):
     pass
@@ -195,11 +197,6 @@ def row_dict(row: Any) -> dict[str, Any]:
     return {c.name: getattr(row, c.name) for c in row.__table__.columns}
 
 
-class Quota(Base):
+class Quota(QuotaColumns, Base):
     """A project's limit on one resource, where it differs from the defaults (neutron's
     ``quotas`` table)."""
-
-    __tablename__ = "quotas"
-    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
-    hard_limit: Mapped[int] = mapped_column(Integer)

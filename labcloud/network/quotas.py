@@ -11,13 +11,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.exceptions import Conflict
 from labcloud.network import models
+from labcloud.quotas import QuotaTable, exceeds
 
 # neutron's [quotas] defaults
 NEUTRON_QUOTAS = {
@@ -57,29 +58,18 @@ class NetworkQuotas:
     def __init__(self, db: Database, defaults: Mapping[str, int] | None = None) -> None:
         self.db = db
         self.defaults = dict(DEFAULT_QUOTAS if defaults is None else defaults)
+        self.table = QuotaTable(db, models.Quota)
 
     def limits(self, project_id: str) -> dict[str, int]:
         """The project's limit on each resource: its own where set, else the default."""
-        result = dict(self.defaults) | SHOWN_ONLY
-        with self.db.reader() as s:
-            query = select(models.Quota).where(models.Quota.project_id == project_id)
-            for row in s.scalars(query):
-                result[row.resource] = row.hard_limit
-        return result
+        return self.table.limits(project_id, dict(self.defaults) | SHOWN_ONLY)
 
     def overridden(self) -> list[str]:
         """The projects with a limit of their own (``GET /v2.0/quotas``)."""
-        with self.db.reader() as s:
-            return list(s.scalars(select(models.Quota.project_id).distinct()))
+        return self.table.overridden()
 
     def update(self, project_id: str, values: Mapping[str, int]) -> None:
-        with self.db.session() as s:
-            for resource, limit in values.items():
-                row = s.get(models.Quota, (project_id, resource))
-                if row is None:
-                    s.add(models.Quota(project_id=project_id, resource=resource, hard_limit=limit))
-                else:
-                    row.hard_limit = limit
+        self.table.update(project_id, values)
 
     def check_limits(self, project_id: str, values: Mapping[str, int]) -> None:
         """``check_limit``: no new limit below what the project already uses (409)."""
@@ -89,8 +79,7 @@ class NetworkQuotas:
             raise InvalidQuotaValue(unders=unders)
 
     def reset(self, project_id: str) -> None:
-        with self.db.session() as s:
-            s.execute(delete(models.Quota).where(models.Quota.project_id == project_id))
+        self.table.reset(project_id)
 
     def usage(self, project_id: str) -> dict[str, int]:
         with self.db.reader() as s:
@@ -115,5 +104,5 @@ class NetworkQuotas:
         )
         for project_id, count in wanted.items():
             allowed = self.limits(project_id)[resource]
-            if allowed >= 0 and self.usage(project_id)[resource] + count > allowed:
+            if exceeds(allowed, self.usage(project_id)[resource], count):
                 raise OverQuota(overs=[resource])

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from labcloud.db import Database
 from labcloud.exceptions import LabCloudError
+from labcloud.quotas import QuotaTable, exceeds, with_usage
 from labcloud.volume.models import Quota, Snapshot, Volume
 
 # cinder's [DEFAULT] quota_volumes, quota_snapshots, quota_gigabytes
@@ -59,23 +60,14 @@ class VolumeQuotas:
     def __init__(self, db: Database, defaults: Mapping[str, int]) -> None:
         self.db = db
         self.defaults = defaults
+        self.table = QuotaTable(db, Quota)
 
     def limits(self, project_id: str) -> dict[str, int]:
         """The project's limit on each resource: its own where set, else the default."""
-        result = SHOWN_ONLY | dict(self.defaults)
-        with self.db.reader() as s:
-            for row in s.scalars(select(Quota).where(Quota.project_id == project_id)):
-                result[row.resource] = row.hard_limit
-        return result
+        return self.table.limits(project_id, SHOWN_ONLY | dict(self.defaults))
 
     def update(self, project_id: str, values: Mapping[str, int]) -> None:
-        with self.db.session() as s:
-            for resource, limit in values.items():
-                row = s.get(Quota, (project_id, resource))
-                if row is None:
-                    s.add(Quota(project_id=project_id, resource=resource, hard_limit=limit))
-                else:
-                    row.hard_limit = limit
+        self.table.update(project_id, values)
 
     def usage(self, project_id: str) -> dict[str, int]:
         with self.db.reader() as s:
@@ -102,14 +94,14 @@ class VolumeQuotas:
         if limits[kind] < 0 and limits["gigabytes"] < 0:
             return
         used = self.usage(project_id)
-        if 0 <= limits["gigabytes"] < used["gigabytes"] + size:
+        if exceeds(limits["gigabytes"], used["gigabytes"], size):
             raise VolumeSizeExceedsAvailableQuota(
                 name="gigabytes",
                 requested=size,
                 quota=limits["gigabytes"],
                 consumed=used["gigabytes"],
             )
-        if 0 <= limits[kind] < used[kind] + 1:
+        if exceeds(limits[kind], used[kind], 1):
             error = VolumeLimitExceeded if kind == "volumes" else SnapshotLimitExceeded
             raise error(allowed=limits[kind], name=kind)
 
@@ -119,10 +111,7 @@ class VolumeQuotas:
         limits = self.limits(project_id)
         if not usage:
             return {"id": project_id} | limits
-        used = self.usage(project_id)
-        return {"id": project_id} | {
-            k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0} for k, v in limits.items()
-        }
+        return {"id": project_id} | with_usage(limits, self.usage(project_id))
 
     def absolute(self, project_id: str) -> dict[str, int]:
         """cinder's ``GET /limits`` absolute section."""

@@ -19,14 +19,14 @@ from labcloud.netns.internet import Internet, serve_whoami, whoami_from
 from labcloud.network.agents.l3 import L3Agent
 from tests.conftest import require
 from tests.integration.network.harness import NeutronCloud, wait_until
-from tests.system.test_datapath import Guests, guests, ip_of, neutron  # noqa: F401 (fixtures)
+from tests.system.conftest import Guests, ip_of
 
 EXTERNAL = "203.0.113.0/24"
 UPSTREAM = "203.0.113.1"  # the external subnet's gateway: the internet namespace
 
 
 @pytest.fixture
-def internet(neutron: NeutronCloud, tmp_path: Path) -> Iterator[Internet]:  # noqa: F811
+def internet(neutron: NeutronCloud, tmp_path: Path) -> Iterator[Internet]:
     for tool, package in (("iptables-restore", "iptables"), ("conntrack", "conntrack")):
         require(
             shutil.which(tool) is not None, f"{package} is not installed (`./run test` installs it)"
@@ -40,7 +40,7 @@ def internet(neutron: NeutronCloud, tmp_path: Path) -> Iterator[Internet]:  # no
         made.stop()
 
 
-def external_network(neutron: NeutronCloud) -> str:  # noqa: F811
+def external_network(neutron: NeutronCloud) -> str:
     """A flat external network on physnet1 (the fabric's bridge the internet is on)."""
     made = neutron.make(
         "network",
@@ -57,13 +57,13 @@ def external_network(neutron: NeutronCloud) -> str:  # noqa: F811
     return str(made["id"])
 
 
-def router_ns(neutron: NeutronCloud, router_id: str) -> str:  # noqa: F811
+def router_ns(neutron: NeutronCloud, router_id: str) -> str:
     assert neutron.service.fabric is not None
     return neutron.service.fabric.ns(f"qrouter-{router_id}")
 
 
 def put(
-    neutron: NeutronCloud,  # noqa: F811
+    neutron: NeutronCloud,
     path: str,
     body: dict[str, Any],
     *,
@@ -74,7 +74,7 @@ def put(
     return dict(answer.json())
 
 
-def allow(neutron: NeutronCloud, group_id: str, what: dict[str, Any]) -> None:  # noqa: F811
+def allow(neutron: NeutronCloud, group_id: str, what: dict[str, Any]) -> None:
     ports = {"port_range_max": what["port_range_min"]} if "port_range_min" in what else {}
     body = {"security_group_id": group_id, "direction": "ingress", "ethertype": "IPv4"}
     body |= {"remote_ip_prefix": "0.0.0.0/0"} | what | ports
@@ -85,8 +85,8 @@ def allow(neutron: NeutronCloud, group_id: str, what: dict[str, Any]) -> None:  
 
 
 def test_snat_floating_ip_and_router_delete(
-    neutron: NeutronCloud,  # noqa: F811
-    guests: Guests,  # noqa: F811
+    neutron: NeutronCloud,
+    guests: Guests,
     internet: Internet,
     tmp_path: Path,
 ) -> None:
@@ -155,7 +155,7 @@ def test_snat_floating_ip_and_router_delete(
 
 
 def test_the_agent_removes_its_routers_when_it_stops(
-    neutron: NeutronCloud,  # noqa: F811
+    neutron: NeutronCloud,
     internet: Internet,
 ) -> None:
     public = external_network(neutron)
@@ -173,7 +173,7 @@ def test_the_agent_removes_its_routers_when_it_stops(
 
 
 def test_the_next_agent_picks_up_a_crashed_ones_routers(
-    neutron: NeutronCloud,  # noqa: F811
+    neutron: NeutronCloud,
     internet: Internet,
 ) -> None:
     """A crash leaves the routers' namespaces; the next agent's resync at start keeps the

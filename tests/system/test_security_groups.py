@@ -5,59 +5,31 @@ passed or failed (with the iptables rules in them)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labcloud.netns import procs
-from labcloud.netns.fabric import cleanup
-from tests.conftest import Keystone, require
+from tests.conftest import require
 from tests.integration.network.harness import NeutronCloud, wait_until
-from tests.system.test_datapath import HOSTS, Guests, ip_of
+from tests.system.conftest import Guests, ip_of
 
 WRAP = "neutron-linuxbri-"
 
 
-@pytest.fixture
-def neutron(keystone: Keystone, tmp_path: Path) -> Iterator[NeutronCloud]:
-    require(os.geteuid() == 0, "the datapath needs root (namespaces, bridges, iptables)")
-    for tool in ("dnsmasq", "busybox", "ip", "ping", "curl", "iptables-restore"):
-        require(shutil.which(tool) is not None, f"{tool} is not installed (`./run test` has it)")
-    cloud = NeutronCloud(
-        keystone, HOSTS, datapath="linuxbridge", state_dir=tmp_path, polling_interval=0.2
-    )
-    fabric = cloud.service.fabric
-    assert fabric is not None
-    try:
-        yield cloud
-    finally:
-        cloud.stop()
-        left = cleanup(fabric.tag)
-        assert left == [], f"left behind: {left}"
-
-
-@pytest.fixture
-def guests(neutron: NeutronCloud, tmp_path: Path) -> Iterator[Guests]:
-    made = Guests(neutron, tmp_path)
-    try:
-        yield made
-    finally:
-        made.destroy_all()
+@pytest.fixture(autouse=True)
+def iptables() -> None:
+    """The firewall's tool, checked before the neutron fixture builds anything."""
+    tool = "iptables-restore"
+    require(shutil.which(tool) is not None, f"{tool} is not installed (`./run test` has it)")
 
 
 def boot(guests: Guests, name: str, host: str, net_id: str, **port: Any) -> dict[str, Any]:
-    """A guest whose port has ``port``'s attributes (security_groups ...), with its lease."""
-    made = guests.cloud.make(
-        "port", {"network_id": net_id, "device_id": name, "binding:host_id": host} | port
-    )
-    vif = {k: made[k] for k in ("network_id", "mac_address", "fixed_ips")} | {"port_id": made["id"]}
-    guests.by_host[host].spawn({"uuid": name, "display_name": name}, [vif])
-    guests.where[name] = host
-    guests.cloud.wait_port(made["id"], "ACTIVE")
+    """A guest whose port is the project's (not nova's admin one), with ``port``'s attributes
+    (security_groups ...), once it has its lease."""
+    made = guests.boot(name, host, net_id, admin=False, **port)
     wait_until(lambda: guests.address(name) == ip_of(made), timeout=20, every=0.1)
     return made
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from labcloud.compute import server_actions
 from labcloud.compute.api.deps import Ctxt, Frontend
 from labcloud.compute.frontend import ComputeFrontend
 from labcloud.compute.schemas import ConsoleOutput, Reboot, Resize
@@ -31,25 +32,26 @@ def _parse(model: type[BaseModel], name: str, args: Any) -> Any:
         raise Invalid(f"Invalid input for field/attribute {where}. {err['msg']}") from None
 
 
-def _no_args(method: str) -> Action:
-    return lambda front, ctxt, uuid, _args: getattr(front, method)(ctxt, uuid)
+def _no_args(method: Callable[[ComputeFrontend, RequestContext, str], None]) -> Action:
+    return lambda front, ctxt, uuid, _args: method(front, ctxt, uuid)
 
 
 def _power(action: str) -> Action:
-    return lambda front, ctxt, uuid, _args: front.action(ctxt, uuid, action)
+    return lambda front, ctxt, uuid, _args: server_actions.action(front, ctxt, uuid, action)
 
 
 def _reboot(front: ComputeFrontend, ctxt: RequestContext, uuid: str, args: Any) -> None:
-    front.reboot(ctxt, uuid, _parse(Reboot, "reboot", args).type.upper())
+    server_actions.reboot(front, ctxt, uuid, _parse(Reboot, "reboot", args).type.upper())
 
 
 def _resize(front: ComputeFrontend, ctxt: RequestContext, uuid: str, args: Any) -> None:
-    front.resize(ctxt, uuid, _parse(Resize, "resize", args).flavorRef)
+    server_actions.resize(front, ctxt, uuid, _parse(Resize, "resize", args).flavorRef)
 
 
 def _console(front: ComputeFrontend, ctxt: RequestContext, uuid: str, args: Any) -> Any:
     length = _parse(ConsoleOutput, "os-getConsoleOutput", args).length
-    output = front.console_output(ctxt, uuid, None if length in (None, -1) else length)
+    limit = None if length in (None, -1) else length
+    output = server_actions.console_output(front, ctxt, uuid, limit)
     return JSONResponse({"output": output}, status_code=200)
 
 
@@ -60,11 +62,11 @@ ACTIONS: dict[str, Action] = {
     "suspend": _power("suspend"),
     "resume": _power("resume"),
     "resize": _resize,
-    "confirmResize": _no_args("confirm_resize"),
-    "revertResize": _no_args("revert_resize"),
+    "confirmResize": _no_args(server_actions.confirm_resize),
+    "revertResize": _no_args(server_actions.revert_resize),
     "os-getConsoleOutput": _console,
-    "lock": lambda front, ctxt, uuid, _args: front.lock(ctxt, uuid, locked=True),
-    "unlock": lambda front, ctxt, uuid, _args: front.lock(ctxt, uuid, locked=False),
+    "lock": lambda front, ctxt, uuid, _args: server_actions.lock(front, ctxt, uuid, locked=True),
+    "unlock": lambda front, ctxt, uuid, _args: server_actions.lock(front, ctxt, uuid, locked=False),
 }
 
 

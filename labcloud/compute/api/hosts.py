@@ -20,20 +20,20 @@ services_router = APIRouter(prefix="/v2.1/os-services", tags=["services"])
 
 @zones_router.get("", response_model=out.Zones)
 def zones(ctxt: Ctxt, front: Frontend) -> JSON:
-    shown = front.availability_zones(ctxt)
+    shown = front.hosts.availability_zones(ctxt)
     return {"availabilityZoneInfo": [z | {"hosts": None} for z in shown]}
 
 
 @zones_router.get("/detail", response_model=out.Zones)
 def zones_detail(ctxt: Ctxt, front: Frontend) -> JSON:
     authorize(ctxt, "os_compute_api:os-availability-zone:detail")
-    return {"availabilityZoneInfo": front.availability_zones(ctxt)}
+    return {"availabilityZoneInfo": front.hosts.availability_zones(ctxt)}
 
 
 @hypervisors_router.get("", response_model=out.Hypervisors)
 def hypervisors(ctxt: Ctxt, front: Frontend) -> JSON:
     keys = ("id", "hypervisor_hostname", "state", "status")
-    return {"hypervisors": [{k: h[k] for k in keys} for h in front.hypervisors(ctxt)]}
+    return {"hypervisors": [{k: h[k] for k in keys} for h in front.hosts.hypervisors(ctxt)]}
 
 
 def _hypervisor(h: dict[str, Any], version: tuple[int, int]) -> JSON:
@@ -43,12 +43,12 @@ def _hypervisor(h: dict[str, Any], version: tuple[int, int]) -> JSON:
 
 @hypervisors_router.get("/detail", response_model=out.Hypervisors)
 def hypervisors_detail(ctxt: Ctxt, front: Frontend, version: Microversion) -> JSON:
-    return {"hypervisors": [_hypervisor(h, version) for h in front.hypervisors(ctxt)]}
+    return {"hypervisors": [_hypervisor(h, version) for h in front.hosts.hypervisors(ctxt)]}
 
 
 @hypervisors_router.get("/{hypervisor_id}", response_model=out.HypervisorBody)
 def hypervisor(hypervisor_id: str, ctxt: Ctxt, front: Frontend, version: Microversion) -> JSON:
-    for h in front.hypervisors(ctxt):
+    for h in front.hosts.hypervisors(ctxt):
         if str(h["id"]) == hypervisor_id:
             return {"hypervisor": _hypervisor(h, version)}
     raise NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
@@ -57,7 +57,7 @@ def hypervisor(hypervisor_id: str, ctxt: Ctxt, front: Frontend, version: Microve
 @services_router.get("", response_model=out.Services)
 def services(ctxt: Ctxt, front: Frontend, version: Microversion) -> JSON:
     """``forced_down`` is shown from 2.11, as nova's."""
-    shown = front.services(ctxt)
+    shown = front.hosts.services(ctxt)
     if version < (2, 11):
         shown = [{k: v for k, v in s.items() if k != "forced_down"} for s in shown]
     return {"services": shown}

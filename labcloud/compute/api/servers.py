@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from labcloud.compute import filters, views
+from labcloud.compute import filters, server_actions, views
 from labcloud.compute import responses as out
 from labcloud.compute.api.deps import JSON, BaseUrl, Ctxt, Frontend, Microversion
+from labcloud.compute.create import create_servers
 from labcloud.compute.schemas import (
     ListQuery,
     MetadataBody,
@@ -56,7 +57,8 @@ def create(
     networks: Any = s.networks
     if isinstance(networks, list):
         networks = [n.model_dump(exclude_none=True) for n in networks]
-    created = front.create(
+    created = create_servers(
+        front,
         ctxt,
         s.name,
         s.flavorRef,
@@ -135,7 +137,7 @@ def _shown(
     if version >= (2, 16) and authorize(
         ctxt, "os_compute_api:servers:show:host_status", fatal=False
     ):
-        statuses = front.host_statuses(instances)
+        statuses = front.hosts.host_statuses(instances)
     return [
         views.server(
             base,
@@ -172,7 +174,7 @@ def update(
 
 @router.delete("/{uuid}", status_code=204)
 def delete(uuid: str, ctxt: Ctxt, front: Frontend) -> None:
-    front.delete(ctxt, uuid)
+    server_actions.delete(front, ctxt, uuid)
 
 
 # -- metadata --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from labcloud.compute import responses as out
+from labcloud.compute import server_actions
 from labcloud.compute.api.deps import JSON, Ctxt, Frontend
 from labcloud.compute.schemas import AttachmentBody
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v2.1/servers/{uuid}/os-volume_attachments", tags=["v
 @router.post("", response_model=out.AttachmentBody)
 def attach(uuid: str, body: AttachmentBody, ctxt: Ctxt, front: Frontend) -> JSON:
     att = body.volumeAttachment
-    result = front.attach_volume(ctxt, uuid, att.volumeId, att.device)
+    result = server_actions.attach_volume(front, ctxt, uuid, att.volumeId, att.device)
     return {
         "volumeAttachment": {
             "id": att.volumeId,
@@ -43,4 +44,4 @@ def attachments(uuid: str, ctxt: Ctxt, front: Frontend) -> JSON:
 
 @router.delete("/{volume_id}", status_code=202)
 def detach(uuid: str, volume_id: str, ctxt: Ctxt, front: Frontend) -> None:
-    front.detach_volume(ctxt, uuid, volume_id)
+    server_actions.detach_volume(front, ctxt, uuid, volume_id)

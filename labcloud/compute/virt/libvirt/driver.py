@@ -49,12 +49,14 @@ class LibvirtDriver:
         download: Download | None = None,
         shutdown_timeout: float = 20.0,
         start_daemons: bool = True,
+        daemons_dir: Path | None = None,
         datapath_tag: str | None = None,
     ) -> None:
         """``virt_type``: kvm, qemu or test, None to probe; ``download``: image id -> data,
         for images this host has not cached; ``shutdown_timeout``: seconds a guest has to
         power off after the ACPI button is pressed, before the plug is pulled;
         ``start_daemons``: start libvirtd if ``qemu:///system`` does not answer;
+        ``daemons_dir``: record the pids of the daemons started there (``labcloud down``);
         ``datapath_tag``: the guests' NICs are taps plugged into that labcloud datapath
         (vif.py), else libvirt's user networking."""
         self.host = host
@@ -66,7 +68,7 @@ class LibvirtDriver:
         self.virt_type = virt_type
         self.shutdown_timeout = shutdown_timeout
         wants_daemons = start_daemons and uri == libvirt_host.SYSTEM_URI
-        self.daemons = libvirt_host.LibvirtDaemons(uri) if wants_daemons else None
+        self.daemons = libvirt_host.LibvirtDaemons(uri, daemons_dir) if wants_daemons else None
         self.plugger = vif.HostNamespacePlugger(datapath_tag, host) if datapath_tag else None
         self._lock = threading.Lock()
 

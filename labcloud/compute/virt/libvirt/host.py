@@ -3,9 +3,11 @@ the daemons behind ``qemu:///system``, and whether guests can use KVM here.
 
 On machines without systemd nobody starts libvirtd: ``LibvirtDaemons.ensure`` starts
 virtlogd and libvirtd directly when ``qemu:///system`` does not answer, and ``stop`` ends
-only what it started. ``probe_virt_type`` does not trust /dev/kvm: on a nested (PVM) host it
-exists, yet stock guest kernels hang under it, so the tiny guest boots once under KVM with a
-short deadline, and TCG (``qemu``) is the answer when it does not print its marker in time.
+only what it started; with a ``pid_dir`` it records their pids there, so that another
+process (``labcloud down``) stops them after the one that started them has gone.
+``probe_virt_type`` does not trust /dev/kvm: on a nested (PVM) host it exists, yet stock
+guest kernels hang under it, so the tiny guest boots once under KVM with a short deadline,
+and TCG (``qemu``) is the answer when it does not print its marker in time.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import libvirt
 
+from labcloud import pids
 from labcloud.compute.virt.libvirt import guest
 from labcloud.compute.virt.libvirt.image import MARKER, TinyImage
 
@@ -73,7 +76,9 @@ class LibvirtDaemons:
     """virtlogd and libvirtd, started by labcloud because no init system does it here."""
 
     uri: str = SYSTEM_URI
+    pid_dir: Path | None = None  # <program>.pid for each daemon started (pids.record)
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    pid_files: dict[int, Path] = field(default_factory=dict)  # pid -> where it is recorded
 
     def ensure(self) -> LibvirtDaemons:
         """Start what is missing, if ``uri`` does not answer; wait until it does.
@@ -112,15 +117,17 @@ class LibvirtDaemons:
                 f"{program} is not installed (apt-get install libvirt-daemon-system)"
             )
         LOG.info("starting %s", path)
-        self.started.append(
-            subprocess.Popen(
-                [path],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # not killed with the terminal that started labcloud
-            )
+        process = subprocess.Popen(
+            [path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not killed with the terminal that started labcloud
         )
+        self.started.append(process)
+        if self.pid_dir is not None:
+            self.pid_files[process.pid] = self.pid_dir / f"{program}.pid"
+            pids.record(self.pid_files[process.pid], process.pid)
 
     def stop(self) -> None:
         """End the daemons this object started (by their pids), newest first."""
@@ -131,6 +138,9 @@ class LibvirtDaemons:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            pid_file = self.pid_files.pop(process.pid, None)
+            if pid_file is not None:
+                pid_file.unlink(missing_ok=True)
         self.started.clear()
 
 
