@@ -30,6 +30,7 @@ from labcloud.compute.conductor.rpcapi import ConductorAPI
 from labcloud.compute.console import ConsoleWatch
 from labcloud.compute.events import wrap_instance_event
 from labcloud.compute.instance_events import (
+    NETWORK_CHANGED,
     VIF_DELETED,
     VIF_PLUGGING_TIMEOUT,
     InstanceEvents,
@@ -346,12 +347,15 @@ class ComputeManager(ResizeMixin):
         by_uuid = {i["uuid"]: i for i in instances}
         for event in events:
             uuid, name, tag = event["server_uuid"], event["name"], event.get("tag") or ""
-            status = event.get("status", "completed")
+            status, sender = event.get("status", "completed"), ctxt.user_name or ""
+            if name not in (VIF_DELETED, NETWORK_CHANGED):  # a waiter's, or unexpected
+                self.instance_events.deliver(
+                    uuid, name, tag, status, sender=sender, request_id=ctxt.request_id
+                )
+                continue
             if name == VIF_DELETED and uuid in by_uuid:
                 self._vif_deleted(ctxt, by_uuid[uuid], tag)
-            self.instance_events.deliver(
-                uuid, name, tag, status, sender=ctxt.user_name or "", request_id=ctxt.request_id
-            )
+            self.instance_events.trace("received", uuid, name, tag, status, sender, ctxt.request_id)
 
     def _vif_deleted(self, ctxt: RequestContext, instance: dict[str, Any], port_id: str) -> None:
         if instance.get("task_state") == TaskState.DELETING:

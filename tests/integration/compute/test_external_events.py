@@ -5,6 +5,7 @@ never comes up ending in ERROR with nova's fault (or ACTIVE, when that is not fa
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -193,3 +194,22 @@ def test_a_port_that_never_comes_up(fatal: bool) -> None:
             assert shown["status"] == "ERROR"
         else:
             assert shown["status"] == "ACTIVE"
+
+
+def test_a_port_deleted_under_a_server_leaves_its_addresses(cloud: LabCloud, demo: Nova) -> None:
+    server = demo.boot("vm1")
+    cloud.wait_for(server)
+    assert demo.server(server)["addresses"]
+    heard = threading.Event()
+    cloud.bus.subscribe(
+        lambda e: heard.set(),
+        where=lambda e: isinstance(e, ExternalEvent) and e.name == "network-vif-deleted",
+    )
+    network = httpx.Client(base_url=cloud.urls["network"], headers=demo.http.headers)
+    try:
+        (port,) = network.get("/v2.0/ports", params={"device_id": server}).json()["ports"]
+        assert network.delete(f"/v2.0/ports/{port['id']}").status_code == 204
+    finally:
+        network.close()
+    assert heard.wait(30)  # neutron → nova-api → nova-compute, which drops it from the server
+    assert demo.server(server)["addresses"] == {}
