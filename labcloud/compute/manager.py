@@ -2,13 +2,16 @@
 
 ``build_and_run_instance`` is the second half of the seed's flow (steps 13–28): ask the
 conductor for the instance, glance for the image, neutron for a port, cinder for volumes,
-then the hypervisor driver to spawn. If the host cannot build it (no room after all, or the
-driver fails), everything it did is undone and the build goes back to the conductor to be
-rescheduled elsewhere. Every state it writes during the build expects the instance still
-building: if the conductor gave the build up meanwhile (its host seemed down, or it did not
-move for the build timeout), the host undoes its work instead of bringing it back to life,
-as nova's ``instance.save(expected_task_state=...)`` does. nova-compute never touches the
-database; the conductor does. Each method that works on an instance reports its event
+then the hypervisor driver to spawn, and wait for neutron's network-vif-plugged of each port
+an agent has yet to plug (instance_events.py) before the instance is ACTIVE. If the host
+cannot build it (no room after all, or the driver fails), everything it did is undone and
+the build goes back to the conductor to be rescheduled elsewhere; ports that never came up
+end the build in ERROR, as nova does not reschedule that either. Every state it writes
+during the build expects the instance still building: if the conductor gave the build up
+meanwhile (its host seemed down, or it did not move for the build timeout), the host undoes
+its work instead of bringing it back to life, as nova's
+``instance.save(expected_task_state=...)`` does. nova-compute never touches the database;
+the conductor does. Each method that works on an instance reports its event
 (``compute_<method>``, compute/events.py) through the conductor, as nova's
 ``wrap_instance_event`` does.
 """

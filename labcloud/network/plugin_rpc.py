@@ -3,8 +3,8 @@ ML2 RpcCallbacks and the DHCP agent's DhcpRpcCallback, by neutron's method names
 ``q-reports-plugin`` (report_state).
 
 A port goes DOWN → BUILD (an agent asked for its details to plug it) → ACTIVE (the agent
-plugged it and said ``update_device_up``); neutron then tells nova "network-vif-plugged",
-which labcloud leaves out (nova-compute does not wait for it).
+plugged it and said ``update_device_up``); neutron then tells nova "network-vif-plugged"
+(nova.py), which the instance's build waits for.
 """
 
 from __future__ import annotations
