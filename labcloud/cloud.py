@@ -32,6 +32,7 @@ from labcloud.context import new_request_id
 from labcloud.identity.service import SERVICE_USERS, IdentityService
 from labcloud.image.service import ImageService
 from labcloud.messaging import Transport, get_transport
+from labcloud.network.nova import NovaClient, NovaNotifier
 from labcloud.network.service import NetworkService, choose_datapath
 from labcloud.pids import DAEMONS_DIR
 from labcloud.rest.auth import (
@@ -161,6 +162,7 @@ class LabCloud:
             datapath=self.datapath,
             datapath_reason=self.datapath_reason,
             state_dir=self.state_dir,
+            nova=self._nova_notifier(),
         )
         self._services.append(self.network)
         self.network.load(self.spec, projects)
@@ -197,6 +199,7 @@ class LabCloud:
             report_interval=s.report_interval,
             service_down_time=s.service_down_time,
             build_timeout=s.build_timeout,
+            vif_plugging=(s.vif_plugging_timeout, s.vif_plugging_is_fatal),
             hold=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
         self._services.append(self.compute)
@@ -226,6 +229,27 @@ class LabCloud:
         self.network.manager.db.trace(self.bus, "neutron-server", {Port: ("port", "status")})
         self.volume.db.trace(self.bus, "cinder", {Volume: ("volume", "status")})
         self.compute.db.trace(self.bus, "nova")
+
+    def _nova_notifier(self) -> NovaNotifier:
+        """neutron-server's way to nova: the catalog's compute URL, as neutron's service user."""
+        user = SERVICE_USERS["network"]
+        identity = ServiceClient(
+            self.urls["identity"],
+            source="neutron-server",
+            target="keystone",
+            bus=self.bus,
+            origin=self.origin,
+        )
+        token = ServiceToken(identity, ServiceCredentials(user, self._service_passwords[user]))
+        http = ServiceClient(
+            self.urls["compute"],
+            source="neutron-server",
+            target="nova-api",
+            bus=self.bus,
+            origin=self.origin,
+        )
+        nova = NovaClient(http, token)
+        return NovaNotifier(nova, self.settings.send_events_interval)
 
     def _validator(self, kind: str) -> KeystoneValidator:
         """``kind``'s keystonemiddleware: it validates with its service user's own token."""

@@ -33,6 +33,11 @@ class Settings:
     report_interval: float = 10.0  # seconds between nova-compute reports (nova's default)
     service_down_time: float = 60.0  # a host silent this long is down (nova's default)
     build_timeout: float = 600.0  # a build that has not moved this long ends in ERROR; 0: off
+    vif_plugging_timeout: float = 300.0  # nova: s a build waits for network-vif-plugged; 0: no
+    vif_plugging_is_fatal: bool = True  # nova: a build whose ports never came up fails
+    # neutron: s it gathers events for nova before sending them (neutron's default is 2; less
+    # here, where an agent reports a port up within a poll, so a boot is not held up for it)
+    send_events_interval: float = 0.2
 
     def database_url_for(self, project: str) -> str:
         if self.database_url:

@@ -97,6 +97,11 @@ RULES: dict[str, Rule] = _rules(
     Rule("os_compute_api:os-quota-sets:update", ADMIN, "change a project's quotas"),
     Rule("os_compute_api:os-flavor-manage:create", ADMIN, "create flavors"),
     Rule("os_compute_api:os-flavor-manage:delete", ADMIN, "delete flavors"),
+    Rule(
+        "os_compute_api:os-server-external-events:create",
+        ADMIN | SERVICE,
+        "tell nova of events about its servers (neutron's network-vif-plugged)",
+    ),
     # neutron
     Rule("create_network:shared", ADMIN, "create a network shared with every project"),
     Rule("create_network:router:external", ADMIN, "create an external network"),

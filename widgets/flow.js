@@ -4,7 +4,9 @@
 // attempt 2). A token validation answered from the service's own cache (keystone was not
 // asked) is drawn dashed, "from cache". Under step 28, once the guest printed its boot line,
 // that line and when it appeared: labcloud's console watch read it, not nova (no arrow, no
-// number). The drawing scales to the output area.
+// number). Below it, un-numbered and dashed, what neutron told nova-compute about the
+// instance's ports ("neutron → nova: network-vif-plugged"), which the seed's article predates.
+// The drawing scales to the output area.
 const SVG = "http://www.w3.org/2000/svg";
 const LANE_W = 92, ROW_H = 20, TOP = 34;
 
@@ -18,7 +20,7 @@ function svgEl(name, attrs, text) {
 function drawDiagram(model, box) {
   const lanes = model.get("lanes"), steps = model.get("steps");
   const x = (name) => 50 + lanes.indexOf(name) * LANE_W;
-  const width = 60 + lanes.length * LANE_W, height = TOP + (steps.length + 1) * ROW_H + 10;
+  const width = 60 + lanes.length * LANE_W, height = TOP + (steps.length + 2) * ROW_H + 10;
   const svg = svgEl("svg", {
     viewBox: `0 0 ${width} ${height}`, width, class: "lc-flow-svg", role: "img",
     "aria-label": "the seed's 28 boot steps across the services",
@@ -55,6 +57,14 @@ function drawDiagram(model, box) {
   line.append(svgEl("title", {}, "labcloud's console watch read this on the guest's serial console after spawn (not a nova step)"));
   line.append(svgEl("text", { x: x("hypervisor") + 4, y: y + 4, "text-anchor": "end", class: "label" }, ""));
   svg.append(line);
+  // neutron → nova-compute: the external events of the instance's ports, not a seed step
+  const ey = y + ROW_H, from = x("neutron-server"), to = x("nova-compute");
+  const ext = svgEl("g", { id: "external", class: "external none" });
+  ext.append(svgEl("title", {}, "neutron-server posted this to nova-api's /os-server-external-events; nova-compute took it (not one of the seed's steps)"));
+  ext.append(svgEl("line", { x1: from, y1: ey, x2: to, y2: ey, class: "arrow" }));
+  ext.append(svgEl("path", { d: `M${to},${ey} l6,-4 l0,8 z`, class: "head" }));
+  ext.append(svgEl("text", { x: (from + to) / 2, y: ey - 3, "text-anchor": "middle", class: "label" }, ""));
+  svg.append(ext);
   box.replaceChildren(svg);
 }
 
@@ -81,6 +91,9 @@ function paint(model, box, table, status) {
     `guest console: ${seen.seen ? seen.line : `no boot line in time (last: ${seen.line || "none"})`}` +
     ` · ${seen.after_spawn.toFixed(1)} s after step 28, ${new Date(seen.time * 1000).toLocaleTimeString()}`;
   box.querySelector("g.console").classList.toggle("missing", Boolean(seen.time) && !seen.seen);
+  const external = model.get("external"), ext = box.querySelector("g.external");
+  ext.querySelector("text").textContent = external.length ? `neutron → nova: ${external.join(", ")}` : "";
+  ext.classList.toggle("none", !external.length);
   const rows = model.get("rows"), attempt = model.get("attempt");
   const volumes = rows.some((r) => r.detail);
   table.replaceChildren();
@@ -122,7 +135,7 @@ export default {
     el.append(status, box, table);
     drawDiagram(model, box);
     const update = () => paint(model, box, table, status);
-    for (const name of ["done", "cached", "current", "rows", "paused", "instance", "attempt", "console"]) model.on(`change:${name}`, update);
+    for (const name of ["done", "cached", "current", "rows", "paused", "instance", "attempt", "console", "external"]) model.on(`change:${name}`, update);
     update();
   },
 };

@@ -125,6 +125,8 @@ def nova_compute(conf: ServiceConf) -> Binary:
         ConductorAPI(binary.transport, service=binary.name),
         compute=ComputeAPI(binary.transport, service=binary.name),
         bus=binary.bus,
+        vif_plugging_timeout=conf.DEFAULT.vif_plugging_timeout,
+        vif_plugging_is_fatal=conf.DEFAULT.vif_plugging_is_fatal,
         **_clients(binary),
     )
     binary.part(lambda: None, manager.cleanup_host)  # stopped after its RPC server is

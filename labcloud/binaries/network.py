@@ -6,7 +6,7 @@ so, nothing is built): the linuxbridge datapath lives in one process's namespace
 
 from __future__ import annotations
 
-from labcloud.binaries.base import Binary, validator
+from labcloud.binaries.base import Binary, catalog, credentials, keystone_client, validator
 from labcloud.conf.options import ServiceConf
 from labcloud.messaging import Target
 from labcloud.network.agents.dhcp import DhcpAgent
@@ -16,9 +16,12 @@ from labcloud.network.agents.l3 import L3Agent
 from labcloud.network.agents.l3_driver import NoopL3
 from labcloud.network.agents.linuxbridge import LinuxBridgeAgent
 from labcloud.network.l3_rpc import L3RpcCallback
+from labcloud.network.nova import NovaClient, NovaNotifier
 from labcloud.network.plugin_rpc import ReportsCallback, RpcCallbacks
 from labcloud.network.rpcapi import EXCHANGE, L3_PLUGIN, PLUGIN, REPORTS
 from labcloud.network.service import NetworkService
+from labcloud.rest.auth import ServiceToken
+from labcloud.rest.client import ServiceClient
 
 
 def neutron_server(conf: ServiceConf) -> Binary:
@@ -30,6 +33,7 @@ def neutron_server(conf: ServiceConf) -> Binary:
         validator=validator(conf, binary.name, binary.bus),
         transport=binary.transport,
         agent_down_time=conf.DEFAULT.service_down_time,
+        nova=_nova(binary, conf) if conf.DEFAULT.notify_nova_on_port_status_changes else None,
     )
     binary.part(lambda: None, service.stop)  # its database: closed last
     host = conf.DEFAULT.host
@@ -40,6 +44,20 @@ def neutron_server(conf: ServiceConf) -> Binary:
     binary.rpc(Target(EXCHANGE, REPORTS, server=host), ReportsCallback(service.agents_db))
     binary.http(service.create_app())
     return binary
+
+
+def _nova(binary: Binary, conf: ServiceConf) -> NovaNotifier:
+    """How neutron-server tells nova of its instances' ports: nova-api at the catalog's URL
+    (waits for keystone), with neutron's service user's token."""
+    http = ServiceClient(
+        catalog(conf, binary.name)["compute"],
+        source=binary.name,
+        target="nova-api",
+        bus=binary.bus,
+        origin=binary.origin,
+    )
+    token = ServiceToken(keystone_client(conf, binary.name, binary.bus), credentials(conf))
+    return NovaNotifier(NovaClient(http, token), conf.DEFAULT.send_events_interval)
 
 
 def linuxbridge_agent(conf: ServiceConf) -> Binary:

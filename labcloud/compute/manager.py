@@ -2,13 +2,16 @@
 
 ``build_and_run_instance`` is the second half of the seed's flow (steps 13–28): ask the
 conductor for the instance, glance for the image, neutron for a port, cinder for volumes,
-then the hypervisor driver to spawn. If the host cannot build it (no room after all, or the
-driver fails), everything it did is undone and the build goes back to the conductor to be
-rescheduled elsewhere. Every state it writes during the build expects the instance still
-building: if the conductor gave the build up meanwhile (its host seemed down, or it did not
-move for the build timeout), the host undoes its work instead of bringing it back to life,
-as nova's ``instance.save(expected_task_state=...)`` does. nova-compute never touches the
-database; the conductor does. Each method that works on an instance reports its event
+then the hypervisor driver to spawn, and wait for neutron's network-vif-plugged of each port
+an agent has yet to plug (instance_events.py) before the instance is ACTIVE. If the host
+cannot build it (no room after all, or the driver fails), everything it did is undone and
+the build goes back to the conductor to be rescheduled elsewhere; ports that never came up
+end the build in ERROR, as nova does not reschedule that either. Every state it writes
+during the build expects the instance still building: if the conductor gave the build up
+meanwhile (its host seemed down, or it did not move for the build timeout), the host undoes
+its work instead of bringing it back to life, as nova's
+``instance.save(expected_task_state=...)`` does. nova-compute never touches the database;
+the conductor does. Each method that works on an instance reports its event
 (``compute_<method>``, compute/events.py) through the conductor, as nova's
 ``wrap_instance_event`` does.
 """
@@ -29,6 +32,14 @@ from labcloud.compute.clients import (
 from labcloud.compute.conductor.rpcapi import ConductorAPI
 from labcloud.compute.console import ConsoleWatch
 from labcloud.compute.events import wrap_instance_event
+from labcloud.compute.instance_events import (
+    NETWORK_CHANGED,
+    VIF_DELETED,
+    VIF_PLUGGING_TIMEOUT,
+    InstanceEvents,
+    VifWait,
+    VirtualInterfaceCreateException,
+)
 from labcloud.compute.resize import ResizeMixin
 from labcloud.compute.resources import ResourceTracker
 from labcloud.compute.rpcapi import ComputeAPI
@@ -61,7 +72,11 @@ class ComputeManager(ResizeMixin):
         compute: ComputeAPI | None = None,
         bus: TraceBus | None = None,
         availability_zone: str = "nova",
+        vif_plugging_timeout: float = VIF_PLUGGING_TIMEOUT,
+        vif_plugging_is_fatal: bool = True,
     ) -> None:
+        """``vif_plugging_timeout``: seconds a build waits for neutron's network-vif-plugged
+        (0: it does not wait); ``vif_plugging_is_fatal``: a build that waited in vain fails."""
         self.host = host
         self.driver = driver
         self.conductor = conductor
@@ -70,6 +85,8 @@ class ComputeManager(ResizeMixin):
         self.bus = bus
         self.resources = ResourceTracker(host, driver, conductor, availability_zone)
         self.console = ConsoleWatch(driver, bus, host)  # labcloud's, not nova's (console.py)
+        self.instance_events = InstanceEvents(bus, host)
+        self.vif_plugging = (vif_plugging_timeout, vif_plugging_is_fatal)
 
     def init_host(self) -> None:
         """At start-up: builds this host was doing when it stopped cannot be finished (the
@@ -203,8 +220,36 @@ class ComputeManager(ResizeMixin):
             raise BuildAbortedError(uuid=uuid, reason=f"image: {exc}") from exc
         self._step(21, ctxt, uuid)
         self._build_update(ctxt, uuid, task_state=TaskState.NETWORKING)
+        timeout, fatal = self.vif_plugging
+        try:  # the waiters exist before any port can be plugged; the wait ends the block
+            with self.instance_events.wait_for(uuid, timeout, fatal=fatal) as vifs:
+                instance = self._build_and_spawn(ctxt, instance, request_spec, image, vifs)
+        except VirtualInterfaceCreateException as exc:  # nova does not reschedule it either
+            reason = "Failed to allocate the network(s), not rescheduling."
+            raise BuildAbortedError(uuid=uuid, reason=reason) from exc
+        self.console.watch(instance, ctxt.request_id)  # its boot line, under step 28
+        self._build_update(
+            ctxt,
+            uuid,
+            vm_state=VmState.ACTIVE,
+            task_state=None,
+            power_state=int(PowerState.RUNNING),
+            launched_at="now",
+            root_device_name="/dev/vda",  # the image's disk; volumes follow from vdb
+        )
+
+    def _build_and_spawn(
+        self,
+        ctxt: RequestContext,
+        instance: dict[str, Any],
+        request_spec: dict[str, Any],
+        image: dict[str, Any],
+        vifs: VifWait,
+    ) -> dict[str, Any]:
+        """Steps 22-28: ports (each not yet ACTIVE is waited for), volumes, the spawn."""
+        uuid = instance["uuid"]
         self._step(22, ctxt, uuid)
-        network_info = self._allocate_network(ctxt, instance)
+        network_info = self._allocate_network(ctxt, instance, vifs)
         self._step(24, ctxt, uuid)
         self._build_update(
             ctxt, uuid, task_state=TaskState.BLOCK_DEVICE_MAPPING, network_info=network_info
@@ -226,18 +271,11 @@ class ComputeManager(ResizeMixin):
             {"block_device_mapping": devices},
             download=lambda image_id: self.glance.download(ctxt, image_id),
         )
-        self.console.watch(instance, ctxt.request_id)  # its boot line, under step 28
-        self._build_update(
-            ctxt,
-            uuid,
-            vm_state=VmState.ACTIVE,
-            task_state=None,
-            power_state=int(PowerState.RUNNING),
-            launched_at="now",
-            root_device_name="/dev/vda",  # the image's disk; volumes follow from vdb
-        )
+        return instance
 
-    def _allocate_network(self, ctxt: RequestContext, instance: dict[str, Any]) -> list[Any]:
+    def _allocate_network(
+        self, ctxt: RequestContext, instance: dict[str, Any], vifs: VifWait
+    ) -> list[Any]:
         info = []
         for requested in instance["requested_networks"]:
             try:
@@ -255,6 +293,8 @@ class ComputeManager(ResizeMixin):
                     )
             except LabCloudError as exc:
                 raise BuildAbortedError(uuid=instance["uuid"], reason=f"network: {exc}") from exc
+            if port.get("status") != "ACTIVE":  # an agent will plug it: neutron will tell
+                vifs.expect(port["id"])
             info.append(
                 {
                     "port_id": port["id"],
@@ -295,10 +335,38 @@ class ComputeManager(ResizeMixin):
     # -- life after the build -------------------------------------------------------------
     @wrap_instance_event("compute")
     def terminate_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.instance_events.clear(instance["uuid"])  # a build waiting for its ports stops
         instance = self.conductor.instance_get(ctxt, instance["uuid"])
         self._cleanup(ctxt, instance)
         self.resources.release(ctxt, instance["flavor"])
         self.conductor.instance_destroy(ctxt, instance["uuid"])
+
+    def external_instance_event(
+        self, ctxt: RequestContext, instances: list[dict[str, Any]], events: list[dict[str, Any]]
+    ) -> None:
+        """What neutron said about instances here, through nova-api: a waiting build takes
+        its event; network-vif-deleted drops the port from the instance's network info
+        (nova's info cache; nova also detaches it from the guest, labcloud's drivers cannot)."""
+        by_uuid = {i["uuid"]: i for i in instances}
+        for event in events:
+            uuid, name, tag = event["server_uuid"], event["name"], event.get("tag") or ""
+            status, sender = event.get("status", "completed"), ctxt.user_name or ""
+            if name not in (VIF_DELETED, NETWORK_CHANGED):  # a waiter's, or unexpected
+                self.instance_events.deliver(
+                    uuid, name, tag, status, sender=sender, request_id=ctxt.request_id
+                )
+                continue
+            if name == VIF_DELETED and uuid in by_uuid:
+                self._vif_deleted(ctxt, by_uuid[uuid], tag)
+            self.instance_events.trace("received", uuid, name, tag, status, sender, ctxt.request_id)
+
+    def _vif_deleted(self, ctxt: RequestContext, instance: dict[str, Any], port_id: str) -> None:
+        if instance.get("task_state") == TaskState.DELETING:
+            return  # its ports go with it
+        instance = self.conductor.instance_get(ctxt, instance["uuid"])
+        kept = [v for v in instance["network_info"] or [] if v["port_id"] != port_id]
+        if len(kept) != len(instance["network_info"] or []):
+            self._update(ctxt, instance["uuid"], network_info=kept)
 
     def get_console_output(
         self, ctxt: RequestContext, instance: dict[str, Any], tail_length: int | None = None

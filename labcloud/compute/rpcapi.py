@@ -45,6 +45,16 @@ class ComputeAPI:
     ) -> None:
         self._host(host).cast(ctxt, "reboot_instance", instance=instance, reboot_type=reboot_type)
 
+    def external_instance_event(
+        self,
+        ctxt: RequestContext,
+        host: str,
+        instances: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+    ) -> None:
+        """What other services said about instances on ``host`` (nova-api, for neutron)."""
+        self._host(host).cast(ctxt, "external_instance_event", instances=instances, events=events)
+
     def get_console_output(
         self, ctxt: RequestContext, host: str, instance: dict[str, Any], tail_length: int | None
     ) -> str:

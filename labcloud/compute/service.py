@@ -52,12 +52,14 @@ class ComputeService:
         report_interval: float = REPORT_INTERVAL,
         service_down_time: float = SERVICE_DOWN_TIME,
         build_timeout: float = BUILD_TIMEOUT,
+        vif_plugging: tuple[float, bool] = (300.0, True),
         hold: Callable[[], bool] | None = None,
     ) -> None:
         """``report_interval``: seconds between each nova-compute's reports (0: report only
         when usage changes, and never check builds); ``service_down_time``: silence after
         which a host is down; ``build_timeout``: a build that has not moved for this long
-        ends in ERROR (0: never); ``hold``: True while someone has the cloud paused (a stepper),
+        ends in ERROR (0: never); ``vif_plugging``: nova's vif_plugging_timeout and
+        vif_plugging_is_fatal; ``hold``: True while someone has the cloud paused (a stepper),
         when silence proves nothing and the build check waits."""
         self.transport = transport
         self.report_interval = report_interval
@@ -116,6 +118,8 @@ class ComputeService:
                 compute=ComputeAPI(transport, service="nova-compute"),
                 bus=bus,
                 availability_zone=h.availability_zone,
+                vif_plugging_timeout=vif_plugging[0],
+                vif_plugging_is_fatal=vif_plugging[1],
                 **clients("nova-compute"),
             )
             for h in spec.hosts

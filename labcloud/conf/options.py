@@ -65,6 +65,19 @@ class DefaultSection(Section):
         default=600.0,
         description="nova: a build that has not moved for this long ends in ERROR (0: off).",
     )
+    vif_plugging_timeout: float = Field(
+        default=300.0,
+        description="nova: seconds a build waits for neutron's network-vif-plugged (0: none).",
+    )
+    vif_plugging_is_fatal: bool = Field(
+        default=True, description="nova: a build whose ports did not come up in time fails."
+    )
+    notify_nova_on_port_status_changes: bool = Field(
+        default=True, description="neutron: tell nova when its instances' ports go up or down."
+    )
+    send_events_interval: float = Field(
+        default=2.0, description="neutron: seconds events for nova are gathered before sending."
+    )
     compute_driver: str = Field(
         default="fake", description="nova-compute's hypervisor driver: fake or libvirt."
     )

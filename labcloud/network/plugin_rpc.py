@@ -4,8 +4,7 @@ ML2 RpcCallbacks and the DHCP agent's DhcpRpcCallback, by neutron's method names
 
 A port goes DOWN → BUILD (an agent asked for its details to plug it) → ACTIVE (the agent
 plugged it and said ``update_device_list``, or ``update_device_up`` for one device); neutron
-then tells nova "network-vif-plugged", which labcloud leaves out (nova-compute does not
-wait for it).
+then tells nova "network-vif-plugged" (nova.py), which the instance's build waits for.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from labcloud.network.models import (
     Port,
     SecurityGroupPortBinding,
 )
+from labcloud.network.nova import NovaNotifier
 from labcloud.network.secgroups import SecurityGroupManager
 
 L3_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
@@ -75,6 +76,12 @@ class PortManager:
         # the routers' manager listens here (neutron's l3 plugin subscribes to port deletes):
         # a deleted port's floating IPs leave their routers, whose L3 agents must hear of it
         self.routers_changed: Callable[[RequestContext, list[str]], None] = lambda c, r: None
+        # neutron's nova notifier (nova.py): status changes and deletes of instances' ports
+        self.nova: NovaNotifier | None = None
+
+    def _status_changed(self, port: dict[str, Any], previous: str | None) -> None:
+        if self.nova is not None and port["status"] != previous:
+            self.nova.port_status_changed(port, previous, port["status"])
 
     def create_port(self, ctxt: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         if "network_id" not in body:
@@ -108,6 +115,7 @@ class PortManager:
             raise ipam.IpAddressGenerationFailure(net_id=net["id"])
         self.networks.driver.plug_port(ctxt, result)
         self.networks.driver.security_groups_member_updated(ctxt, groups)
+        self._status_changed(result, None)  # ACTIVE at once without agents: plugged
         return result
 
     def _insert(
@@ -248,6 +256,7 @@ class PortManager:
             port.updated_at = now()
             result = self._view(s, port)
         self.networks.driver.update_port(ctxt, result)
+        self._status_changed(result, before["status"])
         if "security_groups" in body or "fixed_ips" in body:  # members or their addresses
             changed = dict.fromkeys(before["security_groups"] + result["security_groups"])
             self.networks.driver.security_groups_member_updated(ctxt, list(changed))
@@ -296,6 +305,8 @@ class PortManager:
             if port is not None:
                 s.delete(port)
         self.networks.driver.unplug_port(ctxt, gone)
+        if self.nova is not None:
+            self.nova.port_deleted(gone)
         self.networks.driver.security_groups_member_updated(ctxt, gone["security_groups"])
         if routers - {None}:
             self.routers_changed(ctxt, sorted(r for r in routers if r))
@@ -318,12 +329,16 @@ class PortManager:
             port = s.scalar(_of_device(device))
             if port is None:
                 return None
+            previous = port.status
             if port.status != status:
                 port.status = status
                 port.updated_at = now()
             if host and not port.host:
                 port.host = host
-            return views.port(port, self._ips(s, port.id)) if view else {"id": port.id}
+            shown = views.port(port, self._ips(s, port.id)) if view else {"id": port.id}
+            owner = _owner(port)
+        self._status_changed(owner, previous)  # after the commit, as neutron's notifier
+        return shown
 
     def set_statuses(
         self, devices: list[str], status: str, host: str | None = None, *, view: bool = False
@@ -333,6 +348,7 @@ class PortManager:
         if not devices:
             return {}
         found: dict[str, dict[str, Any]] = {}
+        changed: list[tuple[dict[str, Any], str]] = []  # (the port, its status before)
         with self.db.session() as s:
             ports = {p.id[:11]: p for p in s.scalars(_of_devices(devices))}
             ips: dict[str, list[dict[str, str]]] = {p.id: [] for p in ports.values()}
@@ -348,12 +364,20 @@ class PortManager:
                 if port is None or not port.id.startswith(device.removeprefix("tap")):
                     continue
                 if port.status != status:
+                    changed.append((_owner(port), port.status))
                     port.status = status
                     port.updated_at = now()
                 if host and not port.host:
                     port.host = host
                 found[device] = views.port(port, ips[port.id]) if view else {"id": port.id}
+        for owner, previous in changed:  # after the commit, as neutron's notifier
+            self._status_changed({**owner, "status": status}, previous)
         return found
+
+
+def _owner(port: Port) -> dict[str, Any]:
+    """What neutron's nova notifier reads of a port: whose it is and its status."""
+    return {k: getattr(port, k) for k in ("id", "device_id", "device_owner", "status")}
 
 
 def _of_devices(devices: list[str]) -> Select[Port]:

@@ -39,6 +39,7 @@ from labcloud.network.guests import GuestAccess
 from labcloud.network.l3_rpc import L3RpcCallback
 from labcloud.network.manager import NetworkManager
 from labcloud.network.notifier import AgentNotifier, L3AgentNotifier
+from labcloud.network.nova import NovaNotifier
 from labcloud.network.plugin_rpc import ReportsCallback, RpcCallbacks
 from labcloud.network.ports import PortManager
 from labcloud.network.routers import L3Notifier
@@ -94,8 +95,10 @@ class NetworkService:
         report_interval: float = REPORT_INTERVAL,
         agent_down_time: float = AGENT_DOWN_TIME,
         polling_interval: float = 0.5,
+        nova: NovaNotifier | None = None,
     ) -> None:
-        """``polling_interval``: how often an L2 agent scans for taps (neutron: 2 s)."""
+        """``polling_interval``: how often an L2 agent scans for taps (neutron: 2 s);
+        ``nova``: how neutron-server tells nova of its instances' ports (None: it does not)."""
         if datapath not in DATAPATHS:
             raise ValueError(
                 f"unknown datapath {datapath!r} (labcloud has: {', '.join(DATAPATHS)})"
@@ -105,6 +108,7 @@ class NetworkService:
         self.validator = validator
         self.manager = NetworkManager(db_url, driver, agents=transport is not None)
         self.ports = PortManager(self.manager)
+        self.ports.nova = self.nova = nova
         self.agents_db = AgentsDb(self.manager.db, agent_down_time)
         self.l3_notifier: L3Notifier | None = None
         if transport is not None and driver is None:
@@ -233,6 +237,8 @@ class NetworkService:
             agent.stop(cleanup=cleanup)
 
     def stop(self) -> None:
+        if self.nova is not None:
+            self.nova.stop()
         if self.l3_agent is not None:
             self.l3_agent.stop()
             self.l3_agent = None

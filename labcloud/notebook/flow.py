@@ -18,7 +18,14 @@ import anywidget
 import traitlets
 
 from labcloud.notebook.publisher import css, esm
-from labcloud.trace.events import ConsoleEvent, HttpEvent, PauseEvent, StateEvent, StepEvent
+from labcloud.trace.events import (
+    ConsoleEvent,
+    ExternalEvent,
+    HttpEvent,
+    PauseEvent,
+    StateEvent,
+    StepEvent,
+)
 from labcloud.trace.flow import STEPS, Boot, boot_events, guest_console, state_table
 
 HISTORY = 5000  # step and state events kept to fold the followed boot from
@@ -125,6 +132,9 @@ class FlowView(anywidget.AnyWidget):
     # under step 28: the guest's console line as labcloud's console watch read it (line,
     # seen, time, after_spawn: trace.flow.ConsoleLine); empty while there is none
     console = traitlets.Dict({}).tag(sync=True)
+    # neutron's events as nova-compute handled them (un-numbered, after step 28):
+    # "network-vif-plugged (received)" ... (trace.events.ExternalEvent)
+    external = traitlets.List[str]([]).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -148,7 +158,7 @@ class FlowView(anywidget.AnyWidget):
             elif isinstance(e, StepEvent | StateEvent):
                 self._events.append(e)
                 self._choose(e)
-            elif isinstance(e, ConsoleEvent):
+            elif isinstance(e, ConsoleEvent | ExternalEvent):
                 self._events.append(e)
             elif isinstance(e, HttpEvent) and (m := VOLUME_URL.search(e.url)):
                 self._volume_asks.append((e.request_id, m.group(1)))
@@ -189,6 +199,7 @@ class FlowView(anywidget.AnyWidget):
         self.rows = rows
         line = guest_console(tries[-1])
         self.console = asdict(line) if line is not None else {}
+        self.external = [f"{e.name} ({e.event})" for e in tries[-1] if isinstance(e, ExternalEvent)]
 
     def _volumes(self, request_ids: set[str]) -> str:
         """The volumes this boot asked cinder for, with their status: ``volume 1a2b3c4d

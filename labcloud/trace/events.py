@@ -234,3 +234,32 @@ class ConsoleEvent(Event):
 
 
 EVENT_TYPES["console"] = ConsoleEvent
+
+
+@dataclass(frozen=True)
+class ExternalEvent(Event):
+    """An event another service told nova about an instance (nova's InstanceExternalEvent:
+    ``network-vif-plugged`` ... from neutron), as nova-compute handled it: not a seed step.
+
+    ``event``: ``received`` (a build was waiting for it), ``unexpected`` (nobody was),
+    ``timed-out`` (a build waited for it in vain, ``waited`` seconds). ``sender``: the user
+    whose token brought it to nova-api (neutron's service user).
+    """
+
+    TYPE: ClassVar[str] = "external"
+
+    event: str  # "received" | "unexpected" | "timed-out"
+    name: str  # "network-vif-plugged" | "network-vif-unplugged" | "network-vif-deleted"
+    tag: str  # the port's id
+    instance_uuid: str
+    status: str = "completed"  # "completed" | "failed"
+    sender: str = ""
+    waited: float = 0.0
+    request_id: str = ""
+    host: str = ""  # the compute host that handled it
+    process: str = ""
+    service: str = "nova-compute"
+    time: float = field(default_factory=time.time)
+
+
+EVENT_TYPES["external"] = ExternalEvent

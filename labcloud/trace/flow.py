@@ -23,6 +23,9 @@ A step belongs to a boot by its instance uuid, or by the request id of one of it
 After step 28, on a hypervisor whose guests print a boot line (libvirt's tiny image),
 labcloud's console watch reports that line (a ConsoleEvent): not a nova step, and drawn as
 labcloud's own observation, ``guest console: labcloud-guest: ready``, under step 28.
+Between step 28 and ACTIVE, nova-compute waits for neutron's ``network-vif-plugged`` of each
+port an agent plugs: an ExternalEvent, un-numbered (the seed's article predates it), drawn as
+``neutron → nova: network-vif-plugged``.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from typing import Any
 
 from labcloud.context import RequestContext
 from labcloud.trace.bus import Subscription, TraceBus
-from labcloud.trace.events import ConsoleEvent, StateEvent, StepEvent
+from labcloud.trace.events import ConsoleEvent, ExternalEvent, StateEvent, StepEvent
 
-Boot = StepEvent | StateEvent | ConsoleEvent  # what a boot is folded from
+Boot = StepEvent | StateEvent | ConsoleEvent | ExternalEvent  # what a boot is folded from
 
 VALIDATES = "asks keystone to validate the token"
 FROM_CACHE = "finds the token in its own cache: keystone is not asked"
@@ -149,7 +152,7 @@ def boot_events(events: Iterable[Any], instance_uuid: str) -> list[Boot]:
         e
         for e in events
         if (isinstance(e, StateEvent) and e.resource == "instance" and e.id == instance_uuid)
-        or (isinstance(e, ConsoleEvent) and e.instance_uuid == instance_uuid)
+        or (isinstance(e, ConsoleEvent | ExternalEvent) and e.instance_uuid == instance_uuid)
         or (
             isinstance(e, StepEvent)
             and (
@@ -172,7 +175,7 @@ def state_table(events: Iterable[Boot]) -> list[StateRow]:
                 rows.append(
                     StateRow(event.status, event.task_state, power_label(event.power_state), steps)
                 )
-        elif isinstance(event, ConsoleEvent) or event.step < 3:
+        elif not isinstance(event, StepEvent) or event.step < 3:
             continue
         elif rows:
             rows[-1].steps.append(event.step)
@@ -290,6 +293,17 @@ class FlowRecorder:
             event = found()
             assert event is not None
             return event
+
+    def external_events(self, instance_uuid: str) -> list[str]:
+        """What other services told nova-compute about the instance, in order, as the flow
+        draws it: ``neutron → nova: network-vif-plugged (port 1a2b3c4d, received)``."""
+        with self._lock:
+            mine = boot_events(self.events, instance_uuid)
+        return [
+            f"neutron → nova: {e.name} (port {e.tag[:8]}, {e.event})"
+            for e in mine
+            if isinstance(e, ExternalEvent)
+        ]
 
     def timeline(self, instance_uuid: str) -> list[tuple[float, int, str, str]]:
         """(seconds since the boot's first step, step, service, what) for each step."""

@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Send
 
 from labcloud.compute.api import (
     actions,
+    external_events,
     flavors,
     hosts,
     instance_actions,
@@ -74,6 +75,7 @@ ROUTERS = (
     hosts.zones_router,
     hosts.hypervisors_router,
     hosts.services_router,
+    external_events.router,
 )
 
 

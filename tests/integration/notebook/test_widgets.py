@@ -65,6 +65,8 @@ def test_the_flow_view_draws_the_seeds_table_for_a_boot(cloud: LabCloud, board: 
     assert view.attempt == 1
     assert {r["attempt"] for r in view.rows} == {1}
     assert all(r["detail"] == "" for r in view.rows)  # no volume asked for
+    # un-numbered, after step 28: neutron's word that the port is up, which the build awaited
+    assert view.external == ["network-vif-plugged (received)"]
     flow.close()
 
 
