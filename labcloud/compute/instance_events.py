@@ -144,6 +144,16 @@ class VifWait:
         if self.timeout > 0:
             self.waiters.append(self.events.prepare(self.uuid, VIF_PLUGGED, port_id))
 
+    def active(self, port_ids: set[str]) -> None:
+        """Ports neutron now shows ACTIVE: their event may have come before its waiter did
+        (an agent can plug a port between neutron's answer and ``expect``), so they are not
+        waited for, as nova reads ``vif['active']`` from the port list it builds its network
+        info from."""
+        for waiter in self.waiters:
+            if waiter.tag in port_ids and self.events.pop(self.uuid, waiter.name, waiter.tag):
+                waiter.status = "completed"
+                waiter.done.set()
+
     def finish(self, fatal: bool) -> None:
         """Wait for each event until the deadline; whatever happens, nothing stays registered."""
         start = time.monotonic()

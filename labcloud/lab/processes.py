@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from labcloud.lab.labs import _alive, forget_states, lab_number, lab_state_dir, labs_state_base
+from labcloud.lab.labs import forget_states, lab_number, lab_state_dir, labs_state_base
+from labcloud.pids import alive
 
 
 class ProcessesLab:
@@ -28,7 +29,7 @@ class ProcessesLab:
         self.number = lab_number(number)
         for old in sorted((labs_state_base() / self.number).glob("kernel-*")):
             pid = int(old.name.removeprefix("kernel-") or 0)
-            if pid == 0 or not _alive(pid) or old == lab_state_dir(self.number):
+            if pid == 0 or not alive(pid) or old == lab_state_dir(self.number):
                 teardown(old)  # a kernel that ended without the lab's last cell
         forget_states(self.number)
         self.state = lab_state_dir(self.number)

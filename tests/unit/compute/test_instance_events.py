@@ -11,6 +11,7 @@ import pytest
 from labcloud.compute.instance_events import (
     VIF_PLUGGED,
     InstanceEvents,
+    VifWait,
     VirtualInterfaceCreateException,
 )
 from labcloud.trace.bus import TraceBus
@@ -126,3 +127,26 @@ def test_no_timeout_waits_for_nothing() -> None:
     with events.wait_for(UUID, 0) as vifs:
         vifs.expect(PORT)
     assert vifs.waiters == []
+
+
+def test_a_port_plugged_before_its_waiter_existed_is_not_waited_for() -> None:
+    """The agent plugged the port (and neutron's event came, unexpected) between neutron's
+    answer and ``expect``: the port list read afterwards shows it ACTIVE, so the build goes
+    on at once instead of waiting out vif_plugging_timeout."""
+    events = InstanceEvents()
+    assert not events.deliver(UUID, VIF_PLUGGED, PORT, "completed")  # too early: nobody waits
+    with events.wait_for(UUID, timeout=30.0) as vifs:
+        vifs.expect(PORT)
+        vifs.expect("port-2")
+        vifs.active({PORT, "port-2"})
+    assert all(w.status == "completed" for w in vifs.waiters)
+    assert events.pop(UUID, VIF_PLUGGED, PORT) is None  # nothing stays registered
+
+
+def test_a_port_still_down_in_the_list_is_still_waited_for() -> None:
+    events = InstanceEvents()
+    vifs = VifWait(events, UUID, timeout=0.05)
+    vifs.expect(PORT)
+    vifs.active({"another-port"})
+    with pytest.raises(VirtualInterfaceCreateException):
+        vifs.finish(fatal=True)
