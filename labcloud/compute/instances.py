@@ -131,11 +131,17 @@ class Instances:
         return result
 
     def update(
-        self, uuid: str, updates: dict[str, Any], *, expected_vm_state: str | None = None
+        self,
+        uuid: str,
+        updates: dict[str, Any],
+        *,
+        expected_vm_state: str | None = None,
+        fault: tuple[int, str, str] | None = None,
     ) -> dict[str, Any]:
         """Apply ``updates`` (column names; ``metadata`` is the instance's metadata); with
         ``expected_vm_state``, only if the row is still in that state (the row is locked
-        from the check to the write), else UnexpectedVMStateError."""
+        from the check to the write), else UnexpectedVMStateError. ``fault`` (code, message,
+        details): recorded in the same transaction, so no reader sees ERROR without it."""
         values = {"metadata" if k == "metadata_" else k: v for k, v in updates.items()}
         unknown = set(values).difference(COLUMNS)
         if unknown:
@@ -152,6 +158,8 @@ class Instances:
             if expected_vm_state is not None and row["vm_state"] != expected_vm_state:
                 raise UnexpectedVMStateError(expected=expected_vm_state, actual=row["vm_state"])
             s.execute(self._set, values | {"where_uuid": uuid})
+            if fault is not None:
+                s.add(_fault(uuid, *fault))
             self.db.record(s, TABLE.name, "update", uuid)
             after = dict(row) | values
         result = to_dict(after)
@@ -166,15 +174,7 @@ class Instances:
 
     def add_fault(self, uuid: str, code: int, message: str, details: str = "") -> None:
         with self.db.session() as s:
-            s.add(
-                InstanceFault(
-                    instance_uuid=uuid,
-                    code=code,
-                    message=message[:255],
-                    details=details,
-                    created_at=now(),
-                )
-            )
+            s.add(_fault(uuid, code, message, details))
 
     def fault(self, uuid: str) -> dict[str, Any] | None:
         with self.db.reader() as s:
@@ -206,3 +206,9 @@ class Instances:
                     request_id=inst["request_id"],
                 )
             )
+
+
+def _fault(uuid: str, code: int, message: str, details: str = "") -> InstanceFault:
+    return InstanceFault(
+        instance_uuid=uuid, code=code, message=message[:255], details=details, created_at=now()
+    )

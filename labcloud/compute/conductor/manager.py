@@ -248,12 +248,12 @@ class ConductorManager:
                 uuid,
                 {"vm_state": VmState.ERROR, "task_state": None},
                 expected_vm_state=VmState.BUILDING,
+                fault=(500, message, details),
             )
         except UnexpectedVMStateError as exc:
             LOG.info("instance %s not put in ERROR: %s", uuid, exc)
             return False
         LOG.warning("instance %s goes to ERROR: %s %s", uuid, message, details)
-        self.instances.add_fault(uuid, 500, message, details)
         return True
 
     # -- database work for nova-compute ----------------------------------------------------
