@@ -167,6 +167,39 @@ class Instances:
             self._emit(result)
         return result
 
+    def update_many(
+        self, changes: Sequence[tuple[str, dict[str, Any]]]
+    ) -> builtins.list[dict[str, Any]]:
+        """``update`` of several instances in one transaction, each with its own values
+        (the same columns for all); stops before the first instance that is gone, and
+        returns the updated ones (the caller raises InstanceNotFound for the next)."""
+        if not changes:
+            return []
+        uuids = [uuid for uuid, _ in changes]
+        with self.db.session() as s:
+            query = select(TABLE).where(TABLE.c.uuid.in_(uuids))
+            found = {r["uuid"]: r for r in s.execute(query).mappings()}
+            when = now()
+            writes = []
+            for uuid, updates in changes:
+                if uuid not in found:
+                    break
+                values = {"metadata" if k == "metadata_" else k: v for k, v in updates.items()}
+                unknown = set(values).difference(COLUMNS)
+                if unknown:
+                    raise ValueError(f"instances have no column {', '.join(sorted(unknown))}")
+                writes.append((found[uuid], values | {"updated_at": when}))
+            if writes:
+                s.execute(self._set, [v | {"where_uuid": r["uuid"]} for r, v in writes])
+                self.db.record(s, TABLE.name, "update", *(r["uuid"] for r, _ in writes))
+        results = []
+        for row, values in writes:
+            result = to_dict(dict(row) | values)
+            if any(result[f] != row[f] for f in STATE_FIELDS):
+                self._emit(result)
+            results.append(result)
+        return results
+
     def start_action(self, ctxt: RequestContext, uuid: str, action: str) -> None:
         """nova-api records a request on the instance before it acts (os-instance-actions)."""
         with self.db.session() as s:

@@ -40,7 +40,12 @@ from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.compute.servicegroup import ServiceGroup, parse_time, utcnow
 from labcloud.compute.states import VmState
 from labcloud.context import RequestContext
-from labcloud.exceptions import LabCloudError, NoValidHost, UnexpectedVMStateError
+from labcloud.exceptions import (
+    InstanceNotFound,
+    LabCloudError,
+    NoValidHost,
+    UnexpectedVMStateError,
+)
 from labcloud.trace.flow import flow_step
 
 LOG = logging.getLogger(__name__)
@@ -135,16 +140,20 @@ class ConductorManager:
             for uuid in uuids:
                 self._error(uuid, str(exc))
             raise
-        for uuid, chosen in zip(uuids, hosts, strict=True):
-            # one at a time, as nova does: builds reach the hosts at the pace they can take
-            instance = self.instances.update(
-                uuid, {"host": chosen["host"], "node": chosen.get("nodename")}
-            )
+        # as nova's schedule_and_build_instances: first every instance gets its host (here
+        # in one transaction, where nova saves each), then each build is cast, one at a time
+        chosen = list(zip(uuids, hosts, strict=True))
+        placed = self.instances.update_many(
+            [(uuid, {"host": c["host"], "node": c.get("nodename")}) for uuid, c in chosen]
+        )
+        for instance, (uuid, host) in zip(placed, chosen, strict=False):
             flow_step(self.instances.bus, 12, ctxt, instance_uuid=uuid)
             # the host gets its own instance's spec, not the whole request's uuids (a cast
             # of 1,000 instances would carry 1,000 uuids, each: quadratic in the request)
             own = spec | {"instance_uuids": [uuid], "num_instances": 1}
-            self.compute.build_and_run_instance(ctxt, chosen["host"], instance, own, attempt)
+            self.compute.build_and_run_instance(ctxt, host["host"], instance, own, attempt)
+        if len(placed) < len(chosen):  # deleted while it was being scheduled
+            raise InstanceNotFound(instance_id=chosen[len(placed)][0])
 
     def migrate_server(
         self, ctxt: RequestContext, instance_uuid: str, flavor: dict[str, Any]
