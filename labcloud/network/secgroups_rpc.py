@@ -46,9 +46,10 @@ def info_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, 
 def rules_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """device → the port with its rules expanded (security_group_rules_for_devices)."""
     info = info_for_ports(db, ports)
+    groups, members = info["security_groups"], info["sg_member_ips"]
+    memo: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # shared by these ports
     return {
-        device: port
-        | {"security_group_rules": expand(port, info["security_groups"], info["sg_member_ips"])}
+        device: port | {"security_group_rules": expand(port, groups, members, memo)}
         for device, port in info["devices"].items()
     }
 

@@ -19,27 +19,36 @@ DHCP_CLIENT, DHCP_SERVER = 68, 67
 
 
 def expand(
-    port: dict[str, Any], groups: dict[str, list[Rule]], members: dict[str, dict[str, list[str]]]
+    port: dict[str, Any],
+    groups: dict[str, list[Rule]],
+    members: dict[str, dict[str, list[str]]],
+    memo: dict[int, list[tuple[str, Rule]]] | None = None,
 ) -> list[Rule]:
     """``port``: its ``fixed_ips`` (addresses) and ``security_groups``; ``groups``: each
     group's rules (``remote_ip_prefix`` already as source/dest_ip_prefix); ``members``:
-    each named group's addresses by ethertype."""
+    each named group's addresses by ethertype. Ports expanded from one answer may share a
+    ``memo``: a rule's per-member copies are then built once and shared (read-only)."""
     own = set(port["fixed_ips"])
+    memo = {} if memo is None else memo
     rules: list[Rule] = []
     for group in port["security_groups"]:
         for rule in groups.get(group, []):
-            remote = rule.get("remote_group_id")
-            if not remote:
+            if not rule.get("remote_group_id"):
                 rules.append(rule)
                 continue
-            base = {k: v for k, v in rule.items() if k != "remote_group_id"}
-            prefix = DIRECTION_IP_PREFIX[rule["direction"]]
-            rules += [
-                base | {prefix: host(address)}
-                for address in members.get(remote, {}).get(rule["ethertype"], [])
-                if address not in own
-            ]
+            if id(rule) not in memo:
+                memo[id(rule)] = per_member(rule, members)
+            rules += [copy for address, copy in memo[id(rule)] if address not in own]
     return rules + dhcp_rules(port["fixed_ips"])
+
+
+def per_member(rule: Rule, members: dict[str, dict[str, list[str]]]) -> list[tuple[str, Rule]]:
+    """A remote-group rule as one rule per member address of that group (with the address:
+    with ipset off, neutron leaves the port's own address out)."""
+    base = {k: v for k, v in rule.items() if k != "remote_group_id"}
+    prefix = DIRECTION_IP_PREFIX[rule["direction"]]
+    addresses = members.get(rule["remote_group_id"], {}).get(rule["ethertype"], [])
+    return [(address, base | {prefix: host(address)}) for address in addresses]
 
 
 def dhcp_rules(addresses: list[str]) -> list[Rule]:

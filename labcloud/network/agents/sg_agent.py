@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from labcloud.context import RequestContext
 from labcloud.network.agents.firewall import FirewallDriver
@@ -55,9 +56,11 @@ class SecurityGroupAgentRpc:
         try:
             info = self.plugin.security_group_info_for_devices(ctxt, wanted)
             groups, members = info["security_groups"], info["sg_member_ips"]
+            memo: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # shared by these ports
             self.firewall.prepare_port_filters(
                 [
-                    port | {"device": d, "security_group_rules": expand(port, groups, members)}
+                    port
+                    | {"device": d, "security_group_rules": expand(port, groups, members, memo)}
                     for d, port in info["devices"].items()
                 ]
             )
