@@ -10,6 +10,12 @@ showed ACTIVE is not waited for, as nova's libvirt driver does (``vif['active']`
 wait runs out (or neutron says ``failed``) and ``vif_plugging_is_fatal``, the build fails with
 nova's VirtualInterfaceCreateException; otherwise it goes on. nova creates the guest paused
 and resumes it once the events arrived; labcloud's drivers start it at once.
+
+Where labcloud departs from nova: its no-op L2 agent "plugs" a port as soon as it is bound,
+so neutron's event can reach this host before the build registered its waiter (in nova the
+tap only exists once the guest is created, after the waiter). Such an early
+network-vif-plugged is traced as ``unexpected``, as nova logs it, but kept for a minute, and
+the waiter registered afterwards finds it instead of waiting out the timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from cachetools import TTLCache
+
 from labcloud.exceptions import LabCloudError
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import ExternalEvent
@@ -31,6 +39,7 @@ VIF_UNPLUGGED = "network-vif-unplugged"
 VIF_DELETED = "network-vif-deleted"
 NETWORK_CHANGED = "network-changed"
 VIF_PLUGGING_TIMEOUT = 300.0  # nova's [DEFAULT] vif_plugging_timeout
+EARLY_TTL, EARLY_KEPT = 60.0, 10_000  # s an early network-vif-plugged is kept; how many at most
 
 
 class VirtualInterfaceCreateException(LabCloudError):
@@ -55,11 +64,19 @@ class InstanceEvents:
         self.bus, self.host = bus, host
         self._lock = threading.Lock()
         self._waiting: dict[str, dict[tuple[str, str], Waiter]] = {}
+        # events that came before their waiter (uuid, name, tag) → status, kept a while
+        self._early: TTLCache[tuple[str, str, str], str] = TTLCache(EARLY_KEPT, EARLY_TTL)
 
     def prepare(self, uuid: str, name: str, tag: str) -> Waiter:
+        """A waiter for the event; one that already came (``early``) is done at once."""
         with self._lock:
             waiter = Waiter(name, tag)
-            self._waiting.setdefault(uuid, {})[(name, tag)] = waiter
+            status = self._early.pop((uuid, name, tag), None)
+            if status is not None:
+                waiter.status = status
+                waiter.done.set()
+            else:
+                self._waiting.setdefault(uuid, {})[(name, tag)] = waiter
             return waiter
 
     def pop(self, uuid: str, name: str, tag: str) -> Waiter | None:
@@ -74,6 +91,8 @@ class InstanceEvents:
         """Stop waiting for the instance's events (it is being deleted): its build goes on."""
         with self._lock:
             waiters = self._waiting.pop(uuid, {})
+            for key in [k for k in self._early if k[0] == uuid]:
+                self._early.pop(key, None)
         for waiter in waiters.values():
             waiter.cancelled = True
             waiter.done.set()
@@ -83,7 +102,13 @@ class InstanceEvents:
     ) -> bool:
         """Hand an event to its waiter (nova's ``_process_instance_event``); an event nobody
         waits for is logged and traced as ``unexpected``, as nova logs it. True if awaited."""
-        waiter = self.pop(uuid, name, tag)
+        with self._lock:
+            waiters = self._waiting.get(uuid, {})
+            waiter = waiters.pop((name, tag), None)
+            if not waiters:
+                self._waiting.pop(uuid, None)
+            if waiter is None and name == VIF_PLUGGED:
+                self._early[(uuid, name, tag)] = status
         if waiter is not None:
             waiter.status = status
             waiter.done.set()
@@ -143,16 +168,6 @@ class VifWait:
     def expect(self, port_id: str) -> None:
         if self.timeout > 0:
             self.waiters.append(self.events.prepare(self.uuid, VIF_PLUGGED, port_id))
-
-    def active(self, port_ids: set[str]) -> None:
-        """Ports neutron now shows ACTIVE: their event may have come before its waiter did
-        (an agent can plug a port between neutron's answer and ``expect``), so they are not
-        waited for, as nova reads ``vif['active']`` from the port list it builds its network
-        info from."""
-        for waiter in self.waiters:
-            if waiter.tag in port_ids and self.events.pop(self.uuid, waiter.name, waiter.tag):
-                waiter.status = "completed"
-                waiter.done.set()
 
     def finish(self, fatal: bool) -> None:
         """Wait for each event until the deadline; whatever happens, nothing stays registered."""

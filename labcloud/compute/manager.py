@@ -303,9 +303,6 @@ class ComputeManager(ResizeMixin):
                     "fixed_ips": port["fixed_ips"],
                 }
             )
-        if vifs.waiters:  # nova's port list for the network info, read after the waiters exist
-            ports = self.neutron.list_ports(ctxt, instance["uuid"])
-            vifs.active({p["id"] for p in ports if p.get("status") == "ACTIVE"})
         return info
 
     def _attach_volumes(

@@ -130,23 +130,25 @@ def test_no_timeout_waits_for_nothing() -> None:
 
 
 def test_a_port_plugged_before_its_waiter_existed_is_not_waited_for() -> None:
-    """The agent plugged the port (and neutron's event came, unexpected) between neutron's
-    answer and ``expect``: the port list read afterwards shows it ACTIVE, so the build goes
-    on at once instead of waiting out vif_plugging_timeout."""
-    events = InstanceEvents()
+    """The no-op agent plugged the port (and neutron's event came, unexpected) between
+    neutron's answer and ``expect``: the waiter registered afterwards finds the early event
+    instead of waiting out vif_plugging_timeout."""
+    bus = TraceBus()
+    seen = traced(bus)
+    events = InstanceEvents(bus)
     assert not events.deliver(UUID, VIF_PLUGGED, PORT, "completed")  # too early: nobody waits
+    assert [e.event for e in seen] == ["unexpected"]  # traced as nova logs it
     with events.wait_for(UUID, timeout=30.0) as vifs:
         vifs.expect(PORT)
-        vifs.expect("port-2")
-        vifs.active({PORT, "port-2"})
-    assert all(w.status == "completed" for w in vifs.waiters)
+    assert [w.status for w in vifs.waiters] == ["completed"]
     assert events.pop(UUID, VIF_PLUGGED, PORT) is None  # nothing stays registered
 
 
-def test_a_port_still_down_in_the_list_is_still_waited_for() -> None:
+def test_an_early_event_is_used_once_and_forgotten_with_its_instance() -> None:
     events = InstanceEvents()
+    events.deliver(UUID, VIF_PLUGGED, PORT, "completed")
+    events.clear(UUID)  # the instance is deleted
     vifs = VifWait(events, UUID, timeout=0.05)
     vifs.expect(PORT)
-    vifs.active({"another-port"})
     with pytest.raises(VirtualInterfaceCreateException):
         vifs.finish(fatal=True)
