@@ -201,6 +201,7 @@ class LabCloud:
             build_timeout=s.build_timeout,
             vif_plugging=(s.vif_plugging_timeout, s.vif_plugging_is_fatal),
             hold=lambda: self._stepper is not None and bool(self._stepper.paused),
+            service_token=self._service_token("compute", "nova-conductor").get,
         )
         self._services.append(self.compute)
         self.compute.start()
@@ -230,17 +231,22 @@ class LabCloud:
         self.volume.db.trace(self.bus, "cinder", {Volume: ("volume", "status")})
         self.compute.db.trace(self.bus, "nova")
 
-    def _nova_notifier(self) -> NovaNotifier:
-        """neutron-server's way to nova: the catalog's compute URL, as neutron's service user."""
-        user = SERVICE_USERS["network"]
+    def _service_token(self, kind: str, source: str) -> ServiceToken:
+        """The token of ``kind``'s service user (nova, neutron ...), got from keystone by
+        ``source`` (the binary that uses it)."""
+        user = SERVICE_USERS[kind]
         identity = ServiceClient(
             self.urls["identity"],
-            source="neutron-server",
+            source=source,
             target="keystone",
             bus=self.bus,
             origin=self.origin,
         )
-        token = ServiceToken(identity, ServiceCredentials(user, self._service_passwords[user]))
+        return ServiceToken(identity, ServiceCredentials(user, self._service_passwords[user]))
+
+    def _nova_notifier(self) -> NovaNotifier:
+        """neutron-server's way to nova: the catalog's compute URL, as neutron's service user."""
+        token = self._service_token("network", "neutron-server")
         http = ServiceClient(
             self.urls["compute"],
             source="neutron-server",

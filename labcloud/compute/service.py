@@ -30,6 +30,7 @@ from labcloud.compute.servicegroup import (
 )
 from labcloud.compute.virt import get_driver
 from labcloud.compute.virt.driver import ComputeDriver
+from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.messaging import RPCServer, Target, Transport
 from labcloud.rest.client import ServiceClient
@@ -54,13 +55,15 @@ class ComputeService:
         build_timeout: float = BUILD_TIMEOUT,
         vif_plugging: tuple[float, bool] = (300.0, True),
         hold: Callable[[], bool] | None = None,
+        service_token: Callable[[], str] | None = None,
     ) -> None:
         """``report_interval``: seconds between each nova-compute's reports (0: report only
         when usage changes, and never check builds); ``service_down_time``: silence after
         which a host is down; ``build_timeout``: a build that has not moved for this long
         ends in ERROR (0: never); ``vif_plugging``: nova's vif_plugging_timeout and
         vif_plugging_is_fatal; ``hold``: True while someone has the cloud paused (a stepper),
-        when silence proves nothing and the build check waits."""
+        when silence proves nothing and the build check waits; ``service_token``: the nova
+        service user's, with which the conductor frees the ports of builds it gives up."""
         self.transport = transport
         self.report_interval = report_interval
         self.build_timeout = build_timeout
@@ -133,6 +136,8 @@ class ComputeService:
             self.compute_api,
             self.servicegroup,
             quota_defaults=lambda: self.frontend.quotas,  # a lab may set other defaults
+            neutron=clients("nova-conductor")["neutron"] if service_token else None,
+            service_context=((lambda: _nova_service(service_token())) if service_token else None),
         )
 
     def _load_flavors(self) -> None:
@@ -230,3 +235,8 @@ class ComputeService:
         self._servers.clear()
         self._host_servers.clear()
         self.db.dispose()
+
+
+def _nova_service(token: str) -> RequestContext:
+    """The nova service user's context: neutron lets it free the ports of any project."""
+    return RequestContext(user_name="nova", roles=("service",), auth_token=token)

@@ -168,12 +168,16 @@ def test_a_build_that_stops_moving_times_out_into_error(
         client = Client(cloud)
         uuid = client.boot("lost")
         eventually(lambda: client.server(uuid)["status"] == "ACTIVE")
+        (ip,) = fixed_ips(client, cloud, uuid)
         # what a build message lost with a broker's queue leaves: BUILD, on a live host
         cloud.compute.instances.update(uuid, {"vm_state": "building", "task_state": "spawning"})
         eventually(lambda: client.server(uuid)["status"] == "ERROR", timeout=60)
         assert client.server(uuid)["fault"]["message"] == (
             "Instance build timed out. Set to error state."
         )
+        # the conductor freed its port with the nova service user's token: the IP is back
+        eventually(lambda: fixed_ips(client, cloud, uuid) == [])
+        assert ip not in _used_ips(cloud, Client(cloud, "admin"))
 
 
 def test_the_broker_restarts_in_the_middle_of_a_boot(cloud: LabCloud) -> None:
