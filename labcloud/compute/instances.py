@@ -205,6 +205,23 @@ class Instances:
         with self.db.session() as s:
             instance_actions.start(self.db, s, ctxt, [uuid], action, now())
 
+    def remove_vif(self, uuid: str, port_id: str) -> None:
+        """The port leaves the instance's network info, read and written in one transaction
+        with the row locked (a concurrent write of new ports is not lost)."""
+        with self.db.session() as s:
+            locked = select(TABLE.c.network_info).where(TABLE.c.uuid == uuid).with_for_update()
+            info = s.execute(locked).scalar()
+            if not info:
+                return
+            kept = [v for v in info if v.get("port_id") != port_id]
+            if len(kept) != len(info):
+                s.execute(
+                    update(TABLE)
+                    .where(TABLE.c.uuid == uuid)
+                    .values(network_info=kept, updated_at=now())
+                )
+                self.db.record(s, TABLE.name, "update", uuid)
+
     def add_fault(self, uuid: str, code: int, message: str, details: str = "") -> None:
         with self.db.session() as s:
             s.add(_fault(uuid, code, message, details))

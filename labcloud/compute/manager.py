@@ -361,12 +361,12 @@ class ComputeManager(ResizeMixin):
             self.instance_events.trace("received", uuid, name, tag, status, sender, ctxt.request_id)
 
     def _vif_deleted(self, ctxt: RequestContext, instance: dict[str, Any], port_id: str) -> None:
+        """The port leaves the instance's network info in one conductor call (no read of the
+        instance first: that read is seed steps 15–17 of a boot, and would race a rebuild's
+        new ports)."""
         if instance.get("task_state") == TaskState.DELETING:
             return  # its ports go with it
-        instance = self.conductor.instance_get(ctxt, instance["uuid"])
-        kept = [v for v in instance["network_info"] or [] if v["port_id"] != port_id]
-        if len(kept) != len(instance["network_info"] or []):
-            self._update(ctxt, instance["uuid"], network_info=kept)
+        self.conductor.instance_remove_vif(ctxt, instance["uuid"], port_id)
 
     def get_console_output(
         self, ctxt: RequestContext, instance: dict[str, Any], tail_length: int | None = None

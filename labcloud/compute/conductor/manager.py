@@ -315,6 +315,9 @@ class ConductorManager:
             updates = updates | {"launched_at": now()}
         return self.instances.update(instance_uuid, updates, expected_vm_state=expected_vm_state)
 
+    def instance_remove_vif(self, ctxt: RequestContext, instance_uuid: str, port_id: str) -> None:
+        self.instances.remove_vif(instance_uuid, port_id)
+
     def instance_fault_create(
         self, ctxt: RequestContext, instance_uuid: str, code: int, message: str, details: str
     ) -> None:

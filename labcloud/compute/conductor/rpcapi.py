@@ -104,6 +104,11 @@ class ConductorAPI:
         result: dict[str, Any] = self.client.call(ctxt, "instance_update", **kwargs)
         return result
 
+    def instance_remove_vif(self, ctxt: RequestContext, instance_uuid: str, port_id: str) -> None:
+        """Drop a deleted port from the instance's network info (read and written in one
+        transaction: a build writing its new ports meanwhile keeps them)."""
+        self.client.call(ctxt, "instance_remove_vif", instance_uuid=instance_uuid, port_id=port_id)
+
     def instance_fault_create(
         self, ctxt: RequestContext, instance_uuid: str, code: int, message: str, details: str = ""
     ) -> None:
