@@ -37,16 +37,17 @@ def terminate(pid: int, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     pause = threading.Event()  # never set: another parent's process sends us no event
-    while _running(pid) and time.monotonic() < deadline:
+    while running(pid, reap=True) and time.monotonic() < deadline:
         pause.wait(0.1)
-    if _running(pid):
+    if running(pid, reap=True):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (exited: only its parent, or init, has yet to reap it)."""
-    return alive(pid, reap=True) and _state(pid) != "Z"
+def running(pid: int, *, reap: bool = False) -> bool:
+    """Alive and not a zombie or dead (exited: only its parent, or init, has yet to reap
+    it); ``reap`` as for ``alive``."""
+    return alive(pid, reap=reap) and _state(pid) not in ("Z", "X")
 
 
 def started(pid: int) -> str | None:

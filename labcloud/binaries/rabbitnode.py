@@ -32,6 +32,8 @@ from pathlib import Path
 
 import httpx
 
+from labcloud.pids import running
+
 SCRIPTS = Path("/usr/lib/rabbitmq/bin")  # Debian's rabbitmq-server package
 MANAGEMENT_OFFSET = 10_000  # management port = AMQP port + 10000, as 5672 and 15672
 START_TIMEOUT = 90.0
@@ -74,15 +76,6 @@ def free_ports() -> tuple[int, int, int]:
         wanted = {amqp, amqp + MANAGEMENT_OFFSET, dist, epmd}
         if len(wanted) == 4 and all(_free(p) for p in wanted):
             return amqp, dist, epmd
-
-
-def alive(pid: int) -> bool:
-    """A process that runs (a zombie, exited but not yet reaped by its parent, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 @dataclass
@@ -250,7 +243,7 @@ class RabbitNode:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
         except (OSError, ValueError):
             return None
-        return pid if str(self.home).encode() in environ and alive(pid) else None
+        return pid if str(self.home).encode() in environ and running(pid) else None
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -297,7 +290,7 @@ def _end(pid: int | None, timeout: float) -> None:
         os.kill(pid, signal.SIGCONT)  # a frozen node could not stop
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
+    while running(pid) and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # our child: reap it, or it stays a zombie
         PAUSE.wait(0.05)

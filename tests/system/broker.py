@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from labcloud.binaries import rabbitnode
+from labcloud.pids import running
 from tests.conftest import port_open, require
 
 PREFIX = "labcloud-rabbit-"  # the temporary directory of each node: tempdir/labcloud-rabbit-*
@@ -177,7 +178,7 @@ def reap_stale_nodes() -> None:
             owner = int((home / "owner").read_text())
         except (OSError, ValueError):
             continue
-        if rabbitnode.alive(owner):
+        if running(owner):
             continue
         # a directory without node.json (an older suite's) still has its pid files
         node = rabbitnode.RabbitNode.load(home) or rabbitnode.RabbitNode(home, "", 0, 0, 0, home)

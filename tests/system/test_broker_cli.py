@@ -11,6 +11,7 @@ import amqp
 import pytest
 
 from labcloud.binaries import rabbitnode
+from labcloud.pids import running
 from tests.conftest import require
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -34,7 +35,7 @@ def processes_in(home: Path) -> list[int]:
                 found.append(int(environ.parent.name))
         except OSError:
             continue
-    return [pid for pid in found if rabbitnode.alive(pid)]
+    return [pid for pid in found if running(pid)]
 
 
 def test_start_status_stop(tmp_path: Path) -> None:
