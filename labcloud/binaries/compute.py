@@ -12,7 +12,7 @@ from typing import Any
 from labcloud.binaries.base import Binary, catalog, credentials, keystone_client, validator
 from labcloud.compute.api import create_compute_app
 from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
-from labcloud.compute.conductor.manager import ConductorManager
+from labcloud.compute.conductor.manager import ConductorManager, service_context
 from labcloud.compute.conductor.rpcapi import ConductorAPI
 from labcloud.compute.frontend import DEFAULT_QUOTAS, ComputeFrontend
 from labcloud.compute.instances import Instances
@@ -24,7 +24,6 @@ from labcloud.compute.scheduler.rpcapi import SchedulerAPI
 from labcloud.compute.servicegroup import ServiceGroup
 from labcloud.compute.virt import get_driver
 from labcloud.conf.options import ServiceConf
-from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.messaging import Target
 from labcloud.rest.auth import ServiceToken, require_token
@@ -79,10 +78,6 @@ def nova_conductor(conf: ServiceConf) -> Binary:
     binary = Binary("nova-conductor", conf)
     token = ServiceToken(keystone_client(conf, binary.name, binary.bus), credentials(conf))
 
-    def service_context() -> RequestContext:
-        """The nova service user's: neutron lets it free the ports of any project."""
-        return RequestContext(user_name=conf.username, roles=("service",), auth_token=token.get())
-
     conductor = ConductorManager(
         Instances(_db(binary), binary.bus, binary.name),
         SchedulerAPI(binary.transport),
@@ -91,7 +86,7 @@ def nova_conductor(conf: ServiceConf) -> Binary:
         host=conf.DEFAULT.host,
         quota_defaults=lambda: DEFAULT_QUOTAS,  # nova-api's: labcloud's [quota] defaults
         neutron=_clients(binary)["neutron"],
-        service_context=service_context,
+        service_context=lambda: service_context(conf.username, token.get()),
     )
     binary.rpc(Target("nova", "conductor", server=conf.DEFAULT.host), conductor)
     timeout = conf.DEFAULT.instance_build_timeout

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from labcloud.compute.api import create_compute_app
 from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
-from labcloud.compute.conductor.manager import ConductorManager
+from labcloud.compute.conductor.manager import ConductorManager, service_context
 from labcloud.compute.conductor.rpcapi import ConductorAPI
 from labcloud.compute.frontend import ComputeFrontend
 from labcloud.compute.instances import Instances
@@ -30,7 +30,6 @@ from labcloud.compute.servicegroup import (
 )
 from labcloud.compute.virt import get_driver
 from labcloud.compute.virt.driver import ComputeDriver
-from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.messaging import RPCServer, Target, Transport
 from labcloud.rest.client import ServiceClient
@@ -137,7 +136,9 @@ class ComputeService:
             self.servicegroup,
             quota_defaults=lambda: self.frontend.quotas,  # a lab may set other defaults
             neutron=clients("nova-conductor")["neutron"] if service_token else None,
-            service_context=((lambda: _nova_service(service_token())) if service_token else None),
+            service_context=(
+                (lambda: service_context("nova", service_token())) if service_token else None
+            ),
         )
 
     def _load_flavors(self) -> None:
@@ -235,8 +236,3 @@ class ComputeService:
         self._servers.clear()
         self._host_servers.clear()
         self.db.dispose()
-
-
-def _nova_service(token: str) -> RequestContext:
-    """The nova service user's context: neutron lets it free the ports of any project."""
-    return RequestContext(user_name="nova", roles=("service",), auth_token=token)

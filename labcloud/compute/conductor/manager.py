@@ -60,6 +60,11 @@ class Scheduler(Protocol):
     def update_host(self, ctxt: RequestContext, host_state: dict[str, Any]) -> None: ...
 
 
+def service_context(user: str, token: str) -> RequestContext:
+    """The nova service user's context: neutron lets it free the ports of any project."""
+    return RequestContext(user_name=user, roles=("service",), auth_token=token)
+
+
 class ConductorManager:
     def __init__(
         self,
