@@ -152,6 +152,21 @@ def test_a_port_without_port_security_is_not_filtered(
     assert not {WRAP + k + web["id"][:10] for k in "ios"} & chains(neutron, "compute2")
 
 
+def test_a_restarted_agent_with_no_port_left_still_sweeps(
+    neutron: NeutronCloud, guests: Guests
+) -> None:
+    """neutron's first round applies the firewall even with nothing to filter: the rules of
+    a port deleted while no agent ran go, though the host has no port left."""
+    net_id, _ = neutron.network("10.76.0.0/24")
+    vm1 = boot(guests, "vm1", "compute1", net_id)
+    gone = {WRAP + k + vm1["id"][:10] for k in "ios"}
+    neutron.service.stop_l2_agent("compute1", cleanup=False)  # as if it crashed
+    assert gone <= chains(neutron, "compute1")
+    guests.by_host["compute1"].destroy({"uuid": "vm1"})
+    neutron.service.start_l2_agent("compute1")
+    wait_until(lambda: not gone & chains(neutron, "compute1"), timeout=10)
+
+
 def test_a_restarted_agent_removes_what_a_crashed_one_left(
     neutron: NeutronCloud, guests: Guests
 ) -> None:

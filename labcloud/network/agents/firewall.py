@@ -23,7 +23,8 @@ Port = dict[str, Any]
 class FirewallDriver(Protocol):
     def prepare_port_filters(self, ports: list[Port]) -> None:
         """Filter these ports by their rules, replacing what they had; before the agent
-        plugs a port into its bridge, so no packet passes unfiltered."""
+        plugs a port into its bridge, so no packet passes unfiltered. The first call, even
+        with no ports, removes what a crashed agent left (neutron's first apply)."""
 
     def remove_port_filters(self, devices: list[str]) -> None:
         """Stop filtering these devices and remove their rules; safe to repeat."""

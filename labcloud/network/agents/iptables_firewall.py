@@ -174,6 +174,8 @@ class IptablesFirewall:
 
     def prepare_port_filters(self, ports: list[Port]) -> None:
         with self._lock:
+            if not ports and self._ready:
+                return
             self._ports |= {p["device"]: p for p in ports}
             for port in ports:
                 if port["network_id"] not in self._zones:

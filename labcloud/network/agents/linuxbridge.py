@@ -200,4 +200,6 @@ class LinuxBridgeAgent:
             self.plugin.update_device_list(ctxt, up, sorted(removed))
         if removed:
             self.datapath.unplugged(sorted(removed))
-            self.sg.remove_devices_filter(removed)
+        vanished = set(ports) - set(plugged)  # gone between the listing and the plug
+        if removed or vanished:
+            self.sg.remove_devices_filter(removed | vanished)

@@ -48,8 +48,11 @@ class SecurityGroupAgentRpc:
         return pending
 
     def _filter(self, ctxt: RequestContext, wanted: list[str]) -> None:
-        """Fetch the devices' rules and filter them (a device of no port is skipped)."""
+        """Fetch the devices' rules and filter them (a device of no port is skipped). With
+        none, the firewall still applies once: the agent's first round sweeps a crashed
+        agent's rules even when this host has no port left (neutron's first rpc_loop)."""
         if not wanted:
+            self.firewall.prepare_port_filters([])
             return
         with self._lock:
             self._fetching |= set(wanted)

@@ -127,3 +127,28 @@ def test_port_security_off_means_no_groups_and_no_filter(neutron: NeutronCloud) 
     opened = boot(neutron, net_id, "compute2", port_security_enabled=False)
     assert opened["security_groups"] == []  # not the default group
     assert filtered(neutron, "compute2", opened)["port_security_enabled"] is False
+
+
+def test_a_device_gone_before_its_plug_is_not_left_filtered(
+    neutron: NeutronCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tap listed in a round and gone before the agent plugs it (a guest destroyed right
+    then) loses its filter in that round: nothing later would remove it."""
+    agent = neutron.service.l2_agents["compute1"]
+    plug = agent.datapath.plug
+    vanished: list[str] = []
+
+    def gone_meanwhile(devices: list[dict[str, Any]]) -> list[str]:
+        vanished.extend(d["device"] for d in devices)
+        agent.datapath.unplugged(vanished)  # the tap disappears under the agent
+        monkeypatch.setattr(agent.datapath, "plug", plug)
+        return []
+
+    monkeypatch.setattr(agent.datapath, "plug", gone_meanwhile)
+    net_id, _ = neutron.network("10.31.0.0/24")
+    port = neutron.make(
+        "port", {"network_id": net_id, "device_id": "vm", "binding:host_id": "compute1"}
+    )
+    wait_until(lambda: tap_name(port["id"]) in vanished)
+    wait_until(lambda: not filtered(neutron, "compute1", port))
+    assert tap_name(port["id"]) not in agent.known
