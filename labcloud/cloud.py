@@ -102,7 +102,10 @@ class LabCloud:
         self._remote: list[Any] = []  # a TraceForwarder and a StepperService when shared
         self.origin = Origin(service="labcloud")
         self.transport: Transport = get_transport(
-            settings.transport_url, bus=self.bus, origin=self.origin
+            settings.transport_url,
+            bus=self.bus,
+            origin=self.origin,
+            rpc_response_timeout=settings.rpc_response_timeout,
         )
         self.servers = {
             kind: ApiServer(None, settings.host, settings.port_for(name), name=name)

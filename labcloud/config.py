@@ -32,6 +32,7 @@ class Settings:
     region: str = "RegionOne"
     report_interval: float = 10.0  # seconds between nova-compute reports (nova's default)
     service_down_time: float = 60.0  # a host silent this long is down (nova's default)
+    rpc_response_timeout: float = 60.0  # s a call waits for its reply (oslo.messaging's)
     build_timeout: float = 600.0  # a build that has not moved this long ends in ERROR; 0: off
     vif_plugging_timeout: float = 300.0  # nova: s a build waits for network-vif-plugged; 0: no
     vif_plugging_is_fatal: bool = True  # nova: a build whose ports never came up fails

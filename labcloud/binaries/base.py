@@ -68,7 +68,12 @@ class Binary:
         """The binary's broker connection, made on first use."""
         if self._transport is None:
             url = self.conf.DEFAULT.transport_url
-            self._transport = get_transport(url, bus=self.bus, origin=self.origin)
+            self._transport = get_transport(
+                url,
+                bus=self.bus,
+                origin=self.origin,
+                rpc_response_timeout=self.conf.DEFAULT.rpc_response_timeout,
+            )
         return self._transport
 
     def part(self, start: Callable[[], object], stop: Callable[[], object]) -> None:

@@ -55,6 +55,9 @@ class DefaultSection(Section):
         default=Path("/var/lib/labcloud"),
         description="Where services keep files: SQLite databases, images, volumes.",
     )
+    rpc_response_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds an RPC call waits for its reply."
+    )
     report_interval: float = Field(
         default=10.0, description="Seconds between a service's reports of being alive."
     )

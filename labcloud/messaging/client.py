@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from labcloud.messaging.transport import Transport
 
 LOG = logging.getLogger(__name__)
-DEFAULT_TIMEOUT = 60.0  # oslo.messaging's rpc_response_timeout
 Context = RequestContext | Mapping[str, Any] | None
 
 
@@ -141,7 +140,7 @@ class RPCClient:
     ) -> None:
         self.transport = transport
         self.target = target
-        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self.timeout = transport.rpc_response_timeout if timeout is None else timeout
         self.service = service
 
     def prepare(self, *, timeout: float | None = None, **target_changes: Any) -> RPCClient:

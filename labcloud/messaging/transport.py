@@ -19,6 +19,7 @@ from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import Origin
 
 DEFAULT_URL = "memory://"
+DEFAULT_RPC_TIMEOUT = 60.0  # seconds, oslo.messaging's rpc_response_timeout
 AMQP_SCHEMES = {"amqp", "pyamqp", "rabbit"}
 
 
@@ -40,9 +41,18 @@ class Transport:
     """What RPC clients and servers share: a driver, a tap onto the trace bus, a reply queue."""
 
     def __init__(
-        self, driver: Driver, *, bus: TraceBus | None = None, origin: Origin | None = None
+        self,
+        driver: Driver,
+        *,
+        bus: TraceBus | None = None,
+        origin: Origin | None = None,
+        rpc_response_timeout: float = DEFAULT_RPC_TIMEOUT,
     ):
         self.driver = driver
+        # oslo.messaging's [DEFAULT] rpc_response_timeout: how long a call waits for its
+        # reply unless the client asks otherwise (a reply lost with a broker restart is
+        # waited for this long, as in OpenStack)
+        self.rpc_response_timeout = rpc_response_timeout
         self.bus = bus if bus is not None else TraceBus()
         self.origin = origin if origin is not None else Origin()
         self.tap = Tap(self.bus, self.origin)
@@ -81,9 +91,15 @@ class Transport:
 
 
 def get_transport(
-    url: str = DEFAULT_URL, *, bus: TraceBus | None = None, origin: Origin | None = None
+    url: str = DEFAULT_URL,
+    *,
+    bus: TraceBus | None = None,
+    origin: Origin | None = None,
+    rpc_response_timeout: float = DEFAULT_RPC_TIMEOUT,
 ) -> Transport:
-    return Transport(make_driver(url), bus=bus, origin=origin)
+    return Transport(
+        make_driver(url), bus=bus, origin=origin, rpc_response_timeout=rpc_response_timeout
+    )
 
 
 def delivery_body(delivery: Delivery) -> bytes:
