@@ -155,12 +155,18 @@ class LinuxBridgeAgent:
                     self._report()
             except (MessagingError, LabCloudError):
                 LOG.warning(
-                    "%s on %s: this round failed; next one in %s s",
+                    "%s on %s: this round failed; the next one (in %s s) treats every "
+                    "device again",
                     BINARY,
                     self.host,
                     self.polling_interval,
                     exc_info=True,
                 )
+                # neutron's resync: a round that failed half way (its update_device_list
+                # lost with a broker restart, say) may have left ports in BUILD that nothing
+                # would report up again, and nova waiting for their network-vif-plugged
+                with self._lock:
+                    self._updated |= self.known
             self._wake.wait(self.polling_interval)
 
     def _report(self, start: bool = False) -> None:

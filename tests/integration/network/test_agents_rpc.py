@@ -4,9 +4,12 @@ agent says update_device_list, the seed's neutron queues are on the broker."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from labcloud.messaging.exceptions import MessagingTimeout
+from labcloud.netns.links import tap_name
 from labcloud.trace.events import MessageEvent
 from tests.conftest import Keystone
 from tests.integration.network.harness import NeutronCloud, wait_until
@@ -67,6 +70,31 @@ def test_a_port_is_active_only_when_its_agent_reports_it_up(neutron: NeutronClou
     assert ("q-plugin", "get_devices_details_list") in calls
     assert ("q-plugin", "update_device_list") in calls
     log.close()
+
+
+def test_a_failed_round_is_followed_by_a_resync(
+    neutron: NeutronCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent whose update_device_list is lost (a broker restart) treats every device
+    again next round, as neutron's resync does: the port still reaches ACTIVE, and nova
+    still gets its network-vif-plugged."""
+    agent = neutron.service.l2_agents["compute1"]
+    report = agent.plugin.update_device_list
+    lost: list[list[str]] = []
+
+    def lost_once(ctxt: Any, up: list[str], down: list[str]) -> Any:
+        monkeypatch.setattr(agent.plugin, "update_device_list", report)
+        lost.append(up)
+        raise MessagingTimeout(msg_id="lost", timeout=0.1)
+
+    monkeypatch.setattr(agent.plugin, "update_device_list", lost_once)
+    net_id, _ = neutron.network()
+    port = neutron.make(
+        "port", {"network_id": net_id, "device_id": "vm1", "binding:host_id": "compute1"}
+    )
+    neutron.wait_port(port["id"], "ACTIVE")
+    assert lost  # the first report was lost ...
+    assert tap_name(port["id"]) in lost[0]  # ... and it was this port's
 
 
 def test_the_seeds_neutron_queues_are_on_the_broker(neutron: NeutronCloud) -> None:
