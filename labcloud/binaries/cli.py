@@ -212,6 +212,14 @@ def _extend_up_status_down(sub: Any) -> None:
         help="(with --processes) nova's instance_build_timeout: a build that has not moved "
         "for this long ends in ERROR, its ports freed (0: never)",
     )
+    up.add_argument(
+        "--vif-plugging-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="(with --processes) nova's vif_plugging_timeout: how long a build waits for "
+        "neutron's network-vif-plugged before it fails (0: does not wait)",
+    )
     up.set_defaults(func=_up(up.get_default("func")))
     status = sub.choices["status"]
     status.set_defaults(func=_with_processes(status.get_default("func"), _status))

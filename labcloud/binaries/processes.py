@@ -90,6 +90,7 @@ def write_config(state: Path, args: Any, transport_url: str) -> Path:
                 "report_interval": str(args.report_interval),
                 "service_down_time": str(args.service_down_time),
                 "instance_build_timeout": str(getattr(args, "build_timeout", 600.0)),
+                "vif_plugging_timeout": str(getattr(args, "vif_plugging_timeout", 300.0)),
                 "compute_driver": args.driver,
             },
             "keystone_authtoken": {"www_authenticate_uri": keystone, "auth_url": keystone},

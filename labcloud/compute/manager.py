@@ -19,6 +19,7 @@ the conductor does. Each method that works on an instance reports its event
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from labcloud.compute import events
@@ -51,6 +52,7 @@ from labcloud.trace.bus import TraceBus
 from labcloud.trace.flow import flow_step
 
 LOG = logging.getLogger(__name__)
+MAX_CONCURRENT_BUILDS = 10  # nova's [DEFAULT] max_concurrent_builds
 
 
 class BuildAbortedError(LabCloudError):
@@ -87,12 +89,18 @@ class ComputeManager(ResizeMixin):
         self.console = ConsoleWatch(driver, bus, host)  # labcloud's, not nova's (console.py)
         self.instance_events = InstanceEvents(bus, host)
         self.vif_plugging = (vif_plugging_timeout, vif_plugging_is_fatal)
+        self.max_concurrent_builds = MAX_CONCURRENT_BUILDS
+        self._builds: ThreadPoolExecutor | None = None  # made by init_host
 
     def init_host(self) -> None:
         """At start-up: builds this host was doing when it stopped cannot be finished (the
         work is gone with the process), so they end in ERROR, as nova's ``_init_instance``
         does; then the host reports its usage, which also says it is up."""
         self.driver.init_host()
+        if self._builds is None:
+            self._builds = ThreadPoolExecutor(
+                self.max_concurrent_builds, thread_name_prefix=f"nova-compute-build-{self.host}"
+            )
         ctxt = get_admin_context()
         for instance in self.conductor.instance_get_all_by_host(ctxt, self.host):
             if instance["vm_state"] == VmState.BUILDING:
@@ -107,7 +115,11 @@ class ComputeManager(ResizeMixin):
         self.resources.report(ctxt)
 
     def cleanup_host(self) -> None:
-        """At stop (nova's ``cleanup_host``): the console watches end; guests keep running."""
+        """At stop (nova's ``cleanup_host``): the builds under way finish, the console
+        watches end; guests keep running."""
+        builds, self._builds = self._builds, None
+        if builds is not None:
+            builds.shutdown(wait=True)
         self.console.stop()
 
     def report_state(self) -> None:
@@ -152,7 +164,21 @@ class ComputeManager(ResizeMixin):
                 instance["host"],
             )
             return
-        self._do_build_and_run_instance(ctxt, instance, request_spec, attempt)
+        # as nova's spawn_n under max_concurrent_builds: the build runs in a pool of its
+        # own and this RPC worker is free at once, so the network-vif-plugged events the
+        # builds wait for are never queued behind them
+        builds = self._builds
+        if builds is None:  # not started (or stopping): build here, as before
+            self._do_build_and_run_instance(ctxt, instance, request_spec, attempt)
+            return
+        builds.submit(
+            self._do_build_and_run_instance, ctxt, instance, request_spec, attempt
+        ).add_done_callback(self._build_done)
+
+    def _build_done(self, future: Future[None]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            LOG.error("a build on %s failed outside its handling", self.host, exc_info=exc)
 
     @wrap_instance_event("compute")
     def _do_build_and_run_instance(
