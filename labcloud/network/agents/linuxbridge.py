@@ -155,8 +155,7 @@ class LinuxBridgeAgent:
                     self._report()
             except (MessagingError, LabCloudError):
                 LOG.warning(
-                    "%s on %s: this round failed; the next one (in %s s) treats every "
-                    "device again",
+                    "%s on %s: this round failed; the next (in %s s) treats all devices again",
                     BINARY,
                     self.host,
                     self.polling_interval,
