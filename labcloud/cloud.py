@@ -95,12 +95,14 @@ class LabCloud:
             settings = settings.but(state_dir=self._tmp)
         self.settings = settings
         self.state_dir = settings.state_dir or Path(tempfile.gettempdir())
-        self.bus = TraceBus()
+        # every service runs in this process, on this machine: its steps say so (but
+        # nova-compute's, which name the compute host it stands for: trace.flow.step_origin)
+        self.origin = Origin(service="labcloud")
+        self.bus = TraceBus(self.origin)
         self._stepper: Stepper | None = None
         self._on_stop: list[Callable[[], object]] = []  # a notebook's dashboards
         self._share_trace = share_trace
         self._remote: list[Any] = []  # a TraceForwarder and a StepperService when shared
-        self.origin = Origin(service="labcloud")
         self.transport: Transport = get_transport(
             settings.transport_url,
             bus=self.bus,

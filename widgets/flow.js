@@ -1,11 +1,12 @@
 // FlowView: the seed's 28 steps as a sequence diagram across the services, each arrow with
-// its step's words (the full sentence on hover), the boot's furthest step highlighted, and
-// the state table of the followed instance, one group of rows per attempt (a reschedule is
-// attempt 2). A token validation answered from the service's own cache (keystone was not
-// asked) is drawn dashed, "from cache". Under step 28, once the guest printed its boot line,
-// that line and when it appeared: labcloud's console watch read it, not nova (no arrow, no
-// number). Below it, un-numbered and dashed, what neutron told nova-compute about the
-// instance's ports ("neutron → nova: network-vif-plugged"), which the seed's article predates.
+// its step's words (on hover the full sentence, and where the step last happened: "nova-compute
+// on compute2 (python:4242)"), the boot's furthest step highlighted, and the state table of
+// the followed instance, one group of rows per attempt (a reschedule is attempt 2). A token
+// validation answered from the service's own cache (keystone was not asked) is drawn dashed,
+// "from cache". Under step 28, once the guest printed its boot line, that line and when it
+// appeared: labcloud's console watch read it, not nova (no arrow, no number). Below it,
+// un-numbered and dashed, what neutron told nova-compute about the instance's ports
+// ("neutron → nova: network-vif-plugged"), which the seed's article predates.
 // The drawing scales to the output area.
 const SVG = "http://www.w3.org/2000/svg";
 const LANE_W = 92, ROW_H = 20, TOP = 34;
@@ -33,7 +34,9 @@ function drawDiagram(model, box) {
     const y = TOP + i * ROW_H + 6;
     const g = svgEl("g", { id: `step-${s.n}`, class: "step" });
     const from = x(s.who), to = s.to ? x(s.to) : from + 18;
-    g.append(svgEl("title", {}, `${s.n}. ${s.who} ${s.what}`));
+    const title = svgEl("title", {}, `${s.n}. ${s.who} ${s.what}`);
+    title.dataset.what = title.textContent;
+    g.append(title);
     g.append(svgEl("rect", { x: 0, y: y - ROW_H + 5, width, height: ROW_H, class: "hover" }));
     g.append(svgEl("text", { x: 4, y: y + 4, class: "num" }, String(s.n)));
     let lx, anchor;
@@ -77,9 +80,11 @@ function cell(tag, text, className) {
 
 function paint(model, box, table, status) {
   const done = new Set(model.get("done")), current = model.get("current");
-  const cached = new Set(model.get("cached"));
+  const cached = new Set(model.get("cached")), places = model.get("places");
   box.querySelectorAll("g.step").forEach((g) => {
     const n = Number(g.id.slice(5));
+    const title = g.querySelector("title"), place = places[String(n)];
+    title.textContent = place ? `${title.dataset.what} · ${place}` : title.dataset.what;
     g.classList.toggle("done", done.has(n));
     g.classList.toggle("current", n === current);
     g.classList.toggle("cached", cached.has(n));
@@ -135,7 +140,7 @@ export default {
     el.append(status, box, table);
     drawDiagram(model, box);
     const update = () => paint(model, box, table, status);
-    for (const name of ["done", "cached", "current", "rows", "paused", "instance", "attempt", "console", "external"]) model.on(`change:${name}`, update);
+    for (const name of ["done", "cached", "places", "current", "rows", "paused", "instance", "attempt", "console", "external"]) model.on(`change:${name}`, update);
     update();
   },
 };

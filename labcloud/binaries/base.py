@@ -53,8 +53,8 @@ class Binary:
     def __init__(self, name: str, conf: ServiceConf, *, bus: TraceBus | None = None) -> None:
         self.name = name
         self.conf = conf
-        self.bus = bus if bus is not None else TraceBus()
         self.origin = Origin(host=conf.DEFAULT.host, service=name)
+        self.bus = bus if bus is not None else TraceBus(self.origin)  # its steps' host, process
         self._transport: Transport | None = None
         self._starts: list[Callable[[], object]] = []
         self._stops: list[Callable[[], object]] = []

@@ -127,7 +127,7 @@ class ComputeManager(ResizeMixin):
         self.resources.report(get_admin_context())
 
     def _step(self, step: int, ctxt: RequestContext, uuid: str) -> None:
-        flow_step(self.bus, step, ctxt, instance_uuid=uuid)
+        flow_step(self.bus, step, ctxt, instance_uuid=uuid, host=self.host)
 
     def _update(self, ctxt: RequestContext, uuid: str, **updates: Any) -> dict[str, Any]:
         return self.conductor.instance_update(ctxt, uuid, **updates)

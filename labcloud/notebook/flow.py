@@ -1,10 +1,11 @@
 """FlowView: the seed's 28 steps as a sequence diagram, with the state table filling in.
 
 The facts are trace.flow's fold (``boot_events``, ``state_table``); this module only decides
-how to draw them: a short label for each arrow (the full text on hover), the boot's
-furthest step highlighted, each reschedule as an attempt of its own with its own rows, and
-the volumes a boot attaches on its block_device_mapping row, and under step 28 the line the
-guest printed on its console (labcloud's console watch, not a nova step), with its time.
+how to draw them: a short label for each arrow (on hover the full text, and where the step
+last happened: ``nova-compute on compute2``), the boot's furthest step highlighted, each
+reschedule as an attempt of its own with its own rows, and the volumes a boot attaches on
+its block_device_mapping row, and under step 28 the line the guest printed on its console
+(labcloud's console watch, not a nova step), with its time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from labcloud.trace.events import (
     StateEvent,
     StepEvent,
 )
-from labcloud.trace.flow import STEPS, Boot, boot_events, guest_console, state_table
+from labcloud.trace.flow import (
+    STEPS,
+    Boot,
+    boot_events,
+    guest_console,
+    state_table,
+    step_place,
+)
 
 HISTORY = 5000  # step and state events kept to fold the followed boot from
 
@@ -124,6 +132,9 @@ class FlowView(anywidget.AnyWidget):
     request_id = traitlets.Unicode("").tag(sync=True)
     done = traitlets.List[int]([]).tag(sync=True)  # step numbers, in the order they happened
     cached = traitlets.List[int]([]).tag(sync=True)  # steps last answered from a token cache
+    # where each step last happened, for its hover text: {"28": "nova-compute on compute2
+    # (python:4242)"} (trace.flow.step_place)
+    places = traitlets.Dict({}).tag(sync=True)
     current = traitlets.Int(0).tag(sync=True)  # the furthest step of the latest attempt
     attempt = traitlets.Int(0).tag(sync=True)  # 2 and more: the build was rescheduled
     # the state table: attempt, status, task, power, steps, detail (the volumes attached)
@@ -187,6 +198,7 @@ class FlowView(anywidget.AnyWidget):
         latest = {s.step: s.cached for s in steps}  # a step's latest time decides its drawing
         self.done = [s.step for s in steps]
         self.cached = sorted(n for n, cached in latest.items() if cached)
+        self.places = {str(s.step): step_place(s) for s in steps}
         tries = attempts(ours)
         self.current = furthest(tries[-1]) or furthest(ours)
         self.attempt = len(tries) if any(isinstance(e, StateEvent) for e in ours) else 0

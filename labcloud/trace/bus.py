@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from labcloud.trace.events import Origin
+
 LOG = logging.getLogger(__name__)
 
 Callback = Callable[[Any], None]
@@ -46,9 +48,16 @@ class Subscription:
 
 
 class TraceBus:
-    """Fan events out to subscribers; a failing subscriber is logged, never propagated."""
+    """Fan events out to subscribers; a failing subscriber is logged, never propagated.
 
-    def __init__(self) -> None:
+    ``origin``: the process whose services emit on this bus (a binary's, or the in-kernel
+    cloud's), set by whoever builds the bus; an emitter that has no host of its own takes
+    the host and process from it (``flow_step``). None: a bus that only re-emits events
+    made elsewhere (a notebook watching other processes).
+    """
+
+    def __init__(self, origin: Origin | None = None) -> None:
+        self.origin = origin
         self._lock = threading.Lock()
         self._subs: tuple[Subscription, ...] = ()
         self._gates: tuple[Callback, ...] = ()

@@ -99,8 +99,8 @@ class StepEvent(Event):
     instance_uuid: str = ""
     request_id: str = ""
     cached: bool = False
-    host: str = ""
-    process: str = ""
+    host: str = ""  # the host of the service doing it: compute2 (trace.flow.step_origin)
+    process: str = ""  # the OS process that reported it: python:<pid>
     time: float = field(default_factory=time.time)
 
 

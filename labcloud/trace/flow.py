@@ -106,25 +106,58 @@ def flow_step(
     instance_uuid: str = "",
     cached: bool = False,
     service: str | None = None,
+    host: str | None = None,
 ) -> None:
     """Report seed step ``n``, before its work, for ``request`` (a context or a request id).
 
     A no-op when nobody listens. With a stepper breakpoint on ``n``, returns only once the
     step is resumed: the work after this call has not started while it is paused.
+    The event says where it happened: ``process`` and, unless ``host`` is
+    given, ``host`` come from the bus's origin (``step_origin``).
     """
     if bus is None or not bus.wants(StepEvent):
         return
     who, what = STEPS[n]
+    service = service or who
+    here, process = step_origin(bus, service, host)
     bus.emit(
         StepEvent(
             step=n,
-            service=service or who,
+            service=service,
             what=FROM_CACHE if cached else what,
             instance_uuid=instance_uuid,
             request_id=request if isinstance(request, str) else request.request_id,
             cached=cached,
+            host=here,
+            process=process,
         )
     )
+
+
+def step_origin(bus: TraceBus, who: str, host: str | None = None) -> tuple[str, str]:
+    """(host, process) of a step by ``who`` emitted on ``bus``.
+
+    ``process`` is the OS process that emitted it: the bus's origin (``python:<pid>``).
+    ``host`` is the host of the service doing the step: ``host`` when the caller gives it
+    (nova-compute names its own ``[DEFAULT] host``: compute1, the host the instance lands
+    on), otherwise the origin's: a binary's ``[DEFAULT] host`` in its own process, and in
+    the in-kernel cloud this machine's name, where its controller services really run. A
+    client's step (1, 3), reported by the service it reached, names no host: the client's
+    machine is not known. Both are empty on a bus without an origin.
+    """
+    origin = bus.origin
+    if origin is None:
+        return host or "", ""
+    if host is None:
+        host = "" if who == "client" else origin.host
+    return host, origin.process
+
+
+def step_place(step: StepEvent) -> str:
+    """Where a step happened, in words: ``nova-compute on compute2 (python:4242)``; what the
+    step does not name (a client's host, a process) is left out."""
+    place = f"{step.service} on {step.host}" if step.host else step.service
+    return f"{place} ({step.process})" if step.process else place
 
 
 @dataclass(frozen=True)

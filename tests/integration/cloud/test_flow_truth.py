@@ -242,3 +242,24 @@ def test_waiting_for_a_state_looks_at_the_current_state_first() -> None:
         assert cloud.wait_for(boot.server_id, "ACTIVE", timeout=5) == "ACTIVE"
         with pytest.raises(TimeoutError, match="was ACTIVE"):
             cloud.wait_for(boot.server_id, "ERROR", timeout=0.2)
+
+
+def test_each_step_names_the_host_and_process_that_did_it(cloud: LabCloud) -> None:
+    """nova-compute's steps (13, 14, 18, 19, 21, 22, 24, 28: no volume) name the compute
+    host the instance landed on; the controller's services (the conductor's 15-17, the token
+    checks) run in this process, on this machine; the client's steps name no host."""
+    flow = FlowRecorder(cloud.bus)
+    client = Client(cloud)
+    uuid = client.boot()
+    flow.wait_for_state(uuid, "ACTIVE")
+    landed = client.server(uuid)["OS-EXT-SRV-ATTR:host"]
+    steps = flow.steps_of(uuid)
+    compute = [s for s in steps if s.service == "nova-compute"]
+    assert {s.step for s in compute} == {13, 14, 18, 19, 21, 22, 24, 28}
+    assert {s.host for s in compute} == {landed}
+    others = {(s.service, s.host) for s in steps if s.service not in ("nova-compute", "client")}
+    assert {host for _, host in others} == {cloud.origin.host}
+    assert "nova-conductor" in {service for service, _ in others}
+    assert {s.host for s in steps if s.service == "client"} == {""}
+    assert {s.process for s in steps} == {cloud.origin.process}  # the kernel's one process
+    flow.close()

@@ -67,6 +67,10 @@ def test_the_flow_view_draws_the_seeds_table_for_a_boot(cloud: LabCloud, board: 
     assert all(r["detail"] == "" for r in view.rows)  # no volume asked for
     # un-numbered, after step 28: neutron's word that the port is up, which the build awaited
     assert view.external == ["network-vif-plugged (received)"]
+    # each step's tooltip also says where it last happened: nova-compute on its own host
+    (spawn,) = [s for s in flow.steps_of(uuid) if s.step == 28]
+    assert spawn.host in {"compute1", "compute2"}
+    assert view.places["28"] == f"nova-compute on {spawn.host} ({cloud.origin.process})"
     flow.close()
 
 
