@@ -32,7 +32,7 @@ from labcloud.compute.instance_events import (
     VIF_PLUGGING_TIMEOUT,
     InstanceEvents,
 )
-from labcloud.compute.resize import ResizeMixin
+from labcloud.compute.resize import Resizer
 from labcloud.compute.resources import ResourceTracker
 from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.compute.states import PowerState, TaskState, VmState
@@ -46,7 +46,7 @@ LOG = logging.getLogger(__name__)
 MAX_CONCURRENT_BUILDS = 10  # nova's [DEFAULT] max_concurrent_builds
 
 
-class ComputeManager(ResizeMixin):
+class ComputeManager:
     def __init__(
         self,
         host: str,
@@ -77,6 +77,7 @@ class ComputeManager(ResizeMixin):
         self.max_concurrent_builds = MAX_CONCURRENT_BUILDS
         self._builds: ThreadPoolExecutor | None = None  # made by init_host
         self.builder = InstanceBuilder(self)  # steps 19-28 (build.py)
+        self.resizer = Resizer(host, driver, conductor, compute, neutron, self.resources)
 
     def init_host(self) -> None:
         """At start-up: builds this host was doing when it stopped cannot be finished (the
@@ -331,3 +332,23 @@ class ComputeManager(ResizeMixin):
             instance["uuid"],
             block_devices=[d for d in devices if d["volume_id"] != volume_id],
         )
+
+    # -- resize (resize.py): the dispatcher finds its RPC methods here, on the endpoint; the
+    # work and its events (``compute_prep_resize`` ...) are the Resizer's ----------------
+    def prep_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.prep_resize(ctxt, instance)
+
+    def resize_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.resize_instance(ctxt, instance)
+
+    def finish_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.finish_resize(ctxt, instance)
+
+    def confirm_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.confirm_resize(ctxt, instance)
+
+    def revert_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.revert_resize(ctxt, instance)
+
+    def finish_revert_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.finish_revert_resize(ctxt, instance)
