@@ -1,19 +1,11 @@
 """nova-compute's manager: the RPC endpoint behind ``compute.<host>``, one per host.
 
-``build_and_run_instance`` is the second half of the seed's flow (steps 13–28): ask the
-conductor for the instance, glance for the image, neutron for a port, cinder for volumes,
-then the hypervisor driver to spawn, and wait for neutron's network-vif-plugged of each port
-an agent has yet to plug (instance_events.py) before the instance is ACTIVE. If the host
-cannot build it (no room after all, or the driver fails), everything it did is undone and
-the build goes back to the conductor to be rescheduled elsewhere; ports that never came up
-end the build in ERROR, as nova does not reschedule that either. Every state it writes
-during the build expects the instance still building: if the conductor gave the build up
-meanwhile (its host seemed down, or it did not move for the build timeout), the host undoes
-its work instead of bringing it back to life, as nova's
-``instance.save(expected_task_state=...)`` does. nova-compute never touches the database;
-the conductor does. Each method that works on an instance reports its event
-(``compute_<method>``, compute/events.py) through the conductor, as nova's
-``wrap_instance_event`` does.
+``build_and_run_instance`` is the second half of the seed's flow (steps 13–28): steps 13–18
+(the conductor's copy of the instance) are taken here, on the RPC worker; the build itself
+(glance, neutron, cinder, the driver's spawn: steps 19–28) runs in a pool of its own, in
+build.py. Resizes are resize.py's. nova-compute never touches the database; the conductor
+does. Each method that works on an instance reports its event (``compute_<method>``,
+compute/events.py) through the conductor, as nova's ``wrap_instance_event`` does.
 """
 
 from __future__ import annotations
@@ -23,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from labcloud.compute import events
+from labcloud.compute.build import InstanceBuilder
 from labcloud.compute.clients import (
     CinderClient,
     GlanceClient,
@@ -38,16 +31,14 @@ from labcloud.compute.instance_events import (
     VIF_DELETED,
     VIF_PLUGGING_TIMEOUT,
     InstanceEvents,
-    VifWait,
-    VirtualInterfaceCreateException,
 )
-from labcloud.compute.resize import ResizeMixin
+from labcloud.compute.resize import Resizer
 from labcloud.compute.resources import ResourceTracker
 from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.compute.states import PowerState, TaskState, VmState
 from labcloud.compute.virt.driver import ComputeDriver
 from labcloud.context import RequestContext, get_admin_context
-from labcloud.exceptions import LabCloudError, UnexpectedVMStateError
+from labcloud.exceptions import LabCloudError
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.flow import flow_step
 
@@ -55,13 +46,7 @@ LOG = logging.getLogger(__name__)
 MAX_CONCURRENT_BUILDS = 10  # nova's [DEFAULT] max_concurrent_builds
 
 
-class BuildAbortedError(LabCloudError):
-    """A build failure that another host would not fix (bad image, network refused)."""
-
-    msg_fmt = "Build of instance %(uuid)s aborted: %(reason)s"
-
-
-class ComputeManager(ResizeMixin):
+class ComputeManager:
     def __init__(
         self,
         host: str,
@@ -91,6 +76,8 @@ class ComputeManager(ResizeMixin):
         self.vif_plugging = (vif_plugging_timeout, vif_plugging_is_fatal)
         self.max_concurrent_builds = MAX_CONCURRENT_BUILDS
         self._builds: ThreadPoolExecutor | None = None  # made by init_host
+        self.builder = InstanceBuilder(self)  # steps 19-28 (build.py)
+        self.resizer = Resizer(host, driver, conductor, compute, neutron, self.resources)
 
     def init_host(self) -> None:
         """At start-up: builds this host was doing when it stopped cannot be finished (the
@@ -131,12 +118,6 @@ class ComputeManager(ResizeMixin):
 
     def _update(self, ctxt: RequestContext, uuid: str, **updates: Any) -> dict[str, Any]:
         return self.conductor.instance_update(ctxt, uuid, **updates)
-
-    def _build_update(self, ctxt: RequestContext, uuid: str, **updates: Any) -> dict[str, Any]:
-        """A write of the build: only while the instance is still building."""
-        return self.conductor.instance_update(
-            ctxt, uuid, expected_vm_state=VmState.BUILDING, **updates
-        )
 
     # -- the build ----------------------------------------------------------------------
     def build_and_run_instance(
@@ -188,158 +169,10 @@ class ComputeManager(ResizeMixin):
         request_spec: dict[str, Any],
         attempt: int,
     ) -> None:
-        """The build on this host, its event ``compute__do_build_and_run_instance``; a
-        failure is handled here (ERROR with a fault, or a reschedule) and the event ends
-        ``Success`` all the same, as nova's does (its method returns FAILED or RESCHEDULED
-        and raises nothing)."""
-        uuid = instance["uuid"]
-        try:
-            with self.resources.claim(ctxt, instance["flavor"]):
-                self._build(ctxt, instance, request_spec)
-        except UnexpectedVMStateError as exc:
-            LOG.warning("build of %s on %s given up meanwhile (%s): undone", uuid, self.host, exc)
-            self._cleanup(ctxt, instance)
-        except BuildAbortedError as exc:
-            self._cleanup(ctxt, instance)
-            self.conductor.instance_fault_create(ctxt, uuid, 500, str(exc))
-            self._update(ctxt, uuid, vm_state=VmState.ERROR, task_state=None)
-        except LabCloudError as exc:
-            LOG.warning("build of %s failed on %s: %s; rescheduling", uuid, self.host, exc)
-            self._reschedule(ctxt, instance, request_spec, attempt, str(exc))
-        except Exception as exc:  # nova's _build_and_run_instance: any other failure (an
-            # HTTP connection reset by glance, say) is a RescheduledException, never a BUILD
-            # left for the build timeout
-            LOG.exception("build of %s failed on %s; rescheduling", uuid, self.host)
-            self._reschedule(ctxt, instance, request_spec, attempt, f"{type(exc).__name__}: {exc}")
-
-    def _reschedule(
-        self,
-        ctxt: RequestContext,
-        instance: dict[str, Any],
-        request_spec: dict[str, Any],
-        attempt: int,
-        reason: str,
-    ) -> None:
-        """Undo this host's work and hand the build back to the conductor, without this host."""
-        uuid = instance["uuid"]
-        self._cleanup(ctxt, instance)
-        self._build_update(
-            ctxt,
-            uuid,
-            host=None,
-            node=None,
-            task_state=TaskState.SCHEDULING,
-            network_info=[],
-            block_devices=[],
-        )
-        spec = request_spec | {"ignore_hosts": [*request_spec.get("ignore_hosts", []), self.host]}
-        self.conductor.build_instances(ctxt, spec, [uuid], attempt + 1, reason)
-
-    def _build(
-        self, ctxt: RequestContext, instance: dict[str, Any], request_spec: dict[str, Any]
-    ) -> None:
-        uuid = instance["uuid"]
-        self._step(19, ctxt, uuid)
-        try:
-            image = self.glance.show(ctxt, instance["image_ref"])
-        except LabCloudError as exc:
-            raise BuildAbortedError(uuid=uuid, reason=f"image: {exc}") from exc
-        self._step(21, ctxt, uuid)
-        self._build_update(ctxt, uuid, task_state=TaskState.NETWORKING)
-        timeout, fatal = self.vif_plugging
-        try:  # the waiters exist before any port can be plugged; the wait ends the block
-            with self.instance_events.wait_for(uuid, timeout, fatal=fatal) as vifs:
-                instance = self._build_and_spawn(ctxt, instance, request_spec, image, vifs)
-        except VirtualInterfaceCreateException as exc:  # nova does not reschedule it either
-            reason = "Failed to allocate the network(s), not rescheduling."
-            raise BuildAbortedError(uuid=uuid, reason=reason) from exc
-        self.console.watch(instance, ctxt.request_id)  # its boot line, under step 28
-        self._build_update(
-            ctxt,
-            uuid,
-            vm_state=VmState.ACTIVE,
-            task_state=None,
-            power_state=int(PowerState.RUNNING),
-            launched_at="now",
-            root_device_name="/dev/vda",  # the image's disk; volumes follow from vdb
-        )
-
-    def _build_and_spawn(
-        self,
-        ctxt: RequestContext,
-        instance: dict[str, Any],
-        request_spec: dict[str, Any],
-        image: dict[str, Any],
-        vifs: VifWait,
-    ) -> dict[str, Any]:
-        """Steps 22-28: ports (each not yet ACTIVE is waited for), volumes, the spawn."""
-        uuid = instance["uuid"]
-        self._step(22, ctxt, uuid)
-        network_info = self._allocate_network(ctxt, instance, vifs)
-        self._step(24, ctxt, uuid)
-        self._build_update(
-            ctxt, uuid, task_state=TaskState.BLOCK_DEVICE_MAPPING, network_info=network_info
-        )
-        requested = request_spec.get("block_devices", [])
-        if requested:  # steps 25-27 are cinder's; a boot without volumes never asks it
-            self._step(25, ctxt, uuid)
-        devices = self._attach_volumes(ctxt, instance, requested)
-        if requested:
-            self._step(27, ctxt, uuid)
-        instance = self._build_update(
-            ctxt, uuid, task_state=TaskState.SPAWNING, block_devices=devices
-        )
-        self._step(28, ctxt, uuid)
-        self.driver.spawn(
-            instance,
-            image,
-            network_info,
-            {"block_device_mapping": devices},
-            download=lambda image_id: self.glance.download(ctxt, image_id),
-        )
-        return instance
-
-    def _allocate_network(
-        self, ctxt: RequestContext, instance: dict[str, Any], vifs: VifWait
-    ) -> list[Any]:
-        info = []
-        for requested in instance["requested_networks"]:
-            try:
-                if requested.get("port_id"):  # the user's own port: bound, not created
-                    port = self.neutron.bind_port(
-                        ctxt, requested["port_id"], self.host, device_id=instance["uuid"]
-                    )
-                else:
-                    port = self.neutron.create_port(
-                        ctxt,
-                        requested["uuid"],
-                        instance["uuid"],
-                        self.host,
-                        fixed_ip=requested.get("fixed_ip"),
-                    )
-            except LabCloudError as exc:
-                raise BuildAbortedError(uuid=instance["uuid"], reason=f"network: {exc}") from exc
-            if port.get("status") != "ACTIVE":  # an agent will plug it: neutron will tell
-                vifs.expect(port["id"])
-            info.append(
-                {
-                    "port_id": port["id"],
-                    "network_id": port["network_id"],
-                    "mac_address": port["mac_address"],
-                    "fixed_ips": port["fixed_ips"],
-                }
-            )
-        return info
-
-    def _attach_volumes(
-        self, ctxt: RequestContext, instance: dict[str, Any], requested: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        devices = []
-        for i, bdm in enumerate(requested):
-            device = bdm.get("device_name") or f"/dev/vd{chr(ord('b') + i)}"
-            info = self.cinder.attach(ctxt, bdm["uuid"], instance["uuid"], device, self.connector())
-            devices.append({"volume_id": bdm["uuid"], "device": device, "connection_info": info})
-        return devices
+        """The build on this host (build.py), its event ``compute__do_build_and_run_instance``;
+        a failure is handled there (ERROR with a fault, or a reschedule) and the event ends
+        ``Success`` all the same, as nova's does."""
+        self.builder.build_and_run(ctxt, instance, request_spec, attempt)
 
     def connector(self) -> dict[str, Any]:
         return connector(self.host)
@@ -499,3 +332,23 @@ class ComputeManager(ResizeMixin):
             instance["uuid"],
             block_devices=[d for d in devices if d["volume_id"] != volume_id],
         )
+
+    # -- resize (resize.py): the dispatcher finds its RPC methods here, on the endpoint; the
+    # work and its events (``compute_prep_resize`` ...) are the Resizer's ----------------
+    def prep_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.prep_resize(ctxt, instance)
+
+    def resize_instance(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.resize_instance(ctxt, instance)
+
+    def finish_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.finish_resize(ctxt, instance)
+
+    def confirm_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.confirm_resize(ctxt, instance)
+
+    def revert_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.revert_resize(ctxt, instance)
+
+    def finish_revert_resize(self, ctxt: RequestContext, instance: dict[str, Any]) -> None:
+        self.resizer.finish_revert_resize(ctxt, instance)

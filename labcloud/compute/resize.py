@@ -39,16 +39,25 @@ def _vms(migration: dict[str, Any]) -> int:
     return 0 if migration["source_compute"] == migration["dest_compute"] else 1
 
 
-class ResizeMixin:
-    host: str
-    driver: ComputeDriver
-    conductor: ConductorAPI
-    compute: ComputeAPI | None
-    neutron: NeutronClient
-    resources: ResourceTracker
+class Resizer:
+    """The resize steps of one nova-compute host; its manager delegates its resize RPC
+    methods here (nova keeps them in its ComputeManager)."""
+
+    def __init__(
+        self,
+        host: str,
+        driver: ComputeDriver,
+        conductor: ConductorAPI,
+        compute: ComputeAPI | None,
+        neutron: NeutronClient,
+        resources: ResourceTracker,
+    ) -> None:
+        self.host, self.driver, self.conductor = host, driver, conductor
+        self.compute = compute  # to other nova-computes; None: this host only
+        self.neutron, self.resources = neutron, resources
 
     def _update(self, ctxt: RequestContext, uuid: str, **updates: Any) -> dict[str, Any]:
-        raise NotImplementedError
+        return self.conductor.instance_update(ctxt, uuid, **updates)
 
     def _peers(self) -> ComputeAPI:
         if self.compute is None:

@@ -71,6 +71,17 @@ def states(server: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def action_events(server: Server) -> dict[str, list[str]]:
+    """Each instance action of the server (as an admin sees them): its events' names."""
+    headers = {"X-Auth-Token": server.cloud.login("admin")}
+    base = f"{server.client.nova}/servers/{server.uuid}/os-instance-actions"
+    events: dict[str, list[str]] = {}
+    for action in httpx.get(base, headers=headers).json()["instanceActions"]:
+        shown = httpx.get(f"{base}/{action['request_id']}", headers=headers).json()
+        events[action["action"]] = [e["event"] for e in shown["instanceAction"]["events"]]
+    return events
+
+
 def used(cloud: LabCloud, host: str) -> dict[str, int]:
     return dict(cloud.compute.computes[host].resources.used)
 
@@ -172,6 +183,14 @@ def test_resize_then_confirm_keeps_the_new_flavor_and_frees_the_old(server: Serv
         assert used(cloud, source) == {"vcpus": 0, "memory_mb": 0, "local_gb": 0, "running_vms": 0}
         assert used(cloud, dest) == small | {"running_vms": 1}
     assert before == {"vcpus": 1, "memory_mb": 512, "local_gb": 1, "running_vms": 1}
+    events = action_events(server)  # each nova-compute step reports its event, as nova's
+    assert events["resize"] == [
+        "conductor_migrate_server",
+        "compute_prep_resize",
+        "compute_resize_instance",
+        "compute_finish_resize",
+    ]
+    assert events["confirmResize"] == ["compute_confirm_resize"]
 
 
 def test_resize_to_another_host_then_revert_brings_it_back() -> None:
