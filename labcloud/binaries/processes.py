@@ -249,6 +249,7 @@ def status_of(state: Path) -> int:
         return 3
     ok = True
     print(f"supervisor pid {status['supervisor']}, config {status['config']}")
+    width = max(map(len, status["programs"]), default=0) + 2  # the longest name and a gap
     for name, p in status["programs"].items():
         running = p["pid"] is not None and alive(int(p["pid"]))
         ok &= running
@@ -256,7 +257,7 @@ def status_of(state: Path) -> int:
             f", restarted {p['restarts']}x (last exit {p['last_exit']})" if p["restarts"] else ""
         )
         what = f"pid {p['pid']}, {p['state']}" if running else "DOWN, restarting"
-        print(f"    {name:34} {what}{restarts}")
+        print(f"    {name:{width}} {what}{restarts}")
     for project in PROJECTS:
         url = endpoint(load(status["config"], project)).split("/$")[0]
         answering = answers(url)
