@@ -1,14 +1,16 @@
 """The build of an instance on one nova-compute host: seed steps 19–28.
 
-Glance for the image, neutron for a port, cinder for volumes, then the hypervisor driver
-to spawn, and a wait for neutron's network-vif-plugged of each port an agent has yet to
-plug (instance_events.py) before the instance is ACTIVE. If the host cannot build it (no
-room after all, or the driver fails), everything it did is undone and the build goes back
-to the conductor to be rescheduled elsewhere; ports that never came up end the build in
-ERROR, as nova does not reschedule that either. Every state it writes expects the instance
-still building: if the conductor gave the build up meanwhile (its host seemed down, or it
-did not move for the build timeout), the host undoes its work instead of bringing it back
-to life, as nova's ``instance.save(expected_task_state=...)`` does.
+Glance for the image, neutron for a port, cinder for volumes, then the hypervisor driver to
+spawn, and a wait for neutron's network-vif-plugged of each port an agent has yet to plug
+(instance_events.py) before the instance is ACTIVE: as nova's libvirt driver does, a guest
+that is waited for is created paused and resumed once the wait is over, so it boots (and
+asks DHCP for its address) with its ports in their bridges. If the host cannot build it (no
+room after all, or the driver fails), everything it did is undone and the build goes back to
+the conductor to be rescheduled elsewhere; ports that never came up end the build in ERROR,
+as nova does not reschedule that either. Every state it writes expects the instance still
+building: if the conductor gave the build up meanwhile (its host seemed down, or it did not
+move for the build timeout), the host undoes its work instead of bringing it back to life,
+as nova's ``instance.save(expected_task_state=...)`` does.
 
 nova keeps all of this in its ComputeManager; labcloud gives it a module of its own, a part
 the manager owns (manager.py keeps the RPC method and the pool the builds run in).
@@ -119,7 +121,9 @@ class InstanceBuilder:
                 instance = self._build_and_spawn(ctxt, instance, request_spec, image, vifs)
         except VirtualInterfaceCreateException as exc:  # nova does not reschedule it either
             reason = "Failed to allocate the network(s), not rescheduling."
-            raise BuildAbortedError(uuid=uuid, reason=reason) from exc
+            raise BuildAbortedError(uuid=uuid, reason=reason) from exc  # the guest is destroyed
+        if vifs.waits:  # its ports are plugged (or the wait was not fatal): the guest runs
+            m.driver.unpause(instance)
         m.console.watch(instance, ctxt.request_id)  # its boot line, under step 28
         self._update(
             ctxt,
@@ -161,6 +165,7 @@ class InstanceBuilder:
             network_info,
             {"block_device_mapping": devices},
             download=lambda image_id: m.glance.download(ctxt, image_id),
+            paused=vifs.waits,  # no guest code runs before its ports are plugged
         )
         return instance
 

@@ -8,8 +8,9 @@ comes back through nova-api (``POST /os-server-external-events``) and an
 ``external_instance_event`` cast to this host, which pops the waiter. A port neutron already
 showed ACTIVE is not waited for, as nova's libvirt driver does (``vif['active']``). When the
 wait runs out (or neutron says ``failed``) and ``vif_plugging_is_fatal``, the build fails with
-nova's VirtualInterfaceCreateException; otherwise it goes on. nova creates the guest paused
-and resumes it once the events arrived; labcloud's drivers start it at once.
+nova's VirtualInterfaceCreateException; otherwise it goes on. As in nova, a build that
+waits spawns the guest paused and resumes it once the wait is over (build.py), and a guest
+nothing is waited for starts at once.
 
 Where labcloud departs from nova: its no-op L2 agent "plugs" a port as soon as it is bound,
 so neutron's event can reach this host before the build registered its waiter (in nova the
@@ -168,6 +169,11 @@ class VifWait:
     def expect(self, port_id: str) -> None:
         if self.timeout > 0:
             self.waiters.append(self.events.prepare(self.uuid, VIF_PLUGGED, port_id))
+
+    @property
+    def waits(self) -> bool:
+        """Does the build wait for an event (so the guest is spawned paused)?"""
+        return bool(self.waiters)
 
     def finish(self, fatal: bool) -> None:
         """Wait for each event until the deadline; whatever happens, nothing stays registered."""

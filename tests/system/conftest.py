@@ -59,10 +59,12 @@ class Guests:
         ip: str | None = None,
         *,
         admin: bool = True,
+        paused: bool = False,
         **port_body: Any,
     ) -> dict[str, Any]:
         """``name`` on ``host``, on a new port (nova makes it with admin rights; ``admin``
-        False: the project's own, with ``port_body``'s attributes such as security_groups)."""
+        False: the project's own, with ``port_body``'s attributes such as security_groups);
+        ``paused``: created paused, as nova-compute does while it waits for the port."""
         body: dict[str, Any] = {"network_id": net_id, "device_id": name, "binding:host_id": host}
         if ip:
             body["fixed_ips"] = [{"ip_address": ip}]
@@ -70,7 +72,7 @@ class Guests:
         vif = {k: port[k] for k in ("network_id", "mac_address", "fixed_ips")} | {
             "port_id": port["id"]
         }
-        self.by_host[host].spawn({"uuid": name, "display_name": name}, [vif])
+        self.by_host[host].spawn({"uuid": name, "display_name": name}, [vif], paused=paused)
         self.where[name] = host
         self.cloud.wait_port(port["id"], "ACTIVE")
         return port

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from labcloud.netns import links
+from labcloud.netns import links, procs
 from tests.integration.network.harness import NeutronCloud, wait_until
 from tests.system.conftest import Guests, ip_of
 
@@ -47,6 +47,20 @@ def test_dhcp_leases_are_the_ipam_reservations_and_instances_ping(
             f"vxlan-{neutron.service.manager.segment(net_id)['segmentation_id']}",
         ]
     )
+
+
+def test_a_paused_guest_is_plugged_but_asks_dhcp_only_once_it_boots(
+    neutron: NeutronCloud, guests: Guests
+) -> None:
+    """nova-compute's wait for network-vif-plugged: the L2 agent plugs the paused guest's
+    tap (its port goes ACTIVE), and nothing runs in the guest until it boots."""
+    net_id, _ = neutron.network("10.44.0.0/24")
+    port = guests.boot("vm1", "compute1", net_id, paused=True)  # returns once ACTIVE
+    assert procs.pids_in(guests.ns("vm1")) == []  # no DHCP client, no web page
+    assert guests.address("vm1") is None
+    guests.by_host["compute1"].boot({"uuid": "vm1"})
+    wait_until(lambda: guests.address("vm1") == ip_of(port), timeout=20, every=0.1)
+    assert procs.pids_in(guests.ns("vm1"))  # udhcpc and httpd run now
 
 
 def test_two_projects_with_the_same_cidr_do_not_meet(neutron: NeutronCloud, guests: Guests) -> None:

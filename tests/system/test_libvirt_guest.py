@@ -112,6 +112,8 @@ def harness(libvirtd: None, tiny: Any, tmp_path: Path) -> Iterator[Harness]:
 # the driver contract, on real guests
 test_spawn_runs_and_is_listed = contract.test_spawn_runs_and_is_listed
 test_power_states_through_a_life = contract.test_power_states_through_a_life
+test_spawn_paused_then_unpause = contract.test_spawn_paused_then_unpause
+test_a_paused_instance_is_destroyed_whole = contract.test_a_paused_instance_is_destroyed_whole
 test_destroy_leaves_nothing_and_repeats = contract.test_destroy_leaves_nothing_and_repeats
 test_a_failed_spawn_leaves_nothing = contract.test_a_failed_spawn_leaves_nothing_and_can_be_retried
 test_resize_then_confirm = contract.test_resize_then_confirm

@@ -50,10 +50,17 @@ class ComputeDriver(Protocol):
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
         download: Download | None = None,
+        paused: bool = False,
     ) -> None:
         """Create and start the instance; raise a LabCloudError when it cannot.
         ``download``: image id -> its data from glance, with the requesting user's token
-        (nova-compute fetches an image it has not cached, as nova's image backend does)."""
+        (nova-compute fetches an image it has not cached, as nova's image backend does);
+        ``paused``: create it with its NICs but let no guest code run (PAUSED) until
+        ``unpause``, as nova's libvirt driver does while it waits for network-vif-plugged."""
+
+    def unpause(self, instance: dict[str, Any]) -> None:
+        """Let a paused instance run (RUNNING); nothing happens if it is not paused, and
+        InstanceNotOnHypervisor when it is not here."""
 
     def destroy(self, instance: dict[str, Any]) -> None:
         """Stop and remove the instance; nothing happens if it is not there."""

@@ -64,6 +64,7 @@ class FakeDriver:
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
         download: Download | None = None,
+        paused: bool = False,
     ) -> None:
         if self.spawn_delay:
             threading.Event().wait(self.spawn_delay)  # a deliberate, visible delay
@@ -72,9 +73,20 @@ class FakeDriver:
                 raise VirtDriverError(reason=self._failures.pop(0))
             if instance["uuid"] in self._domains:
                 raise InstanceExists(uuid=instance["uuid"])
+            self._domains[instance["uuid"]] = PowerState.PAUSED if paused else PowerState.RUNNING
+        if self.guests is not None:
+            self.guests.spawn(instance, network_info, paused=paused)
+
+    def unpause(self, instance: dict[str, Any]) -> None:
+        with self._lock:
+            state = self._domains.get(instance["uuid"])
+            if state is None:
+                raise InstanceNotOnHypervisor(uuid=instance["uuid"])
+            if state is not PowerState.PAUSED:
+                return
             self._domains[instance["uuid"]] = PowerState.RUNNING
         if self.guests is not None:
-            self.guests.spawn(instance, network_info)
+            self.guests.boot(instance)
 
     def destroy(self, instance: dict[str, Any]) -> None:
         with self._lock:

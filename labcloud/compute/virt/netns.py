@@ -3,11 +3,12 @@
 Each instance is namespace ``lc-<tag>-i-<uuid>``; each of its ports a veth whose
 ``tap<port id[:11]>`` end is on the host (the host's namespace, as libvirt leaves a tap for
 the L2 agent to plug) and whose other end is the guest's ``eth<n>``, with the port's MAC.
-The guest then does what a cirros image does at boot: asks DHCP for its address (busybox
-``udhcpc``) where its network has a DHCP server, or takes the address injected into it
-(the seed's Flat mode); and it serves a one-line web page on port 80 (busybox ``httpd``).
-The kernel answers ping. ``destroy`` stops its processes and deletes the namespace, which
-takes its veths, and so its taps, along.
+When it boots (at once, or on ``boot`` if it was created paused: nova-compute waits for
+network-vif-plugged first), the guest does what a cirros image does: asks DHCP for its
+address (busybox ``udhcpc``) where its network has a DHCP server, or takes the address
+injected into it (the seed's Flat mode); and it serves a one-line web page on port 80
+(busybox ``httpd``). The kernel answers ping. ``destroy`` stops its processes and deletes
+the namespace, which takes its veths, and so its taps, along.
 """
 
 from __future__ import annotations
@@ -41,20 +42,24 @@ class NamespaceGuests:
         self.host = host
         self.dir = state_dir or Path("/run/labcloud") / f"guests-{tag}"
         self._procs: dict[str, list[subprocess.Popen[bytes]]] = {}
+        self._paused: dict[str, list[dict[str, Any]]] = {}  # uuid -> ports, until it boots
         self._lock = threading.Lock()
 
     def ns(self, uuid: str) -> str:
         return self.fabric.ns(f"i-{uuid}")
 
-    def spawn(self, instance: dict[str, Any], network_info: list[dict[str, Any]]) -> None:
-        """Make the guest's namespace, plug its ports, start its DHCP client and web page."""
+    def spawn(
+        self, instance: dict[str, Any], network_info: list[dict[str, Any]], paused: bool = False
+    ) -> None:
+        """Make the guest's namespace and plug its ports; then boot it, unless ``paused``:
+        a paused guest has its taps (for the L2 agent to plug) and runs nothing until
+        ``boot``, as a paused domain's vCPUs run no code."""
         uuid = instance["uuid"]
         ns, host_ns = self.ns(uuid), self.fabric.host(self.host)
         links.ensure_namespace(ns)
         home = self.dir / uuid
         home.mkdir(parents=True, exist_ok=True)
         (home / "index.html").write_text(f"{instance.get('display_name') or uuid}\n")
-        started = [procs.start(ns, ["busybox", "httpd", "-f", "-p", "80", "-h", str(home)])]
         for n, vif in enumerate(network_info):
             eth = f"eth{n}"
             with links.iproute(host_ns) as ipr:
@@ -62,10 +67,26 @@ class NamespaceGuests:
                 links.set_up(ipr, links.tap_name(vif["port_id"]))
             with links.iproute(ns) as ipr:
                 links.set_up(ipr, eth, mac=vif["mac_address"])
+        with self._lock:
+            self._paused[uuid] = network_info
+        if not paused:
+            self.boot(instance)
+
+    def boot(self, instance: dict[str, Any]) -> None:
+        """What the guest does once it runs: its web page, and on each port a DHCP client
+        or the injected address. Only once: a guest that is not paused is left alone."""
+        uuid = instance["uuid"]
+        with self._lock:
+            network_info = self._paused.pop(uuid, None)
+        if network_info is None:
+            return
+        ns, home = self.ns(uuid), self.dir / uuid
+        started = [procs.start(ns, ["busybox", "httpd", "-f", "-p", "80", "-h", str(home)])]
+        for n, vif in enumerate(network_info):
             if self.has_dhcp(vif["network_id"]):
-                started.append(self._dhcp_client(ns, eth, home))
+                started.append(self._dhcp_client(ns, f"eth{n}", home))
             else:
-                self._inject(ns, eth, vif)
+                self._inject(ns, f"eth{n}", vif)
         with self._lock:
             self._procs[uuid] = started
 
@@ -77,8 +98,9 @@ class NamespaceGuests:
         script = home / "udhcpc.sh"
         script.write_text(UDHCPC_SCRIPT.replace("$LEASE_FILE", str(home / f"{eth}.lease")))
         script.chmod(0o755)
-        # -t 20 -T 1: DISCOVER every second (the tap may not be in its bridge yet); -f: it
-        # stays in the foreground, to renew the lease as a guest's client does
+        # -t 20 -T 1: DISCOVER every second (a guest nova did not wait for may boot before
+        # its tap is in the bridge); -f: it stays in the foreground, to renew the lease as a
+        # guest's client does
         argv = ["busybox", "udhcpc", "-f", "-i", eth, "-t", "20", "-T", "1", "-s", str(script)]
         return procs.start(ns, argv, log=home / f"{eth}.dhcp.log")
 
@@ -103,6 +125,7 @@ class NamespaceGuests:
         uuid = instance["uuid"]
         with self._lock:
             started = self._procs.pop(uuid, [])
+            self._paused.pop(uuid, None)
         for proc in started:
             procs.stop(proc)
         ns = self.ns(uuid)

@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from labcloud.cloud import LabCloud
+from labcloud.compute.states import PowerState
+from labcloud.compute.virt.driver import ComputeDriver
 from labcloud.config import Settings
 from labcloud.spec import CloudSpec, HostSpec
 from labcloud.trace.events import ExternalEvent, HttpEvent
@@ -47,6 +49,30 @@ class Nova:
 
     def server(self, uuid: str) -> dict[str, Any]:
         return dict(self.http.get(f"/v2.1/servers/{uuid}").json()["server"])
+
+
+class Spy:
+    """What nova-compute asks of a host's driver: ``spawned`` set once a spawn returned."""
+
+    def __init__(self, driver: ComputeDriver) -> None:
+        self.driver, self.calls = driver, list[tuple[str, Any]]()
+        self.spawned = threading.Event()
+        spawn, unpause = driver.spawn, driver.unpause
+
+        def spying_spawn(*args: Any, **kwargs: Any) -> None:
+            spawn(*args, **kwargs)
+            self.calls.append(("spawn", kwargs.get("paused", False)))
+            self.spawned.set()
+
+        def spying_unpause(instance: dict[str, Any]) -> None:
+            self.calls.append(("unpause", self.state(instance["uuid"])))
+            unpause(instance)
+
+        driver.spawn = spying_spawn  # type: ignore[method-assign]
+        driver.unpause = spying_unpause  # type: ignore[method-assign]
+
+    def state(self, uuid: str) -> PowerState:
+        return self.driver.get_info({"uuid": uuid}).state
 
 
 @pytest.fixture
@@ -167,12 +193,62 @@ def test_the_boot_waits_for_neutrons_network_vif_plugged(cloud: LabCloud, demo: 
     flow.close()
 
 
+def test_the_guest_is_paused_until_network_vif_plugged() -> None:
+    """As nova's libvirt driver: the guest is created paused while nova-compute waits, and
+    runs once neutron's event came (posted here as neutron would, with no L2 agent)."""
+    # a wait shorter than the default 300 s, so that a failing test does not wait it out
+    with LabCloud(
+        CloudSpec.demo(hosts=1), Settings(vif_plugging_timeout=30), bcrypt_rounds=4
+    ) as cloud:
+        cloud.network.stop_l2_agent("compute1")
+        spy = Spy(cloud.compute_driver("compute1"))
+        demo = Nova(cloud, cloud.login("demo"))
+        assert cloud.network.nova is not None
+        service = Nova(cloud, cloud.network.nova.nova.token.get())
+        try:
+            server = demo.boot("vm1")
+            assert spy.spawned.wait(30)
+            assert spy.state(server) is PowerState.PAUSED
+            assert demo.server(server)["status"] == "BUILD"
+            assert spy.calls == [("spawn", True)]  # not let run before the event
+            ports = httpx.get(
+                cloud.urls["network"] + "/v2.0/ports",
+                params={"device_id": server},
+                headers=demo.http.headers,
+            ).json()["ports"]
+            assert service.events(plugged(server, ports[0]["id"])).status_code == 200
+            cloud.wait_for(server)
+            assert spy.calls == [("spawn", True), ("unpause", PowerState.PAUSED)]
+            assert spy.state(server) is PowerState.RUNNING
+            assert demo.server(server)["OS-EXT-STS:power_state"] == PowerState.RUNNING
+        finally:
+            demo.http.close()
+            service.http.close()
+
+
+def test_a_guest_nothing_is_waited_for_starts_at_once() -> None:
+    """vif_plugging_timeout 0: nova-compute does not wait, the guest is not paused."""
+    with LabCloud(
+        CloudSpec.demo(hosts=1), Settings(vif_plugging_timeout=0), bcrypt_rounds=4
+    ) as cloud:
+        spy = Spy(cloud.compute_driver("compute1"))
+        nova = Nova(cloud, cloud.login("demo"))
+        try:
+            server = nova.boot("vm1")
+            cloud.wait_for(server)
+        finally:
+            nova.http.close()
+        assert spy.calls == [("spawn", False)]
+        assert spy.state(server) is PowerState.RUNNING
+
+
 @pytest.mark.parametrize("fatal", [True, False])
 def test_a_port_that_never_comes_up(fatal: bool) -> None:
     """No L2 agent on the host: the port stays DOWN, neutron never says plugged."""
     settings = Settings(vif_plugging_timeout=0.5, vif_plugging_is_fatal=fatal)
     with LabCloud(CloudSpec.demo(hosts=1), settings, bcrypt_rounds=4) as cloud:
         cloud.network.stop_l2_agent("compute1")
+        spy = Spy(cloud.compute_driver("compute1"))
         nova = Nova(cloud, cloud.login("demo"))
         try:
             flow = FlowRecorder(cloud.bus)
@@ -192,8 +268,11 @@ def test_a_port_that_never_comes_up(fatal: bool) -> None:
                 "not rescheduling."
             )
             assert shown["status"] == "ERROR"
+            assert spy.calls == [("spawn", True)]  # never let run: its paused guest is gone
+            assert spy.driver.list_instances() == []
         else:
             assert shown["status"] == "ACTIVE"
+            assert spy.calls == [("spawn", True), ("unpause", PowerState.PAUSED)]
 
 
 def test_a_port_deleted_under_a_server_leaves_its_addresses(cloud: LabCloud, demo: Nova) -> None:

@@ -130,6 +130,29 @@ def test_spawn_runs_and_is_listed(harness: Harness) -> None:
     d.destroy(vm)
 
 
+def test_spawn_paused_then_unpause(harness: Harness) -> None:
+    """What nova-compute does while it waits for network-vif-plugged: the instance is there
+    (its NICs too), PAUSED, until it is let run."""
+    d, vm = harness.driver, harness.instance()
+    d.spawn(vm, harness.image, [{"mac_address": "fa:16:3e:00:00:01"}], {}, paused=True)
+    assert d.get_info(vm).state is PowerState.PAUSED
+    assert vm["uuid"] in d.list_instances()
+    d.unpause(vm)
+    assert d.get_info(vm).state is PowerState.RUNNING
+    d.unpause(vm)  # not paused: nothing happens
+    assert d.get_info(vm).state is PowerState.RUNNING
+    d.destroy(vm)
+
+
+def test_a_paused_instance_is_destroyed_whole(harness: Harness) -> None:
+    """A build whose ports never came up destroys its paused guest."""
+    d, vm = harness.driver, harness.instance()
+    d.spawn(vm, harness.image, [{"mac_address": "fa:16:3e:00:00:01"}], {}, paused=True)
+    d.destroy(vm)
+    assert harness.leftovers(vm["uuid"]) == []
+    assert vm["uuid"] not in d.list_instances()
+
+
 def test_power_states_through_a_life(harness: Harness) -> None:
     d, vm = harness.driver, harness.instance()
     d.spawn(vm, harness.image, [], {})
@@ -159,7 +182,7 @@ def test_destroy_leaves_nothing_and_repeats(harness: Harness) -> None:
 
 def test_an_instance_not_here(harness: Harness) -> None:
     d, vm = harness.driver, harness.instance()
-    for call in (d.get_info, d.power_off, d.power_on, d.get_console_output):
+    for call in (d.get_info, d.power_off, d.power_on, d.unpause, d.get_console_output):
         with pytest.raises(InstanceNotOnHypervisor):
             call(vm)
     d.destroy(vm)  # nothing to do, and no error

@@ -110,6 +110,7 @@ class LibvirtDriver:
         network_info: list[dict[str, Any]],
         block_device_info: dict[str, Any],
         download: Download | None = None,
+        paused: bool = False,
     ) -> None:
         if self.virt_type is None:
             self.init_host()
@@ -124,7 +125,7 @@ class LibvirtDriver:
                 disks.target(bdm["device"]): bdm["connection_info"]["data"]["device_path"]
                 for bdm in block_device_info.get("block_device_mapping", [])
             }
-            self._start(self.domains.define(replace(spec, volumes=volumes)), spec)
+            self._start(self.domains.define(replace(spec, volumes=volumes)), spec, paused)
         except VirtDriverError:
             self.destroy(instance)  # a failed build leaves nothing: it may go to another host
             raise
@@ -135,16 +136,25 @@ class LibvirtDriver:
     def _exists(self, uuid: str) -> bool:
         return self.domains.find(uuid, any_host=True) is not None or self.domains.dir(uuid).exists()
 
-    def _start(self, domain: libvirt.virDomain, spec: guest.GuestSpec | str) -> None:
+    def _start(
+        self, domain: libvirt.virDomain, spec: guest.GuestSpec | str, paused: bool = False
+    ) -> None:
         """Start the domain and plug its taps into the datapath (a tap is made anew by
-        libvirt on every start). ``spec``: the guest's, or its uuid to read it."""
+        libvirt on every start). ``spec``: the guest's, or its uuid to read it; ``paused``:
+        QEMU is up with the NICs, its vCPUs stopped (nova's VIR_DOMAIN_START_PAUSED)."""
         if self.plugger is None:
-            call(domain.create)
+            _create(domain, paused)
             return
         taps = (self.domains.spec(spec) if isinstance(spec, str) else spec).taps
         self.plugger.before_start(taps)
-        call(domain.create)
+        _create(domain, paused)
         self.plugger.after_start(taps)
+
+    def unpause(self, instance: dict[str, Any]) -> None:
+        """Let its vCPUs run (virDomainResume, nova's ``guest.resume()``)."""
+        domain = self.domains.get(instance["uuid"])
+        if call(domain.state)[0] == libvirt.VIR_DOMAIN_PAUSED:
+            call(domain.resume)
 
     def _spec(
         self,
@@ -307,3 +317,17 @@ class LibvirtDriver:
             if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
                 raise VirtDriverError(reason=str(exc)) from exc
         self.domains.define(replace(spec, volumes=volumes))  # the next boot's configuration
+
+
+def _create(domain: libvirt.virDomain, paused: bool) -> None:
+    if not paused:
+        call(domain.create)
+        return
+    try:
+        domain.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() != libvirt.VIR_ERR_INVALID_ARG:
+            raise VirtDriverError(reason=str(exc)) from exc
+        # libvirt's test driver refuses the flag: started, then paused before anything reads it
+        call(domain.create)
+        call(domain.suspend)
