@@ -74,8 +74,7 @@ class ComputeManager:
         self.console = ConsoleWatch(driver, bus, host)  # labcloud's, not nova's (console.py)
         self.instance_events = InstanceEvents(bus, host)
         self.vif_plugging = (vif_plugging_timeout, vif_plugging_is_fatal)
-        self.max_concurrent_builds = MAX_CONCURRENT_BUILDS
-        self._builds: ThreadPoolExecutor | None = None  # made by init_host
+        self._builds = self._build_pool()  # its threads start with the first build
         self.builder = InstanceBuilder(self)  # steps 19-28 (build.py)
         self.resizer = Resizer(host, driver, conductor, compute, neutron, self.resources)
 
@@ -84,10 +83,6 @@ class ComputeManager:
         work is gone with the process), so they end in ERROR, as nova's ``_init_instance``
         does; then the host reports its usage, which also says it is up."""
         self.driver.init_host()
-        if self._builds is None:
-            self._builds = ThreadPoolExecutor(
-                self.max_concurrent_builds, thread_name_prefix=f"nova-compute-build-{self.host}"
-            )
         ctxt = get_admin_context()
         for instance in self.conductor.instance_get_all_by_host(ctxt, self.host):
             if instance["vm_state"] == VmState.BUILDING:
@@ -104,10 +99,14 @@ class ComputeManager:
     def cleanup_host(self) -> None:
         """At stop (nova's ``cleanup_host``): the builds under way finish, the console
         watches end; guests keep running."""
-        builds, self._builds = self._builds, None
-        if builds is not None:
-            builds.shutdown(wait=True)
+        builds, self._builds = self._builds, self._build_pool()  # for a start after this
+        builds.shutdown(wait=True)
         self.console.stop()
+
+    def _build_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(
+            MAX_CONCURRENT_BUILDS, thread_name_prefix=f"nova-compute-build-{self.host}"
+        )
 
     def report_state(self) -> None:
         """The periodic report (nova's ``report_interval``): usage, and a sign of life."""
@@ -148,11 +147,7 @@ class ComputeManager:
         # as nova's spawn_n under max_concurrent_builds: the build runs in a pool of its
         # own and this RPC worker is free at once, so the network-vif-plugged events the
         # builds wait for are never queued behind them
-        builds = self._builds
-        if builds is None:  # not started (or stopping): build here, as before
-            self._do_build_and_run_instance(ctxt, instance, request_spec, attempt)
-            return
-        builds.submit(
+        self._builds.submit(
             self._do_build_and_run_instance, ctxt, instance, request_spec, attempt
         ).add_done_callback(self._build_done)
 
