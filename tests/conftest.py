@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -189,7 +190,13 @@ def no_thread_outlives_its_test() -> Iterator[None]:
         if t.is_alive():
             left.append(t.name)
     if left:
-        pytest.fail(f"threads still running after the test: {sorted(left)}", pytrace=False)
+        frames = sys._current_frames()
+        where = "\n".join(
+            f"--- {t.name}:\n{''.join(traceback.format_stack(frames[t.ident]))}"
+            for t in threading.enumerate()
+            if t.name in left and t.ident in frames
+        )
+        pytest.fail(f"threads still running after the test: {sorted(left)}\n{where}", pytrace=False)
 
 
 class Keystone:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
+import sys
 import threading
+import traceback
 from typing import Any
 
 import uvicorn
@@ -24,6 +27,8 @@ DATE_REFRESH = 1.0  # seconds: the Date header's resolution
 # cloud had the server close a connection as a client sent a request on it (the request
 # failed with "connection reset by peer", and its build stayed in BUILD).
 KEEP_ALIVE = 60
+LOG = logging.getLogger(__name__)
+CLOSE_POLL = 0.05  # seconds between looks for connections to close while stopping
 
 
 class ApiServer:
@@ -77,7 +82,7 @@ class ApiServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._exit.wait(), DATE_REFRESH)
             await server.on_tick(0)
-        await server.shutdown(sockets=[self._sock])
+        await _shut_down(server, self._sock)
 
     def start(self, app: Any = None, timeout: float = 10.0) -> ApiServer:
         self.app = app if app is not None else self.app
@@ -106,8 +111,42 @@ class ApiServer:
     def join(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
             self._thread.join(timeout=timeout)
+        if self._thread.is_alive():  # a request still in flight: say where it waits
+            LOG.warning(
+                "%s still answers a request %.0f s after it was asked to stop:\n%s",
+                self.name,
+                timeout,
+                _worker_stacks(),
+            )
         self._sock.close()
 
     def stop(self) -> None:
         self.request_stop()
         self.join()
+
+
+async def _shut_down(server: uvicorn.Server, sock: socket.socket) -> None:
+    """uvicorn's graceful shutdown, and every connection told to close as soon as it is
+    idle, also one that joins meanwhile. uvicorn asks only the connections it has when it
+    starts; asyncio makes the protocol of a connection it accepted just before that a few
+    loop turns later, so such a connection served its request as if nothing were stopping,
+    then stayed open for its client's next one (KEEP_ALIVE, a minute), and the server with
+    it (seen on a busy machine: neutron-server still up 15 s after a cloud stopped)."""
+    stopping = asyncio.ensure_future(server.shutdown(sockets=[sock]))
+    told: set[Any] = set()  # uvicorn tells them too: telling twice is harmless
+    while not stopping.done():
+        for connection in set(server.server_state.connections) - told:
+            connection.shutdown()  # idle: closed now; busy: closed after its response
+            told.add(connection)
+        await asyncio.wait({stopping}, timeout=CLOSE_POLL)
+    stopping.result()
+
+
+def _worker_stacks() -> str:
+    """Where the threads that run request handlers (AnyIO's workers) are, right now."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"{names.get(ident)}:\n{''.join(traceback.format_stack(frame))}"
+        for ident, frame in sys._current_frames().items()
+        if names.get(ident) == "AnyIO worker thread"
+    )
