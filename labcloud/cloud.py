@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from labcloud.binaries import content
 from labcloud.booting import Boot
 from labcloud.compute.service import ComputeService
 from labcloud.compute.virt.driver import ComputeDriver
@@ -151,7 +152,7 @@ class LabCloud:
             bcrypt_rounds=self._bcrypt_rounds,
         )
         self._services.append(self.identity)
-        self._passwords = self.identity.load(self.spec)
+        self._passwords = content.load_accounts(self.identity.manager, self.spec)
         self._service_passwords = self.identity.add_service_users(SERVICE_USERS.values())
         for kind, (name, _, path) in SERVICES.items():
             self.identity.manager.register_endpoint(
@@ -170,7 +171,7 @@ class LabCloud:
             nova=self._nova_notifier(),
         )
         self._services.append(self.network)
-        self.network.load(self.spec, projects)
+        content.load_networks(self.network.manager, self.spec, projects)
         self.network.start([h.name for h in self.spec.hosts])
         self._serve("network", self.network.create_app())
 
@@ -180,7 +181,7 @@ class LabCloud:
             data_dir=self.state_dir / "images",
         )
         self._services.append(self.image)
-        self.image.load(self.spec, projects["admin"])
+        content.load_images(self.image.manager, self.spec, projects["admin"])
         self._serve("image", self.image.create_app())
 
         self.volume = VolumeService(

@@ -203,12 +203,13 @@ class Keystone:
     """A running identity service (demo spec) for other services' tests."""
 
     def __init__(self) -> None:
+        from labcloud.binaries.content import load_accounts
         from labcloud.identity.service import IdentityService
         from labcloud.rest.server import ApiServer
         from labcloud.spec import CloudSpec
 
         self.service = IdentityService("sqlite://", bcrypt_rounds=4)
-        self.service.load(CloudSpec.demo())
+        load_accounts(self.service.manager, CloudSpec.demo())
         self.server = ApiServer(self.service.create_app(), name="keystone").start()
         self.url = self.server.url
         self.manager = self.service.manager

@@ -14,17 +14,15 @@ import contextlib
 import json
 from pathlib import Path
 
-from sqlalchemy import select
-
+from labcloud.binaries import content
 from labcloud.binaries.identity import image_dir
 from labcloud.compute.models import Base as NovaBase
-from labcloud.compute.models import Flavor
 from labcloud.conf.options import PROJECTS, ServiceConf, load
 from labcloud.db import Database
 from labcloud.exceptions import Conflict
 from labcloud.identity.api import SERVICE_PROJECT, SERVICE_ROLE
 from labcloud.identity.models import Project
-from labcloud.identity.service import IdentityService, spec_passwords
+from labcloud.identity.service import IdentityService
 from labcloud.image.service import ImageService
 from labcloud.network.service import NetworkService
 from labcloud.private import read_json, write_private
@@ -53,7 +51,7 @@ def user_passwords(config: str | Path, spec: CloudSpec) -> dict[str, str]:
     """Each spec user's password, made once for this cloud and kept in credentials_file."""
     path = credentials_file(config)
     known = read_json(path)
-    passwords = spec_passwords(spec, {k: str(v) for k, v in known.items()})
+    passwords = content.spec_passwords(spec, {k: str(v) for k, v in known.items()})
     if passwords != known:
         write_private(path, json.dumps(passwords, indent=2))
     return passwords
@@ -70,7 +68,7 @@ def bootstrap(config: str | Path, spec: CloudSpec) -> bool:
         manager = keystone.manager
         if any(p["name"] == SERVICE_PROJECT for p in manager.names(Project)):
             return False
-        keystone.load(spec, user_passwords(config, spec))
+        content.load_accounts(manager, spec, user_passwords(config, spec))
         manager.create_role(SERVICE_ROLE)
         with contextlib.suppress(Conflict):
             manager.create_project(SERVICE_PROJECT, "the services' own users")
@@ -96,28 +94,16 @@ def _load_content(confs: dict[str, ServiceConf], spec: CloudSpec, ids: dict[str,
         confs["glance"].database_url, validator=_NoTokens(), data_dir=image_dir(confs["glance"])
     )
     try:
-        glance.load(spec, ids["admin"])
+        content.load_images(glance.manager, spec, ids["admin"])
     finally:
         glance.stop()
     neutron = NetworkService(confs["neutron"].database_url, validator=_NoTokens())
     try:
-        neutron.load(spec, ids)
+        content.load_networks(neutron.manager, spec, ids)
     finally:
         neutron.stop()
     nova = Database(confs["nova"].database_url, NovaBase.metadata)
     try:
-        with nova.session() as s:
-            known = set(s.scalars(select(Flavor.id)))
-            for f in spec.flavors:
-                if f.id not in known:
-                    s.add(
-                        Flavor(
-                            id=f.id,
-                            name=f.name,
-                            vcpus=f.vcpus,
-                            memory_mb=f.ram_mb,
-                            root_gb=f.disk_gb,
-                        )
-                    )
+        content.load_flavors(nova, spec)
     finally:
         nova.dispose()

@@ -1,4 +1,4 @@
-"""The identity service as the cloud runs it: its manager, its app, and the spec's accounts."""
+"""The identity service as the cloud runs it: its manager, its app, and the services' users."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from fastapi import FastAPI
 from labcloud.exceptions import Conflict
 from labcloud.identity.api import NOVA_USER, SERVICE_PROJECT, SERVICE_ROLE, create_identity_app
 from labcloud.identity.manager import BCRYPT_ROUNDS, IdentityManager
-from labcloud.spec import CloudSpec
 from labcloud.trace.bus import TraceBus
 
-ROLES = ("admin", "member", "reader")
 # each project's own user, as DevStack creates them: services validate tokens with theirs
 SERVICE_USERS = {
     "compute": NOVA_USER,
@@ -28,13 +26,6 @@ SERVICE_USERS = {
 def new_password() -> str:
     """A password made for one cloud: 24 random bytes, URL-safe (32 characters)."""
     return secrets.token_urlsafe(24)
-
-
-def spec_passwords(spec: CloudSpec, known: dict[str, str] | None = None) -> dict[str, str]:
-    """Each spec user's password: the spec's own, else ``known``'s (kept from an earlier
-    run), else a new one."""
-    known = known or {}
-    return {u.name: u.password or known.get(u.name) or new_password() for u in spec.users}
 
 
 class IdentityService:
@@ -60,26 +51,6 @@ class IdentityService:
 
     def create_app(self) -> FastAPI:
         return create_identity_app(self.manager, self.bus)
-
-    def load(self, spec: CloudSpec, passwords: dict[str, str] | None = None) -> dict[str, str]:
-        """Create the spec's projects, roles, users and their role assignments; returns each
-        user's password (``passwords``, from spec_passwords, or new ones).
-
-        As in DevStack, a user with the ``admin`` role holds it on every project too.
-        """
-        passwords = passwords or spec_passwords(spec)
-        for role in ROLES:
-            self.manager.create_role(role)
-        for project in spec.projects:
-            self.manager.create_project(project)
-        for user in spec.users:
-            self.manager.create_user(user.name, passwords[user.name], user.project)
-            for role in user.roles:
-                self.manager.assign_role(user.name, user.project, role)
-            if "admin" in user.roles:
-                for project in spec.projects:
-                    self.manager.assign_role(user.name, project, "admin")
-        return passwords
 
     def add_service_users(self, names: Iterable[str]) -> dict[str, str]:
         """Create each service's user, with the ``service`` role on the ``service`` project

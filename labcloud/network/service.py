@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from labcloud.context import RequestContext
 from labcloud.messaging import RPCServer, Target, Transport
 from labcloud.netns import links
 from labcloud.netns.fabric import Fabric
@@ -45,7 +44,6 @@ from labcloud.network.ports import PortManager
 from labcloud.network.routers import L3Notifier
 from labcloud.network.rpcapi import EXCHANGE, L3_PLUGIN, PLUGIN, REPORTS
 from labcloud.rest.auth import TokenValidator
-from labcloud.spec import CloudSpec
 
 NETWORK_HOST = "controller"  # where the DHCP agent runs (devstack's all-in-one host)
 DATAPATHS = ("noop", "linuxbridge")
@@ -132,19 +130,6 @@ class NetworkService:
         return create_network_app(
             self.manager, self.validator, self.ports, self.agents_db, self.l3_notifier
         )
-
-    def load(self, spec: CloudSpec, project_ids: dict[str, str]) -> None:
-        """Create the spec's networks, each with one subnet, owned by their projects."""
-        admin = RequestContext(is_admin=True, roles=("admin",))
-        for net in spec.networks:
-            made = self.manager.create_network(
-                admin,
-                {"name": net.name, "shared": net.shared, "project_id": project_ids[net.project]},
-            )
-            subnet = {"network_id": made["id"], "cidr": net.cidr, "name": f"{net.name}-subnet"}
-            if net.gateway_ip:
-                subnet["gateway_ip"] = net.gateway_ip
-            self.manager.create_subnet(admin, subnet)
 
     # -- neutron-server's RPC and the agents ----------------------------------------------------
     def start(self, hosts: list[str]) -> None:

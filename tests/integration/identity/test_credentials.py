@@ -9,6 +9,7 @@ import bcrypt
 import httpx
 import pytest
 
+from labcloud.binaries.content import load_accounts
 from labcloud.cloud import LabCloud
 from labcloud.config import Settings
 from labcloud.identity.manager import IdentityManager
@@ -22,7 +23,7 @@ def test_each_load_makes_new_passwords_that_log_in() -> None:
     for _ in range(2):
         service = IdentityService("sqlite://", bcrypt_rounds=4)
         try:
-            passwords = service.load(CloudSpec.demo())
+            passwords = load_accounts(service.manager, CloudSpec.demo())
             assert set(passwords) == {"admin", "demo"}
             assert service.manager.authenticate("demo", passwords["demo"], "demo").user_name
             made.append(passwords)
@@ -36,7 +37,7 @@ def test_a_password_the_spec_gives_is_kept() -> None:
     spec = CloudSpec.demo().but(users=(UserSpec("ann", "chosen", "demo"),))
     service = IdentityService("sqlite://", bcrypt_rounds=4)
     try:
-        assert service.load(spec) == {"ann": "chosen"}
+        assert load_accounts(service.manager, spec) == {"ann": "chosen"}
     finally:
         service.stop()
 

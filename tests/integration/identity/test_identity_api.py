@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from labcloud.binaries.content import load_accounts
 from labcloud.identity import tokens as manager
 from labcloud.identity.service import IdentityService
 from labcloud.rest.server import ApiServer
@@ -34,7 +35,7 @@ PASSWORDS = {"admin": "admin-secret", "demo": "demo-secret"}
 
 def make_identity(expiry: int = 3600) -> tuple[IdentityService, ApiServer]:
     service = IdentityService("sqlite://", token_expiry=expiry, bcrypt_rounds=4)
-    service.load(CloudSpec.demo(), PASSWORDS)
+    load_accounts(service.manager, CloudSpec.demo(), PASSWORDS)
     server = ApiServer(service.create_app(), name="keystone").start()
     service.manager.register_endpoint("identity", "keystone", server.url + "/v3", "RegionOne")
     service.manager.register_endpoint("compute", "nova", "http://127.0.0.1:1/v2.1", "RegionOne")

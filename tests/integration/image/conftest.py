@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from labcloud.binaries.content import load_images
 from labcloud.image.service import ImageService
 from labcloud.rest.server import ApiServer
 from labcloud.spec import CloudSpec
@@ -25,7 +26,7 @@ class Glance:
             validator=keystone.validator(),  # type: ignore[arg-type]
             data_dir=data,
         )
-        self.service.load(CloudSpec.demo(), keystone.project_id("admin"))
+        load_images(self.service.manager, CloudSpec.demo(), keystone.project_id("admin"))
         self.server = ApiServer(self.service.create_app(), name="glance").start()
         self.url = self.server.url + "/v2"
         self.demo, self.admin = keystone.token("demo"), keystone.token("admin", "admin")
