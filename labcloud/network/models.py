@@ -141,6 +141,8 @@ class ProvisioningBlock(Base):
     labcloud on the port's id. A deleted port's blocks go with it."""
 
     __tablename__ = "provisioningblocks"
+    # a block being completed may have gone with its port meanwhile (ON DELETE CASCADE)
+    __mapper_args__ = {"confirm_deleted_rows": False}
     port_id: Mapped[str] = mapped_column(
         ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
     )

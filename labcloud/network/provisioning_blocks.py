@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
@@ -48,12 +48,19 @@ def add_provisioning_component(s: Session, port_id: str, entity: str) -> None:
 def remove_provisioning_component(s: Session, port_id: str, entity: str) -> bool:
     """Take the block away without completing it (it is no longer right); whether there
     was one."""
-    gone = s.execute(
-        delete(ProvisioningBlock).where(
-            ProvisioningBlock.port_id == port_id, ProvisioningBlock.entity == entity
-        )
+    return _remove(s, [port_id], entity) > 0
+
+
+def _remove(s: Session, port_ids: list[str], entity: str) -> int:
+    """Delete the entity's blocks of these ports, row by row (so the trace shows each
+    one go, as it shows each one written); how many there were."""
+    query = select(ProvisioningBlock).where(
+        ProvisioningBlock.port_id.in_(port_ids), ProvisioningBlock.entity == entity
     )
-    return bool(gone.rowcount)  # type: ignore[attr-defined]
+    found = list(s.scalars(query))
+    for block in found:
+        s.delete(block)
+    return len(found)
 
 
 def insert_l2_block(s: Session, port: Port) -> None:
@@ -99,11 +106,7 @@ def provisioning_complete(
     if not ids:
         return
     with db.session() as s:  # committed before the look below (neutron: not in a transaction)
-        s.execute(
-            delete(ProvisioningBlock).where(
-                ProvisioningBlock.port_id.in_(ids), ProvisioningBlock.entity == entity
-            )
-        )
+        _remove(s, ids, entity)
     with db.reader() as s:
         existing = set(s.scalars(select(Port.id).where(Port.id.in_(ids))))
         left = blocked(s, existing)
