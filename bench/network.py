@@ -136,14 +136,20 @@ def topology(n: int, quick: bool) -> None:
             def ready(item: tuple[str, str, str]) -> None:
                 name, host, ip = item
                 deadline = time.perf_counter() + 30
-                while guests[host].address(name) != ip:
+
+                def leased() -> float | None:
+                    """When the guest got its lease: it has the address, and its DHCP
+                    client's script has written the lease file (its last step)."""
+                    if guests[host].address(name) != ip:
+                        return None
+                    return guests[host].leased_at(name)
+
+                while (at := leased()) is None:
                     if time.perf_counter() > deadline:
                         raise TimeoutError(f"{name} got no lease")
                     time.sleep(0.02)  # polling a namespace: nothing sends an event
-                leased = guests[host].leased_at(name)
-                assert leased is not None, f"{name} has an address but no lease file"
-                leases[name] = leased - spawned[name]
-                from_boot[name] = leased - booted[name]
+                leases[name] = at - spawned[name]
+                from_boot[name] = at - booted[name]
                 while procs.run(qdhcp, ["ping", "-c", "1", "-W", "1", ip]).returncode != 0:
                     if time.perf_counter() > deadline:
                         raise TimeoutError(f"{name} does not answer ping")
