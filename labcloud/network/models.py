@@ -135,6 +135,20 @@ class SecurityGroupPortBinding(Base):
     )
 
 
+class ProvisioningBlock(Base):
+    """neutron's ``provisioningblocks``: who still has to provision a port before it may go
+    ACTIVE (provisioning_blocks.py). neutron keys it on the port's standard attribute id;
+    labcloud on the port's id. A deleted port's blocks go with it."""
+
+    __tablename__ = "provisioningblocks"
+    # a block being completed may have gone with its port meanwhile (ON DELETE CASCADE)
+    __mapper_args__ = {"confirm_deleted_rows": False}
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 class Router(Base):
     """A router; its interfaces and gateway are ports whose device_id is the router's id
     (device_owner ``network:router_interface`` / ``network:router_gateway``)."""

@@ -12,7 +12,8 @@ queued meanwhile leaves in one request (neutron's BatchNotifier). labcloud leave
 
 One code path serves every datapath: without agents a port is ACTIVE at once and its
 network-vif-plugged leaves then (nova, which saw it ACTIVE, does not wait for it); with
-agents it leaves when the L2 agent reports the port up.
+agents it leaves when the port's last provisioning block is gone (provisioning_blocks.py:
+its L2 agent has plugged it and the DHCP agent's dnsmasq knows it).
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 ML2 RpcCallbacks and the DHCP agent's DhcpRpcCallback, by neutron's method names) and on
 ``q-reports-plugin`` (report_state).
 
-A port goes DOWN → BUILD (an agent asked for its details to plug it) → ACTIVE (the agent
-plugged it and said ``update_device_list``, or ``update_device_up`` for one device); neutron
-then tells nova "network-vif-plugged" (nova.py), which the instance's build waits for.
+A port goes DOWN → BUILD (an agent asked for its details to plug it) → ACTIVE once every
+provisioning block is gone (provisioning_blocks.py): the L2 agent's, when it has plugged the
+port and said ``update_device_list`` (or ``update_device_up`` for one device), and the DHCP
+agent's, when its dnsmasq knows the port and it said ``dhcp_ready_on_ports``, whichever
+comes last. neutron then tells nova "network-vif-plugged" (nova.py), which the instance's
+build waits for.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from labcloud.context import RequestContext
-from labcloud.network import secgroups_rpc, views
+from labcloud.network import provisioning_blocks, secgroups_rpc, views
 from labcloud.network.agents_db import AgentsDb
 from labcloud.network.manager import NetworkManager
 from labcloud.network.models import Network, Port, Subnet
@@ -69,7 +72,8 @@ class RpcCallbacks:
         return found
 
     def update_device_up(self, ctxt: RequestContext, device: str, agent_id: str, host: str) -> None:
-        self.ports.set_status(device, "ACTIVE", host)
+        """The agent plugged the device: its port's L2 block is complete."""
+        self.ports.devices_up([device], host)
 
     def update_device_down(
         self, ctxt: RequestContext, device: str, agent_id: str, host: str
@@ -87,7 +91,7 @@ class RpcCallbacks:
     ) -> dict[str, list[str]]:
         """A round's devices up and down in one call (neutron's update_device_list);
         a device of no port is listed as failed."""
-        up = list(self.ports.set_statuses(devices_up, "ACTIVE", host))
+        up = self.ports.devices_up(devices_up, host)
         down = list(self.ports.set_statuses(devices_down, "DOWN"))
         return {
             "devices_up": up,
@@ -164,6 +168,13 @@ class RpcCallbacks:
             ADMIN, {"network_id": network_id, "device_id": device_id}
         ):
             self.ports.delete_port(ADMIN, port["id"])
+
+    def dhcp_ready_on_ports(self, ctxt: RequestContext, port_ids: list[str]) -> None:
+        """The DHCP agent's dnsmasq knows these ports: their DHCP blocks are complete (a
+        port deleted meanwhile is left out)."""
+        provisioning_blocks.provisioning_complete(
+            self.networks.db, port_ids, provisioning_blocks.DHCP_ENTITY, self.ports.port_provisioned
+        )
 
 
 class ReportsCallback:

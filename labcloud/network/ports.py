@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from labcloud.context import RequestContext
 from labcloud.exceptions import Conflict, Invalid
 from labcloud.network import allocations, ipam, views
+from labcloud.network import provisioning_blocks as blocks
 from labcloud.network.manager import (
     ALLOCATION_ATTEMPTS,
     NetworkManager,
@@ -78,6 +79,9 @@ class PortManager:
         self.routers_changed: Callable[[RequestContext, list[str]], None] = lambda c, r: None
         # neutron's nova notifier (nova.py): status changes and deletes of instances' ports
         self.nova: NovaNotifier | None = None
+        # the hosts of the live DHCP agents hosting a network (neutron's
+        # get_dhcp_agents_hosting_networks): a port there waits for one to serve it
+        self.dhcp_agents: Callable[[str], list[str]] = lambda network_id: []
 
     def _status_changed(self, port: dict[str, Any], previous: str | None) -> None:
         if self.nova is not None and port["status"] != previous:
@@ -100,6 +104,8 @@ class PortManager:
             body.get("security_groups", None if secured else []),
             str(body.get("device_owner", "")),
         )
+        agents = self.networks.agents
+        dhcp_hosted = agents and bool(self.dhcp_agents(net["id"]))
         for _ in range(ALLOCATION_ATTEMPTS):
             try:
                 with self.db.session() as s:
@@ -107,6 +113,9 @@ class PortManager:
                     fixed_ips = allocations.allocate(s, port.id, net["id"], requested)
                     self._bind(s, port.id, groups)
                     s.flush()  # the unique constraints speak here
+                    if agents:  # who has to provision it before it goes ACTIVE
+                        blocks.insert_l2_block(s, port)
+                        blocks.setup_dhcp_block(s, port.id, fixed_ips, dhcp_hosted)
                     result = views.port(port, fixed_ips, groups)
                 break
             except IntegrityError:  # another port took that address (or MAC) first: again
@@ -226,6 +235,8 @@ class PortManager:
             body.get("security_groups"),
             before["security_groups"],
         )
+        agents = self.networks.agents
+        hosted = agents and "fixed_ips" in body and bool(self.dhcp_agents(before["network_id"]))
         with self.db.session() as s:
             port = s.get(Port, port_id)
             assert port is not None
@@ -241,12 +252,16 @@ class PortManager:
                     setattr(port, key, body[key])
             if "binding:host_id" in body and port.host != str(body["binding:host_id"]):
                 port.host = str(body["binding:host_id"])
-                if self.networks.agents:  # the new host's agent reports it up
+                if agents:  # the new host's agent reports it up
                     port.status = "DOWN"
-            if not self.networks.agents:
+                    blocks.insert_l2_block(s, port)
+            if not agents:
                 port.status = "ACTIVE" if port.device_id else "DOWN"
             if "fixed_ips" in body:
                 self._reallocate(s, port, body["fixed_ips"])
+                ips = self._ips(s, port.id)
+                if agents and ips != before["fixed_ips"]:  # the DHCP agents serve them first
+                    blocks.setup_dhcp_block(s, port.id, ips, hosted)
             if "security_groups" in body:
                 groups = self.groups.groups_for_port(
                     ctxt, port.project_id, body["security_groups"], port.device_owner
@@ -341,10 +356,15 @@ class PortManager:
         return shown
 
     def set_statuses(
-        self, devices: list[str], status: str, host: str | None = None, *, view: bool = False
+        self,
+        devices: list[str],
+        status: str | None,
+        host: str | None = None,
+        *,
+        view: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """``set_status`` for an agent's round of devices, in one transaction: device →
-        the port (a device of no port is left out)."""
+        the port (a device of no port is left out); ``status`` None leaves it as it is."""
         if not devices:
             return {}
         found: dict[str, dict[str, Any]] = {}
@@ -363,7 +383,7 @@ class PortManager:
                 port = ports.get(device.removeprefix("tap")[:11])
                 if port is None or not port.id.startswith(device.removeprefix("tap")):
                     continue
-                if port.status != status:
+                if status is not None and port.status != status:
                     changed.append((_owner(port), port.status))
                     port.status = status
                     port.updated_at = now()
@@ -373,6 +393,35 @@ class PortManager:
         for owner, previous in changed:  # after the commit, as neutron's notifier
             self._status_changed({**owner, "status": status}, previous)
         return found
+
+    def devices_up(self, devices: list[str], host: str) -> list[str]:
+        """The L2 agent on ``host`` has plugged these devices (update_device_up): their
+        ports' L2 blocks are complete (a port of no host takes the agent's). The devices
+        that name a port."""
+        found = self.set_statuses(devices, None, host)
+        ids = [port["id"] for port in found.values()]
+        blocks.provisioning_complete(self.db, ids, blocks.L2_AGENT_ENTITY, self.port_provisioned)
+        return list(found)
+
+    def port_provisioned(self, port_ids: list[str]) -> None:
+        """ML2's _port_provisioned: nothing blocks these ports any more. A bound one (it
+        has a host) that is administratively up goes ACTIVE, unless a block came back
+        meanwhile; nova hears network-vif-plugged. Safe to repeat."""
+        changed: list[tuple[dict[str, Any], str]] = []
+        with self.db.session() as s:
+            query = select(Port).where(Port.id.in_(port_ids)).with_for_update()
+            ports = list(s.scalars(query))
+            again = blocks.blocked(s, port_ids)
+            for port in ports:
+                if port.status == "ACTIVE" or port.id in again:
+                    continue
+                if not port.host or not port.admin_state_up:
+                    continue  # unbound (a DHCP agent was first) or disabled: not ACTIVE
+                changed.append((_owner(port), port.status))
+                port.status = "ACTIVE"
+                port.updated_at = now()
+        for owner, previous in changed:
+            self._status_changed({**owner, "status": "ACTIVE"}, previous)
 
 
 def _owner(port: Port) -> dict[str, Any]:

@@ -108,6 +108,8 @@ class NetworkService:
         self.ports = PortManager(self.manager)
         self.ports.nova = self.nova = nova
         self.agents_db = AgentsDb(self.manager.db, agent_down_time)
+        if transport is not None:  # each live DHCP agent hosts every network
+            self.ports.dhcp_agents = lambda network_id: self.agents_db.hosts(DHCP[0])
         self.l3_notifier: L3Notifier | None = None
         if transport is not None and driver is None:
             self.manager.driver = AgentNotifier(

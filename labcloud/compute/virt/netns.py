@@ -120,6 +120,14 @@ class NamespaceGuests:
         """The guest's IPv4 address on ``eth`` now (None: it has none yet)."""
         return links.ipv4_of(self.ns(uuid), eth)
 
+    def leased_at(self, uuid: str, eth: str = "eth0") -> float | None:
+        """When the guest's DHCP client last got its lease on ``eth`` (``time.time()``'s
+        clock: when its script wrote the lease file), None if it has none."""
+        try:
+            return (self.dir / uuid / f"{eth}.lease").stat().st_mtime
+        except FileNotFoundError:
+            return None
+
     def destroy(self, instance: dict[str, Any]) -> None:
         """Stop the guest and delete its namespace; safe to repeat."""
         uuid = instance["uuid"]

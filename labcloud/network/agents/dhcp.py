@@ -14,6 +14,15 @@ a fetch of every port per port: a thousand boots, half a million port views. The
 events that arrive while dnsmasq is being told of earlier ones are served together: one
 hosts file and one SIGHUP for the lot, not one per port. Its own port on each network
 comes from ``create_dhcp_port``.
+
+Once dnsmasq has been told of a port (its hosts file rewritten, SIGHUP), the agent says so
+with ``dhcp_ready_on_ports`` on ``q-plugin``: the port's DHCP provisioning block is then
+complete, and the port may go ACTIVE (and its guest boot, its first DHCPDISCOVER answered).
+As neutron's agent, it reports the port of each event it served, and every port of a
+network it fetched whole; the reports go in batches from their own thread (neutron's
+``_dhcp_ready_ports_loop``, which looks every 0.2 s: this one wakes when there are some),
+so serving the next events does not wait for the server, and a report that fails is
+tried again.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from labcloud.network.rpcapi import DHCP_AGENT, EXCHANGE
 
 LOG = logging.getLogger(__name__)
 BINARY = DHCP[1]
+READY_RETRY = 1.0  # seconds before a failed dhcp_ready_on_ports is tried again
 
 
 class DhcpAgent:
@@ -62,6 +72,10 @@ class DhcpAgent:
         self._stale: set[str] = set()  # networks whose copy changed since it was served
         self._writer = False  # a thread is serving the stale copies
         self._deleted: set[str] = set()  # ports deleted (a late update must not revive one)
+        self._applied: dict[str, set[str]] = {}  # network → its ports changed since served
+        self._ready: set[str] = set()  # ports dnsmasq knows, not yet reported to the server
+        self._ready_wake = threading.Event()
+        self._ready_thread: threading.Thread | None = None
         self._server: RPCServer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -103,6 +117,7 @@ class DhcpAgent:
             elif port_id not in self._deleted and not _older(port, cached.ports.get(port_id)):
                 cached.ports[port_id] = port
                 self._stale.add(network_id)
+                self._applied.setdefault(network_id, set()).add(port_id)
         if cached is None:
             self.refresh(network_id)
         else:
@@ -127,8 +142,10 @@ class DhcpAgent:
                             return
                         copies = {n: self._cache[n] for n in stale if n in self._cache}
                         served = {n: c.network() for n, c in copies.items()}
+                        applied = {n: self._applied.pop(n, set()) for n in stale}
                     for network_id, network in served.items():
                         self.driver.enable(network, copies[network_id].dhcp_port)
+                        self._ports_ready(applied[network_id])
         except BaseException:
             with self._lock:
                 self._writer = False
@@ -172,6 +189,9 @@ class DhcpAgent:
             with self._lock:
                 self._cache[network_id] = _Cached(network, port)
                 self._stale.discard(network_id)
+                self._applied.pop(network_id, None)
+            # every port of it, in case some came while the agent was not looking
+            self._ports_ready({p["id"] for p in network["ports"]} | {port["id"]})
 
     def _dhcp_port(self, network: dict[str, Any]) -> dict[str, Any]:
         device_id = self._device_prefix + network["id"]
@@ -182,6 +202,34 @@ class DhcpAgent:
         body = {"network_id": network["id"], "device_id": device_id, "fixed_ips": subnets}
         body["binding:host_id"] = self.host
         return self.plugin.create_dhcp_port(agent_context(), body)
+
+    def _ports_ready(self, port_ids: set[str]) -> None:
+        """dnsmasq knows these ports now: the reporting thread tells the server."""
+        if port_ids:
+            with self._lock:
+                self._ready |= port_ids
+            self._ready_wake.set()
+
+    def _reporting_ready(self) -> None:
+        """neutron's _dhcp_ready_ports_loop: every port made ready since the last report,
+        in one ``dhcp_ready_on_ports``; what could not be reported goes again."""
+        while True:
+            self._ready_wake.wait()
+            if self._stop.is_set():
+                return
+            self._ready_wake.clear()  # before taking the set: a later port wakes it again
+            with self._lock:
+                ports, self._ready = self._ready, set()
+            if not ports:
+                continue
+            try:
+                self.plugin.dhcp_ready_on_ports(agent_context(), sorted(ports))
+            except Exception:  # neutron logs it and tries again on the next round
+                LOG.warning("could not report DHCP ready ports; will retry", exc_info=True)
+                with self._lock:
+                    self._ready |= ports
+                self._stop.wait(READY_RETRY)
+                self._ready_wake.set()
 
     def disable(self, network_id: str) -> None:
         with self._serving:
@@ -203,6 +251,10 @@ class DhcpAgent:
             self.transport, Target(EXCHANGE, DHCP_AGENT, server=self.host), [self], service=BINARY
         )
         self._server.start()
+        self._ready_thread = threading.Thread(
+            target=self._reporting_ready, name=f"{BINARY}-{self.host}-ready", daemon=True
+        )
+        self._ready_thread.start()
         self.sync_state()
         self._thread = threading.Thread(
             target=self._reporting, name=f"{BINARY}-{self.host}", daemon=True
@@ -233,13 +285,15 @@ class DhcpAgent:
 
     def stop(self, *, cleanup: bool = True) -> None:
         self._stop.set()
+        self._ready_wake.set()
         if self._server is not None:
             self._server.stop()
             self._server.wait()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        for thread in (self._thread, self._ready_thread):
+            if thread is not None:
+                thread.join(timeout=30)
+        self._thread = self._ready_thread = None
         if cleanup:
             self.driver.cleanup()
             self.networks.clear()

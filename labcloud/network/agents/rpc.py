@@ -119,6 +119,10 @@ class DhcpPluginApi:
     def release_dhcp_port(self, ctxt: RequestContext, network_id: str, device_id: str) -> None:
         self.client.call(ctxt, "release_dhcp_port", network_id=network_id, device_id=device_id)
 
+    def dhcp_ready_on_ports(self, ctxt: RequestContext, port_ids: list[str]) -> None:
+        """Tell the server that DHCP is in place for these ports (their DHCP blocks)."""
+        self.client.call(ctxt, "dhcp_ready_on_ports", port_ids=port_ids)
+
 
 class L3PluginApi:
     """An L3 agent asking which routers to build (neutron's L3PluginApi)."""

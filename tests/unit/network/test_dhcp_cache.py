@@ -1,13 +1,19 @@
 """The DHCP agent applies port notifications to its cached copy of the network (neutron's
 NetModel cache): no refetch per port, older revisions and updates of deleted ports ignored,
-a fetch for a network it has no copy of."""
+a fetch for a network it has no copy of. The ports it served are reported ready
+(dhcp_ready_on_ports), again if the report failed."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+import pytest
 
 from labcloud.context import RequestContext
 from labcloud.messaging import get_transport
+from labcloud.messaging.exceptions import MessagingTimeout
+from labcloud.network.agents import dhcp
 from labcloud.network.agents.dhcp import DhcpAgent
 
 CTXT = RequestContext(is_admin=True)
@@ -32,6 +38,9 @@ class FakePlugin:
     def __init__(self) -> None:
         self.ports: dict[str, dict[str, Any]] = {}
         self.fetches = 0
+        self.ready: list[list[str]] = []
+        self.failures = 0  # how many dhcp_ready_on_ports to fail (a broker gone)
+        self.reported = threading.Event()
 
     def get_network_info(self, ctxt: RequestContext, network_id: str) -> dict[str, Any]:
         self.fetches += 1
@@ -41,6 +50,13 @@ class FakePlugin:
         dhcp = _port(99) | {"device_id": port["device_id"], "device_owner": "network:dhcp"}
         self.ports[dhcp["id"]] = dhcp
         return dhcp
+
+    def dhcp_ready_on_ports(self, ctxt: RequestContext, port_ids: list[str]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise MessagingTimeout(msg_id="lost", timeout=0.1)
+        self.ready.append(port_ids)
+        self.reported.set()
 
 
 def _agent() -> tuple[DhcpAgent, FakePlugin]:
@@ -88,3 +104,29 @@ def test_a_port_of_a_network_not_cached_fetches_the_network() -> None:
     agent.network_delete_end(CTXT, {"network_id": "net1"})
     agent.port_create_end(CTXT, {"port": _port(8)})
     assert plugin.fetches == 2  # the copy went with the network
+
+
+def test_the_ports_served_are_reported_ready_after_a_failed_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fetched network: all its ports (its own too); a port event: that port; an
+    ignored event: nothing. One report for the lot, tried again when it fails."""
+    monkeypatch.setattr(dhcp, "READY_RETRY", 0.01)
+    agent, plugin = _agent()
+    plugin.ports["port1"] = _port(1)
+    agent.network_create_end(CTXT, {"network": {"id": "net1"}})
+    agent.port_create_end(CTXT, {"port": _port(2)})
+    agent.port_delete_end(CTXT, {"port_id": "port3", "network_id": "net1"})
+    agent.port_update_end(CTXT, {"port": _port(3, revision=5)})  # deleted: ignored
+    plugin.failures = 1
+    reporter = threading.Thread(target=agent._reporting_ready, daemon=True)
+    agent._ready_wake.set()
+    reporter.start()
+    try:
+        assert plugin.reported.wait(10)
+    finally:
+        agent._stop.set()
+        agent._ready_wake.set()
+        reporter.join(10)
+    assert plugin.failures == 0  # the first report failed ...
+    assert plugin.ready == [["port1", "port2", "port99"]]  # ... and went again, whole

@@ -1,0 +1,116 @@
+"""neutron's provisioning blocks (neutron/db/provisioning_blocks.py): a port goes ACTIVE
+only when everyone who has to provision it has said so.
+
+When neutron-server creates a port (or rebinds it, or changes its addresses) it writes one
+block per entity that will provision it, in the same transaction as the port:
+
+- ``L2``: the port is bound to a host, whose L2 agent will plug its tap
+  (ML2's mechanism driver, ``_insert_provisioning_block``); the agent's
+  ``update_device_up`` / ``update_device_list`` completes it;
+- ``DHCP``: the port has an address on a DHCP-enabled subnet and a DHCP agent hosts its
+  network (ML2's ``_setup_dhcp_agent_provisioning_component``); the DHCP agent completes it
+  with ``dhcp_ready_on_ports`` once its dnsmasq knows the port's MAC. Without a live DHCP
+  agent there is no such block: nobody would ever complete it.
+
+``provisioning_complete`` removes an entity's block (committed on its own), then looks,
+in a new transaction, whether any block is left: if none, the port is provisioned and the
+callback (ML2's ``_port_provisioned``: ACTIVE, and nova hears network-vif-plugged) runs.
+Two entities completing at once may both find none left, so the callback must be
+idempotent, as neutron's is. An entity completing a block the port never had still
+triggers the callback when no block is left, as in neutron; a port deleted meanwhile is
+left out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labcloud.db import Database
+from labcloud.network.models import Port, ProvisioningBlock, Subnet
+
+LOG = logging.getLogger(__name__)
+L2_AGENT_ENTITY = "L2"
+DHCP_ENTITY = "DHCP"
+
+
+def add_provisioning_component(s: Session, port_id: str, entity: str) -> None:
+    """Block the port's transition to ACTIVE until ``entity`` completes it (in the
+    caller's transaction; a block already there stays one)."""
+    if s.get(ProvisioningBlock, (port_id, entity)) is None:
+        s.add(ProvisioningBlock(port_id=port_id, entity=entity))
+        LOG.debug("port %s will not go ACTIVE until provisioned by %s", port_id, entity)
+
+
+def remove_provisioning_component(s: Session, port_id: str, entity: str) -> bool:
+    """Take the block away without completing it (it is no longer right); whether there
+    was one."""
+    return _remove(s, [port_id], entity) > 0
+
+
+def _remove(s: Session, port_ids: list[str], entity: str) -> int:
+    """Delete the entity's blocks of these ports, row by row (so the trace shows each
+    one go, as it shows each one written); how many there were."""
+    query = select(ProvisioningBlock).where(
+        ProvisioningBlock.port_id.in_(port_ids), ProvisioningBlock.entity == entity
+    )
+    found = list(s.scalars(query))
+    for block in found:
+        s.delete(block)
+    return len(found)
+
+
+def insert_l2_block(s: Session, port: Port) -> None:
+    """ML2's mechanism driver on a port bound to a host (created so, or moved there): its
+    host's L2 agent will plug it. labcloud binds every such port to the host's agent (no
+    binding failure: a port on a host without an agent stays DOWN, as neutron's would)."""
+    if port.host and port.status != "ACTIVE":
+        add_provisioning_component(s, port.id, L2_AGENT_ENTITY)
+
+
+def setup_dhcp_block(
+    s: Session, port_id: str, fixed_ips: list[dict[str, str]], dhcp_hosted: bool
+) -> None:
+    """ML2's _setup_dhcp_agent_provisioning_component: a DHCP block when the port has an
+    address on a DHCP-enabled subnet and a DHCP agent hosts its network (``dhcp_hosted``),
+    else none (one left from an earlier address goes)."""
+    subnets = [ip["subnet_id"] for ip in fixed_ips]
+    on_dhcp = select(Subnet.id).where(Subnet.id.in_(subnets), Subnet.enable_dhcp.is_(True))
+    if dhcp_hosted and subnets and s.scalar(on_dhcp.limit(1)) is not None:
+        add_provisioning_component(s, port_id, DHCP_ENTITY)
+    else:
+        remove_provisioning_component(s, port_id, DHCP_ENTITY)
+
+
+def blocked(s: Session, port_ids: Iterable[str]) -> set[str]:
+    """Which of the ports still have a block (neutron's is_object_blocked, for many)."""
+    ids = list(port_ids)
+    if not ids:
+        return set()
+    query = select(ProvisioningBlock.port_id).where(ProvisioningBlock.port_id.in_(ids))
+    return set(s.scalars(query))
+
+
+def provisioning_complete(
+    db: Database,
+    port_ids: Iterable[str],
+    entity: str,
+    provisioned: Callable[[list[str]], None],
+) -> None:
+    """``entity`` has provisioned the ports: remove its blocks, then call ``provisioned``
+    with those of them that exist and have no block left."""
+    ids = list(dict.fromkeys(port_ids))
+    if not ids:
+        return
+    with db.session() as s:  # committed before the look below (neutron: not in a transaction)
+        _remove(s, ids, entity)
+    with db.reader() as s:
+        existing = set(s.scalars(select(Port.id).where(Port.id.in_(ids))))
+        left = blocked(s, existing)
+    done = [i for i in ids if i in existing and i not in left]
+    if done:
+        LOG.debug("provisioning of ports %s complete, triggered by %s", done, entity)
+        provisioned(done)
