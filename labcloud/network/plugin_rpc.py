@@ -22,6 +22,7 @@ from labcloud.network import provisioning_blocks, secgroups_rpc, views
 from labcloud.network.agents_db import AgentsDb
 from labcloud.network.manager import NetworkManager
 from labcloud.network.models import Network, Port, Subnet
+from labcloud.network.port_status import PortStatus
 from labcloud.network.ports import PortManager
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class RpcCallbacks:
     def __init__(self, networks: NetworkManager, ports: PortManager) -> None:
         self.networks = networks
         self.ports = ports
+        self.status = PortStatus(ports)  # what the agents say about ports
 
     # -- the L2 agents (neutron/plugins/ml2/rpc.py) -----------------------------------------
     def get_device_details(
@@ -46,7 +48,7 @@ class RpcCallbacks:
         self, ctxt: RequestContext, devices: list[str], agent_id: str, host: str
     ) -> list[dict[str, Any]]:
         """``get_device_details`` for a round of devices, in one transaction."""
-        ports = self.ports.set_statuses(devices, "BUILD", host, view=True)
+        ports = self.status.set_statuses(devices, "BUILD", host, view=True)
         segments: dict[str, dict[str, Any]] = {}
         found = []
         for device in devices:
@@ -73,12 +75,12 @@ class RpcCallbacks:
 
     def update_device_up(self, ctxt: RequestContext, device: str, agent_id: str, host: str) -> None:
         """The agent plugged the device: its port's L2 block is complete."""
-        self.ports.devices_up([device], host)
+        self.status.devices_up([device], host)
 
     def update_device_down(
         self, ctxt: RequestContext, device: str, agent_id: str, host: str
     ) -> dict[str, Any]:
-        exists = self.ports.set_status(device, "DOWN") is not None
+        exists = self.status.set_status(device, "DOWN") is not None
         return {"device": device, "exists": exists}
 
     def update_device_list(
@@ -91,8 +93,8 @@ class RpcCallbacks:
     ) -> dict[str, list[str]]:
         """A round's devices up and down in one call (neutron's update_device_list);
         a device of no port is listed as failed."""
-        up = self.ports.devices_up(devices_up, host)
-        down = list(self.ports.set_statuses(devices_down, "DOWN"))
+        up = self.status.devices_up(devices_up, host)
+        down = list(self.status.set_statuses(devices_down, "DOWN"))
         return {
             "devices_up": up,
             "failed_devices_up": sorted(set(devices_up) - set(up)),
@@ -173,7 +175,10 @@ class RpcCallbacks:
         """The DHCP agent's dnsmasq knows these ports: their DHCP blocks are complete (a
         port deleted meanwhile is left out)."""
         provisioning_blocks.provisioning_complete(
-            self.networks.db, port_ids, provisioning_blocks.DHCP_ENTITY, self.ports.port_provisioned
+            self.networks.db,
+            port_ids,
+            provisioning_blocks.DHCP_ENTITY,
+            self.status.port_provisioned,
         )
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,7 +83,8 @@ class PortManager:
         # get_dhcp_agents_hosting_networks): a port there waits for one to serve it
         self.dhcp_agents: Callable[[str], list[str]] = lambda network_id: []
 
-    def _status_changed(self, port: dict[str, Any], previous: str | None) -> None:
+    def status_changed(self, port: dict[str, Any], previous: str | None) -> None:
+        """Tell nova (neutron's notifier), after the commit, when a port's status changed."""
         if self.nova is not None and port["status"] != previous:
             self.nova.port_status_changed(port, previous, port["status"])
 
@@ -124,7 +125,7 @@ class PortManager:
             raise ipam.IpAddressGenerationFailure(net_id=net["id"])
         self.networks.driver.plug_port(ctxt, result)
         self.networks.driver.security_groups_member_updated(ctxt, groups)
-        self._status_changed(result, None)  # ACTIVE at once without agents: plugged
+        self.status_changed(result, None)  # ACTIVE at once without agents: plugged
         return result
 
     def _insert(
@@ -166,17 +167,6 @@ class PortManager:
             s.add(SecurityGroupPortBinding(port_id=port_id, security_group_id=group_id))
 
     @staticmethod
-    def _ips(s: Session, port_id: str) -> list[dict[str, str]]:
-        return [
-            {"subnet_id": a.subnet_id, "ip_address": a.ip_address}
-            for a in s.scalars(
-                select(IPAllocation)
-                .where(IPAllocation.port_id == port_id)
-                .order_by(IPAllocation.id)
-            )
-        ]
-
-    @staticmethod
     def _groups(s: Session, port_ids: Any) -> dict[str, list[str]]:
         """Each port's security groups (``port_ids``: a list or a subquery)."""
         found: dict[str, list[str]] = {}
@@ -189,7 +179,7 @@ class PortManager:
         return found
 
     def _view(self, s: Session, port: Port) -> dict[str, Any]:
-        return views.port(port, self._ips(s, port.id), self._groups(s, [port.id]).get(port.id))
+        return views.port(port, fixed_ips(s, port.id), self._groups(s, [port.id]).get(port.id))
 
     def list_ports(self, ctxt: RequestContext, filters: views.Filters) -> list[dict[str, Any]]:
         query = select(Port)
@@ -259,7 +249,7 @@ class PortManager:
                 port.status = "ACTIVE" if port.device_id else "DOWN"
             if "fixed_ips" in body:
                 self._reallocate(s, port, body["fixed_ips"])
-                ips = self._ips(s, port.id)
+                ips = fixed_ips(s, port.id)
                 if agents and ips != before["fixed_ips"]:  # the DHCP agents serve them first
                     blocks.setup_dhcp_block(s, port.id, ips, hosted)
             if "security_groups" in body:
@@ -271,7 +261,7 @@ class PortManager:
             port.updated_at = now()
             result = self._view(s, port)
         self.networks.driver.update_port(ctxt, result)
-        self._status_changed(result, before["status"])
+        self.status_changed(result, before["status"])
         if "security_groups" in body or "fixed_ips" in body:  # members or their addresses
             changed = dict.fromkeys(before["security_groups"] + result["security_groups"])
             self.networks.driver.security_groups_member_updated(ctxt, list(changed))
@@ -280,7 +270,7 @@ class PortManager:
     def _reallocate(self, s: Session, port: Port, requested: list[dict[str, Any]]) -> None:
         """neutron's port update of fixed_ips: addresses still asked for stay, a bare
         subnet_id keeps the port's address there, the others go back to the pool."""
-        held = tuple((ip["subnet_id"], ip["ip_address"]) for ip in self._ips(s, port.id))
+        held = tuple((ip["subnet_id"], ip["ip_address"]) for ip in fixed_ips(s, port.id))
         new = allocations.allocate(s, port.id, port.network_id, requested, keep=held)
         still = {(ip["subnet_id"], ip["ip_address"]) for ip in new}
         for subnet_id, address in held:
@@ -326,122 +316,12 @@ class PortManager:
         if routers - {None}:
             self.routers_changed(ctxt, sorted(r for r in routers if r))
 
-    # -- for the agents (plugin_rpc.py) ----------------------------------------------------
-    def port_of_device(self, device: str) -> dict[str, Any] | None:
-        """The port a device names: ``tap`` + the first 11 characters of its id (neutron's
-        linuxbridge naming), or the whole id."""
-        with self.db.reader() as s:
-            port = s.scalar(_of_device(device))
-            return None if port is None else self._view(s, port)
 
-    def set_status(
-        self, device: str, status: str, host: str | None = None, *, view: bool = False
-    ) -> dict[str, Any] | None:
-        """An agent's word on the port a device names: BUILD (being plugged), ACTIVE (up),
-        DOWN. None when no port has that device; with ``view``, the port as an agent plugs
-        it (its addresses, not its security groups), else only its id."""
-        with self.db.session() as s:  # one transaction finds and changes it
-            port = s.scalar(_of_device(device))
-            if port is None:
-                return None
-            previous = port.status
-            if port.status != status:
-                port.status = status
-                port.updated_at = now()
-            if host and not port.host:
-                port.host = host
-            shown = views.port(port, self._ips(s, port.id)) if view else {"id": port.id}
-            owner = _owner(port)
-        self._status_changed(owner, previous)  # after the commit, as neutron's notifier
-        return shown
-
-    def set_statuses(
-        self,
-        devices: list[str],
-        status: str | None,
-        host: str | None = None,
-        *,
-        view: bool = False,
-    ) -> dict[str, dict[str, Any]]:
-        """``set_status`` for an agent's round of devices, in one transaction: device →
-        the port (a device of no port is left out); ``status`` None leaves it as it is."""
-        if not devices:
-            return {}
-        found: dict[str, dict[str, Any]] = {}
-        changed: list[tuple[dict[str, Any], str]] = []  # (the port, its status before)
-        with self.db.session() as s:
-            ports = {p.id[:11]: p for p in s.scalars(_of_devices(devices))}
-            ips: dict[str, list[dict[str, str]]] = {p.id: [] for p in ports.values()}
-            if view and ips:
-                for port_id, subnet_id, address in s.execute(
-                    select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
-                    .where(IPAllocation.port_id.in_(list(ips)))
-                    .order_by(IPAllocation.id)
-                ):
-                    ips[port_id].append({"subnet_id": subnet_id, "ip_address": address})
-            for device in devices:
-                port = ports.get(device.removeprefix("tap")[:11])
-                if port is None or not port.id.startswith(device.removeprefix("tap")):
-                    continue
-                if status is not None and port.status != status:
-                    changed.append((_owner(port), port.status))
-                    port.status = status
-                    port.updated_at = now()
-                if host and not port.host:
-                    port.host = host
-                found[device] = views.port(port, ips[port.id]) if view else {"id": port.id}
-        for owner, previous in changed:  # after the commit, as neutron's notifier
-            self._status_changed({**owner, "status": status}, previous)
-        return found
-
-    def devices_up(self, devices: list[str], host: str) -> list[str]:
-        """The L2 agent on ``host`` has plugged these devices (update_device_up): their
-        ports' L2 blocks are complete (a port of no host takes the agent's). The devices
-        that name a port."""
-        found = self.set_statuses(devices, None, host)
-        ids = [port["id"] for port in found.values()]
-        blocks.provisioning_complete(self.db, ids, blocks.L2_AGENT_ENTITY, self.port_provisioned)
-        return list(found)
-
-    def port_provisioned(self, port_ids: list[str]) -> None:
-        """ML2's _port_provisioned: nothing blocks these ports any more. A bound one (it
-        has a host) that is administratively up goes ACTIVE, unless a block came back
-        meanwhile; nova hears network-vif-plugged. Safe to repeat."""
-        changed: list[tuple[dict[str, Any], str]] = []
-        with self.db.session() as s:
-            query = select(Port).where(Port.id.in_(port_ids)).with_for_update()
-            ports = list(s.scalars(query))
-            again = blocks.blocked(s, port_ids)
-            for port in ports:
-                if port.status == "ACTIVE" or port.id in again:
-                    continue
-                if not port.host or not port.admin_state_up:
-                    continue  # unbound (a DHCP agent was first) or disabled: not ACTIVE
-                changed.append((_owner(port), port.status))
-                port.status = "ACTIVE"
-                port.updated_at = now()
-        for owner, previous in changed:
-            self._status_changed({**owner, "status": "ACTIVE"}, previous)
-
-
-def _owner(port: Port) -> dict[str, Any]:
-    """What neutron's nova notifier reads of a port: whose it is and its status."""
-    return {k: getattr(port, k) for k in ("id", "device_id", "device_owner", "status")}
-
-
-def _of_devices(devices: list[str]) -> Select[Port]:
-    """The ports the devices name, in one query (a range on the key per device)."""
-    ranges = [_device_range(d) for d in devices]
-    return select(Port).where(or_(*(Port.id.between(low, high) for low, high in ranges)))
-
-
-def _device_range(device: str) -> tuple[str, str]:
-    prefix = device.removeprefix("tap")
-    return prefix, prefix + "~"
-
-
-def _of_device(device: str) -> Select[Port]:
-    """The port a device names: ``tap`` + the first 11 characters of its id, or the id."""
-    prefix = device.removeprefix("tap")
-    # a range on the primary key uses its index (LIKE 'prefix%' would scan the table)
-    return select(Port).where(Port.id >= prefix, Port.id < prefix + "~").limit(1)
+def fixed_ips(s: Session, port_id: str) -> list[dict[str, str]]:
+    """A port's addresses, in the order they were allocated."""
+    return [
+        {"subnet_id": a.subnet_id, "ip_address": a.ip_address}
+        for a in s.scalars(
+            select(IPAllocation).where(IPAllocation.port_id == port_id).order_by(IPAllocation.id)
+        )
+    ]
