@@ -24,11 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from labcloud.binaries.inkernel import Nova, driver_options, nova_conf, nova_database
+from labcloud.binaries.shared import Shared
 from labcloud.booting import Boot
-from labcloud.compute.service import ComputeService
 from labcloud.compute.virt.driver import ComputeDriver
+from labcloud.conf.options import ServiceConf
 from labcloud.config import Settings
 from labcloud.context import new_request_id
+from labcloud.db import Database
 from labcloud.identity.service import SERVICE_USERS, IdentityService
 from labcloud.image.service import ImageService
 from labcloud.messaging import Transport, get_transport
@@ -41,7 +44,6 @@ from labcloud.rest.auth import (
     ServiceToken,
     TokenCache,
     install_request_id,
-    require_token,
 )
 from labcloud.rest.client import ServiceClient
 from labcloud.rest.server import ApiServer
@@ -63,6 +65,7 @@ SERVICES: dict[str, tuple[str, str, str]] = {
     "network": ("neutron", "neutron-server", ""),
     "volumev3": ("cinderv3", "cinder-api", "/v3/$(project_id)s"),
 }
+API_KINDS = {name: kind for kind, (_, name, _) in SERVICES.items()}  # API server -> type
 
 
 class LabCloud:
@@ -120,6 +123,7 @@ class LabCloud:
         self._passwords: dict[str, str] = {}
         self._started = False
         self._services: list[Any] = []
+        self._databases: list[Database] = []  # closed once every service has stopped
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> LabCloud:
@@ -194,26 +198,35 @@ class LabCloud:
         self.volume.start()
         self._serve("volumev3", self.volume.create_app())
 
-        self.compute = ComputeService(
-            s.database_url_for("nova"),
-            self.spec,
-            transport=self.transport,
-            urls=self.urls,
-            driver=self._compute_driver,
-            driver_options=self._driver_options(),
-            report_interval=s.report_interval,
-            service_down_time=s.service_down_time,
-            build_timeout=s.build_timeout,
-            vif_plugging=(s.vif_plugging_timeout, s.vif_plugging_is_fatal),
-            hold=lambda: self._stepper is not None and bool(self._stepper.paused),
-            service_token=self._service_token("compute", "nova-conductor").get,
+        nova_db = nova_database(s.database_url_for("nova"), self.spec)
+        self._databases.append(nova_db)  # the cloud's, shared by nova's binaries
+        shared = Shared(
+            self.transport,
+            self.urls,
+            dbs={"nova": nova_db},
+            servers={name: self.servers[kind] for kind, (_, name, _) in SERVICES.items()},
+            validator=lambda binary: self._validator(API_KINDS[binary]),
+            driver_options=driver_options(self.spec, self._compute_driver, self._driver_options()),
+            availability_zones={h.name: h.availability_zone for h in self.spec.hosts},
+            held=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
+        password = self._service_passwords[SERVICE_USERS["compute"]]
+
+        def conf(host: str) -> ServiceConf:
+            return nova_conf(
+                s,
+                host=host,
+                state_dir=self.state_dir,
+                driver=self._compute_driver,
+                keystone=(self.urls["identity"], password),
+            )
+
+        self.compute = Nova(self.spec, shared, conf)
         self._services.append(self.compute)
         self.compute.start()
-        self._serve("compute", self.compute.create_app(require_token(self._validator("compute"))))
         self._trace_databases()
 
-    def _driver_options(self) -> dict[str, Any] | None:
+    def _driver_options(self) -> dict[str, Any]:
         """libvirt keeps its guests' disks in the cloud's state directory; with a real
         datapath, guests are plugged into it: the fake hypervisor's are network namespaces,
         libvirt's have taps (both get an address by DHCP and answer ping)."""
@@ -222,7 +235,7 @@ class LabCloud:
         if self._compute_driver == "libvirt":  # disks and overlays under the cloud's state
             options["instances_path"] = self.state_dir / "instances"
             options["daemons_dir"] = self.state_dir / DAEMONS_DIR
-        return options or None
+        return options
 
     def _trace_databases(self) -> None:
         """Committed writes of every project's database become DbEvents; volume and port
@@ -319,6 +332,8 @@ class LabCloud:
         for service in reversed(self._services):
             service.stop()
         self._services.clear()
+        while self._databases:
+            self._databases.pop().dispose()
         self.transport.cleanup()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)

@@ -106,18 +106,20 @@ def _load_content(confs: dict[str, ServiceConf], spec: CloudSpec, ids: dict[str,
         neutron.stop()
     nova = Database(confs["nova"].database_url, NovaBase.metadata)
     try:
-        with nova.session() as s:
-            known = set(s.scalars(select(Flavor.id)))
-            for f in spec.flavors:
-                if f.id not in known:
-                    s.add(
-                        Flavor(
-                            id=f.id,
-                            name=f.name,
-                            vcpus=f.vcpus,
-                            memory_mb=f.ram_mb,
-                            root_gb=f.disk_gb,
-                        )
-                    )
+        load_flavors(nova, spec)
     finally:
         nova.dispose()
+
+
+def load_flavors(nova: Database, spec: CloudSpec) -> None:
+    """The spec's flavors into nova's database (``openstack flavor create``'s rows); the
+    ones it has already are left as they are."""
+    with nova.session() as s:
+        known = set(s.scalars(select(Flavor.id)))
+        for f in spec.flavors:
+            if f.id not in known:
+                s.add(
+                    Flavor(
+                        id=f.id, name=f.name, vcpus=f.vcpus, memory_mb=f.ram_mb, root_gb=f.disk_gb
+                    )
+                )
