@@ -24,11 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from labcloud.binaries.inkernel import Nova, driver_options, nova_conf, nova_database
+from labcloud.binaries.inkernel import (
+    CONTROLLER,
+    Cinder,
+    Nova,
+    cinder_database,
+    driver_options,
+    nova_database,
+    project_conf,
+)
 from labcloud.binaries.shared import Shared
 from labcloud.booting import Boot
 from labcloud.compute.virt.driver import ComputeDriver
-from labcloud.conf.options import ServiceConf
+from labcloud.conf.options import PROJECTS, ServiceConf
 from labcloud.config import Settings
 from labcloud.context import new_request_id
 from labcloud.db import Database
@@ -55,7 +63,6 @@ from labcloud.trace.stepper import Stepper
 if TYPE_CHECKING:
     from labcloud.messaging.memory import BrokerRestart
     from labcloud.netns.dnsmasq import Dnsmasq
-from labcloud.volume.service import VolumeService
 
 # catalog type -> (keystone name, API server name, path in the catalog's URL)
 SERVICES: dict[str, tuple[str, str, str]] = {
@@ -187,44 +194,40 @@ class LabCloud:
         self.image.load(self.spec, projects["admin"])
         self._serve("image", self.image.create_app())
 
-        self.volume = VolumeService(
-            s.database_url_for("cinder"),
-            transport=self.transport,
-            validator=self._validator("volumev3"),
-            data_dir=self.state_dir / "volumes",
-            image_url=self.urls["image"],
-        )
-        self._services.append(self.volume)
-        self.volume.start()
-        self._serve("volumev3", self.volume.create_app())
-
-        nova_db = nova_database(s.database_url_for("nova"), self.spec)
-        self._databases.append(nova_db)  # the cloud's, shared by nova's binaries
+        dbs = {  # the cloud's, shared by each project's binaries
+            "nova": nova_database(s.database_url_for("nova"), self.spec),
+            "cinder": cinder_database(s.database_url_for("cinder")),
+        }
+        self._databases.extend(dbs.values())
         shared = Shared(
             self.transport,
             self.urls,
-            dbs={"nova": nova_db},
+            dbs=dbs,
             servers={name: self.servers[kind] for kind, (_, name, _) in SERVICES.items()},
             validator=lambda binary: self._validator(API_KINDS[binary]),
             driver_options=driver_options(self.spec, self._compute_driver, self._driver_options()),
             availability_zones={h.name: h.availability_zone for h in self.spec.hosts},
             held=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
-        password = self._service_passwords[SERVICE_USERS["compute"]]
-
-        def conf(host: str) -> ServiceConf:
-            return nova_conf(
-                s,
-                host=host,
-                state_dir=self.state_dir,
-                driver=self._compute_driver,
-                keystone=(self.urls["identity"], password),
-            )
-
-        self.compute = Nova(self.spec, shared, conf)
+        self.volume = Cinder(shared, self._conf("cinder", CONTROLLER))
+        self._services.append(self.volume)
+        self.volume.start()
+        self.compute = Nova(self.spec, shared, lambda host: self._conf("nova", host))
         self._services.append(self.compute)
         self.compute.start()
         self._trace_databases()
+
+    def _conf(self, project: str, host: str) -> ServiceConf:
+        """``project``'s settings for its binary on ``host``, from this cloud's."""
+        user = SERVICE_USERS[PROJECTS[project].service_type]
+        return project_conf(
+            project,
+            self.settings,
+            host=host,
+            state_dir=self.state_dir,
+            driver=self._compute_driver,
+            keystone=(self.urls["identity"], user, self._service_passwords[user]),
+        )
 
     def _driver_options(self) -> dict[str, Any]:
         """libvirt keeps its guests' disks in the cloud's state directory; with a real

@@ -1,10 +1,11 @@
-"""nova as the in-kernel cloud runs it: its four binaries, each built by its factory in
-labcloud.binaries.compute (the ones ``labcloud run`` uses) over what the cloud shares, and
-what only a cloud in one process does with them.
+"""nova and cinder as the in-kernel cloud runs them: their binaries, each built by its
+factory in labcloud.binaries.compute or .volume (the ones ``labcloud run`` uses) over what
+the cloud shares, and what only a cloud in one process does with them.
 
-The spec becomes nova's settings, one ``ServiceConf`` per binary as a deployer writes
-nova.conf on each machine: ``[DEFAULT] host`` is the compute host for nova-compute and
-``controller`` for the others, as on the multi-node cloud. The hosts' capacities and
+The cloud's Settings and spec become each project's settings, one ``ServiceConf`` per binary
+as a deployer writes nova.conf and cinder.conf on each machine: ``[DEFAULT] host`` is the
+compute host for nova-compute and ``controller`` for the others (cinder-volume too, with its
+file backend ``controller@file``), as on the multi-node cloud. The hosts' capacities and
 availability zones go to the nova-compute factory through
 :class:`~labcloud.binaries.shared.Shared`. Lab 07's failures act on those binaries:
 ``stop_host`` stops a host's nova-compute as if its process died, ``start_host`` starts it
@@ -23,6 +24,7 @@ from labcloud.binaries.base import Binary
 from labcloud.binaries.bootstrap import load_flavors
 from labcloud.binaries.compute import nova_api, nova_compute, nova_conductor, nova_scheduler
 from labcloud.binaries.shared import Shared
+from labcloud.binaries.volume import cinder_api, cinder_scheduler, cinder_volume
 from labcloud.compute.conductor.manager import ConductorManager
 from labcloud.compute.frontend import ComputeFrontend
 from labcloud.compute.instances import Instances
@@ -35,6 +37,7 @@ from labcloud.conf.options import ServiceConf
 from labcloud.config import Settings
 from labcloud.db import Database
 from labcloud.spec import CloudSpec
+from labcloud.volume.models import Base as VolumeBase
 
 CONTROLLER = "controller"  # [DEFAULT] host of the controller's binaries, as on the Vagrant VMs
 
@@ -47,16 +50,28 @@ def nova_database(url: str, spec: CloudSpec) -> Database:
     return db
 
 
-def nova_conf(
-    settings: Settings, *, host: str, state_dir: Path, driver: str, keystone: tuple[str, str]
+def cinder_database(url: str) -> Database:
+    db = Database(url, VolumeBase.metadata)
+    db.create_all()
+    return db
+
+
+def project_conf(
+    project: str,
+    settings: Settings,
+    *,
+    host: str,
+    state_dir: Path,
+    driver: str,
+    keystone: tuple[str, str, str],
 ) -> ServiceConf:
-    """nova.conf of a binary on ``host`` from the cloud's Settings; ``keystone``: its
-    auth_url and the nova service user's password (``[keystone_authtoken]``)."""
+    """``project``'s conf (nova.conf ...) for a binary on ``host``, from the cloud's Settings;
+    ``keystone``: its auth_url, and the project's service user and password."""
     s = settings
-    auth_url, password = keystone
+    auth_url, user, password = keystone
     return ServiceConf.model_validate(
         {
-            "project": "nova",
+            "project": project,
             "DEFAULT": {
                 "transport_url": s.transport_url,
                 "host": host,
@@ -69,11 +84,11 @@ def nova_conf(
                 "vif_plugging_is_fatal": s.vif_plugging_is_fatal,
                 "compute_driver": driver,
             },
-            "database": {"connection": s.database_url_for("nova")},
+            "database": {"connection": s.database_url_for(project)},
             "keystone_authtoken": {
                 "auth_url": auth_url,
                 "www_authenticate_uri": auth_url,
-                "username": "nova",
+                "username": user,
                 "password": password,
                 "token_cache_time": s.token_cache_time,
             },
@@ -81,9 +96,33 @@ def nova_conf(
     )
 
 
-class Nova:
-    """nova-api, nova-conductor, nova-scheduler and one nova-compute per host of ``spec``,
-    started in that order (the order ``labcloud up`` starts them) and stopped in reverse."""
+class Project:
+    """A project's binaries, started in order (the order ``labcloud up`` starts them) and
+    stopped in reverse."""
+
+    binaries: list[Binary]
+
+    def start(self) -> None:
+        for binary in self.binaries:
+            binary.start()
+
+    def stop(self) -> None:
+        for binary in reversed(self.binaries):
+            binary.stop()
+
+
+class Cinder(Project):
+    """cinder-api, cinder-scheduler and cinder-volume, as on an all-in-one controller."""
+
+    def __init__(self, shared: Shared, conf: ServiceConf) -> None:
+        self.db = shared.dbs["cinder"]
+        self.binaries = [
+            make(conf, shared=shared) for make in (cinder_api, cinder_scheduler, cinder_volume)
+        ]
+
+
+class Nova(Project):
+    """nova-api, nova-conductor, nova-scheduler and one nova-compute per host of ``spec``."""
 
     def __init__(
         self,
@@ -96,11 +135,12 @@ class Nova:
         of nova-api, the conductor and the scheduler (their queues: ``conductor.controller``)."""
         self.db = shared.dbs["nova"]
         central = conf(controller)
-        self.binaries = [
+        controllers = [
             make(central, shared=shared) for make in (nova_api, nova_conductor, nova_scheduler)
         ]
         self.hosts = {h.name: nova_compute(conf(h.name), shared=shared) for h in spec.hosts}
-        api, conductor, scheduler = (b.manager for b in self.binaries)
+        self.binaries = [*controllers, *self.hosts.values()]
+        api, conductor, scheduler = (b.manager for b in controllers)
         assert isinstance(api, ComputeFrontend)
         assert isinstance(conductor, ConductorManager)
         assert isinstance(scheduler, SchedulerManager)
@@ -122,14 +162,6 @@ class Nova:
     @property
     def drivers(self) -> Mapping[str, ComputeDriver]:
         return {host: manager.driver for host, manager in self.computes.items()}
-
-    def start(self) -> None:
-        for binary in [*self.binaries, *self.hosts.values()]:
-            binary.start()
-
-    def stop(self) -> None:
-        for binary in reversed([*self.binaries, *self.hosts.values()]):
-            binary.stop()
 
     def start_host(self, host: str) -> None:
         """Start nova-compute on ``host`` (again): it consumes what waited in its queue,
@@ -154,7 +186,9 @@ class Nova:
         return {h: self.servicegroup.is_up(last.get(h)) for h in self.hosts}
 
 
-def driver_options(spec: CloudSpec, driver: str, common: Mapping[str, Any]) -> dict[str, Any]:
+def driver_options(
+    spec: CloudSpec, driver: str, common: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
     """Each host's hypervisor driver options: the fake's capacity is the spec host's."""
     return {
         h.name: (
