@@ -25,11 +25,22 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from labcloud.binaries import content
+from labcloud.binaries.inkernel import (
+    CONTROLLER,
+    Cinder,
+    Nova,
+    cinder_database,
+    driver_options,
+    nova_database,
+    project_conf,
+)
+from labcloud.binaries.shared import Shared
 from labcloud.booting import Boot
-from labcloud.compute.service import ComputeService
 from labcloud.compute.virt.driver import ComputeDriver
+from labcloud.conf.options import PROJECTS, ServiceConf
 from labcloud.config import Settings
 from labcloud.context import new_request_id
+from labcloud.db import Database
 from labcloud.identity.service import SERVICE_USERS, IdentityService
 from labcloud.image.service import ImageService
 from labcloud.messaging import Transport, get_transport
@@ -42,7 +53,6 @@ from labcloud.rest.auth import (
     ServiceToken,
     TokenCache,
     install_request_id,
-    require_token,
 )
 from labcloud.rest.client import ServiceClient
 from labcloud.rest.server import ApiServer
@@ -54,7 +64,6 @@ from labcloud.trace.stepper import Stepper
 if TYPE_CHECKING:
     from labcloud.messaging.memory import BrokerRestart
     from labcloud.netns.dnsmasq import Dnsmasq
-from labcloud.volume.service import VolumeService
 
 # catalog type -> (keystone name, API server name, path in the catalog's URL)
 SERVICES: dict[str, tuple[str, str, str]] = {
@@ -64,6 +73,7 @@ SERVICES: dict[str, tuple[str, str, str]] = {
     "network": ("neutron", "neutron-server", ""),
     "volumev3": ("cinderv3", "cinder-api", "/v3/$(project_id)s"),
 }
+API_KINDS = {name: kind for kind, (_, name, _) in SERVICES.items()}  # API server -> type
 
 
 class LabCloud:
@@ -121,6 +131,7 @@ class LabCloud:
         self._passwords: dict[str, str] = {}
         self._started = False
         self._services: list[Any] = []
+        self._databases: list[Database] = []  # closed once every service has stopped
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> LabCloud:
@@ -184,37 +195,42 @@ class LabCloud:
         content.load_images(self.image.manager, self.spec, projects["admin"])
         self._serve("image", self.image.create_app())
 
-        self.volume = VolumeService(
-            s.database_url_for("cinder"),
-            transport=self.transport,
-            validator=self._validator("volumev3"),
-            data_dir=self.state_dir / "volumes",
-            image_url=self.urls["image"],
+        dbs = {  # the cloud's, shared by each project's binaries
+            "nova": nova_database(s.database_url_for("nova"), self.spec),
+            "cinder": cinder_database(s.database_url_for("cinder")),
+        }
+        self._databases.extend(dbs.values())
+        shared = Shared(
+            self.transport,
+            self.urls,
+            dbs=dbs,
+            servers={name: self.servers[kind] for kind, (_, name, _) in SERVICES.items()},
+            validator=lambda binary: self._validator(API_KINDS[binary]),
+            driver_options=driver_options(self.spec, self._compute_driver, self._driver_options()),
+            availability_zones={h.name: h.availability_zone for h in self.spec.hosts},
+            held=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
+        self.volume = Cinder(shared, self._conf("cinder", CONTROLLER))
         self._services.append(self.volume)
         self.volume.start()
-        self._serve("volumev3", self.volume.create_app())
-
-        self.compute = ComputeService(
-            s.database_url_for("nova"),
-            self.spec,
-            transport=self.transport,
-            urls=self.urls,
-            driver=self._compute_driver,
-            driver_options=self._driver_options(),
-            report_interval=s.report_interval,
-            service_down_time=s.service_down_time,
-            build_timeout=s.build_timeout,
-            vif_plugging=(s.vif_plugging_timeout, s.vif_plugging_is_fatal),
-            hold=lambda: self._stepper is not None and bool(self._stepper.paused),
-            service_token=self._service_token("compute", "nova-conductor").get,
-        )
+        self.compute = Nova(self.spec, shared, lambda host: self._conf("nova", host))
         self._services.append(self.compute)
         self.compute.start()
-        self._serve("compute", self.compute.create_app(require_token(self._validator("compute"))))
         self._trace_databases()
 
-    def _driver_options(self) -> dict[str, Any] | None:
+    def _conf(self, project: str, host: str) -> ServiceConf:
+        """``project``'s settings for its binary on ``host``, from this cloud's."""
+        user = SERVICE_USERS[PROJECTS[project].service_type]
+        return project_conf(
+            project,
+            self.settings,
+            host=host,
+            state_dir=self.state_dir,
+            driver=self._compute_driver,
+            keystone=(self.urls["identity"], user, self._service_passwords[user]),
+        )
+
+    def _driver_options(self) -> dict[str, Any]:
         """libvirt keeps its guests' disks in the cloud's state directory; with a real
         datapath, guests are plugged into it: the fake hypervisor's are network namespaces,
         libvirt's have taps (both get an address by DHCP and answer ping)."""
@@ -223,7 +239,7 @@ class LabCloud:
         if self._compute_driver == "libvirt":  # disks and overlays under the cloud's state
             options["instances_path"] = self.state_dir / "instances"
             options["daemons_dir"] = self.state_dir / DAEMONS_DIR
-        return options or None
+        return options
 
     def _trace_databases(self) -> None:
         """Committed writes of every project's database become DbEvents; volume and port
@@ -320,6 +336,8 @@ class LabCloud:
         for service in reversed(self._services):
             service.stop()
         self._services.clear()
+        while self._databases:
+            self._databases.pop().dispose()
         self.transport.cleanup()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)

@@ -4,7 +4,14 @@ the way it finds the other services (keystone's catalog) and checks tokens (its 
 A :class:`Binary` starts its parts in order and stops them in reverse, the way an OpenStack
 service stops on SIGTERM: RPC consumers cancelled first (what the broker still holds for it
 stays there, unacknowledged messages go back), the methods running finish, HTTP requests in
-flight are answered, then its database sessions and broker connection close.
+flight are answered, then its database sessions and broker connection close. Stopped
+without ``release``, its parts can start again (the in-kernel cloud's ``stop_compute`` and
+``start_compute``: a nova-compute that dies and comes back on a host whose hypervisor lives
+on).
+
+Given a :class:`~labcloud.binaries.shared.Shared` (the in-kernel cloud's), a binary uses the
+transport, databases, catalog URLs, API sockets and token validators in it instead of making
+its own from its settings, and closes none of them.
 
 On RabbitMQ, a started binary also publishes its trace to the ``labcloud.trace`` exchange
 and obeys stepper commands from ``labcloud.control`` (as ``LabCloud(share_trace=True)``), so
@@ -18,12 +25,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from labcloud.binaries.shared import Shared
 from labcloud.compute.periodic import Periodic
 from labcloud.conf.options import PROJECTS, ServiceConf
+from labcloud.db import Database
 from labcloud.messaging import RPCServer, Target, Transport, get_transport
 from labcloud.messaging.control import StepperService
 from labcloud.messaging.remote import TraceForwarder
@@ -32,6 +41,7 @@ from labcloud.rest.auth import (
     ServiceCredentials,
     ServiceToken,
     TokenCache,
+    TokenValidator,
     install_request_id,
 )
 from labcloud.rest.client import ServiceClient
@@ -39,6 +49,9 @@ from labcloud.rest.server import ApiServer
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import Origin
 from labcloud.trace.stepper import Stepper
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
 
 LOG = logging.getLogger(__name__)
 CATALOG_TIMEOUT = 60.0  # seconds a service waits for keystone to answer at start-up
@@ -50,16 +63,32 @@ class Binary:
     """One OpenStack binary (``nova-compute``, ``glance-api`` ...): parts added by its factory,
     started by ``start()``, stopped in reverse by ``stop()``."""
 
-    def __init__(self, name: str, conf: ServiceConf, *, bus: TraceBus | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        conf: ServiceConf,
+        *,
+        bus: TraceBus | None = None,
+        shared: Shared | None = None,
+    ) -> None:
         self.name = name
         self.conf = conf
-        self.origin = Origin(host=conf.DEFAULT.host, service=name)
-        self.bus = bus if bus is not None else TraceBus(self.origin)  # its steps' host, process
+        self.shared = shared
         self._transport: Transport | None = None
+        if shared is not None:  # the cloud's process and machine; its steps, its bus
+            self._transport = shared.transport
+            self.origin = shared.transport.origin.with_service(name)
+            self.bus = shared.transport.bus
+        else:
+            self.origin = Origin(host=conf.DEFAULT.host, service=name)
+            self.bus = bus if bus is not None else TraceBus(self.origin)  # its steps' origin
         self._starts: list[Callable[[], object]] = []
         self._stops: list[Callable[[], object]] = []
         self._started: list[Callable[[], object]] = []
+        self._releases: list[Callable[[], object]] = []
+        self.running = False
         self.api: ApiServer | None = None
+        self.manager: object = None  # what its factory serves (nova-compute's ComputeManager...)
         self._forwarder: TraceForwarder | None = None  # on RabbitMQ, once started
         self._stepping: tuple[Stepper, StepperService] | None = None
 
@@ -80,6 +109,35 @@ class Binary:
         self._starts.append(start)
         self._stops.append(stop)
 
+    def release(self, close: Callable[[], object]) -> None:
+        """Call ``close`` when the binary ends (a database it opened, an HTTP client), after
+        its parts have stopped, the last added first."""
+        self._releases.append(close)
+
+    def database(self, metadata: MetaData) -> Database:
+        """The project's database: the cloud's when shared, else one opened here."""
+        if self.shared is not None:
+            return self.shared.dbs[self.conf.project]
+        db = Database(self.conf.database_url, metadata)
+        self.release(db.dispose)
+        return db
+
+    def catalog(self) -> dict[str, str]:
+        """``{service type: base URL}``: the cloud's when shared, else keystone's catalog."""
+        if self.shared is not None:
+            return dict(self.shared.urls)
+        return catalog(self.conf, self.name)
+
+    def validator(self) -> TokenValidator:
+        """Its keystonemiddleware: the cloud's when shared, else ``[keystone_authtoken]``'s."""
+        if self.shared is not None and self.shared.validator is not None:
+            return self.shared.validator(self.name)
+        return validator(self.conf, self.name, self.bus)
+
+    def held(self) -> bool:
+        """True while the in-kernel cloud is held by a stepper."""
+        return self.shared is not None and self.shared.held()
+
     def rpc(self, target: Target, endpoint: object) -> RPCServer:
         server = RPCServer(self.transport, target, [endpoint], service=self.name)
 
@@ -93,23 +151,39 @@ class Binary:
     def periodic(self, what: str, interval: float, task: Callable[[], object]) -> None:
         if interval <= 0:
             return
-        periodic = Periodic(f"{self.name}-{what}", interval, task)
-        self.part(periodic.start, periodic.stop)
+        running: list[Periodic] = []  # a thread per start: a stopped binary may start again
+
+        def start() -> None:
+            running.append(Periodic(f"{self.name}-{what}", interval, task).start())
+
+        def stop() -> None:
+            while running:
+                running.pop().stop()
+
+        self.part(start, stop)
 
     def http(self, app: Any) -> ApiServer:
-        """Serve ``app`` on the project's [api] bind_host:bind_port."""
+        """Serve ``app`` on the project's [api] bind_host:bind_port (the cloud's socket
+        for this binary, when shared)."""
         install_request_id(app)
-        host, port = self.conf.bind
-        self.api = ApiServer(None, host, port, name=self.name)
+        if self.shared is not None:
+            self.api = self.shared.servers[self.name]
+        else:
+            host, port = self.conf.bind
+            self.api = ApiServer(None, host, port, name=self.name)
         api = self.api
         self.part(lambda: api.start(app), api.stop)
         return api
 
     def start(self) -> Binary:
+        if self.running:
+            return self
+        self.running = True
         for start, stop in zip(self._starts, self._stops, strict=True):
             start()
             self._started.append(stop)
-        self._share_trace()
+        if self.shared is None:  # the in-kernel cloud shares its trace itself
+            self._share_trace()
         LOG.info("%s started", self.name)
         return self
 
@@ -125,7 +199,10 @@ class Binary:
         self._forwarder = TraceForwarder(driver, self.bus)
         self._stepping = (stepper, StepperService(driver, stepper))
 
-    def stop(self) -> None:
+    def stop(self, *, release: bool = True) -> None:
+        """Stop the parts in reverse; with ``release``, then close what the binary opened
+        (without, it can ``start()`` again)."""
+        self.running = False
         if self._stepping is not None:  # no more commands; paused threads let go
             stepper, service = self._stepping
             service.stop()
@@ -137,10 +214,16 @@ class Binary:
                 stop()
             except Exception:
                 LOG.warning("%s: a part did not stop cleanly", self.name, exc_info=True)
+        while release and self._releases:
+            close = self._releases.pop()
+            try:
+                close()
+            except Exception:
+                LOG.warning("%s: did not close cleanly", self.name, exc_info=True)
         if self._forwarder is not None:  # the trace of its stopping, then the connection
             self._forwarder.stop()
             self._forwarder = None
-        if self._transport is not None:
+        if release and self.shared is None and self._transport is not None:
             self._transport.cleanup()
             self._transport = None
         LOG.info("%s stopped", self.name)

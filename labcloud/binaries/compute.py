@@ -3,13 +3,20 @@
 nova-api, the conductor and the scheduler share nova's database; nova-compute never opens
 it (it asks the conductor over RPC, as nova's does). nova-api and nova-compute reach glance,
 neutron and cinder at the URLs of keystone's catalog, with the user's token.
+
+Each factory builds its binary from nova's settings alone (``labcloud run``, ``labcloud up
+--processes``) or, given ``shared``, over what the in-kernel cloud shares (its transport,
+nova's database, the catalog's URLs, its API socket; see labcloud.binaries.shared).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
-from labcloud.binaries.base import Binary, catalog, credentials, keystone_client, validator
+from labcloud.binaries.base import Binary, credentials, keystone_client
+from labcloud.binaries.shared import Shared
 from labcloud.compute.api import create_compute_app
 from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
 from labcloud.compute.conductor.manager import ConductorManager, service_context
@@ -24,16 +31,9 @@ from labcloud.compute.scheduler.rpcapi import SchedulerAPI
 from labcloud.compute.servicegroup import ServiceGroup
 from labcloud.compute.virt import get_driver
 from labcloud.conf.options import ServiceConf
-from labcloud.db import Database
 from labcloud.messaging import Target
 from labcloud.rest.auth import ServiceToken, require_token
 from labcloud.rest.client import ServiceClient
-
-
-def _db(binary: Binary) -> Database:
-    db = Database(binary.conf.database_url, Base.metadata)
-    binary.part(lambda: None, db.dispose)  # first part: closed last
-    return db
 
 
 def _servicegroup(conf: ServiceConf) -> ServiceGroup:
@@ -42,13 +42,13 @@ def _servicegroup(conf: ServiceConf) -> ServiceGroup:
 
 def _clients(binary: Binary) -> dict[str, Any]:
     """glance, neutron and cinder at the catalog's URLs (waits for keystone)."""
-    urls = catalog(binary.conf, binary.name)
+    urls = binary.catalog()
 
     def http(kind: str, target: str) -> ServiceClient:
         client = ServiceClient(
             urls[kind], source=binary.name, target=target, bus=binary.bus, origin=binary.origin
         )
-        binary.part(lambda: None, client.close)
+        binary.release(client.close)
         return client
 
     return {
@@ -58,28 +58,50 @@ def _clients(binary: Binary) -> dict[str, Any]:
     }
 
 
-def nova_api(conf: ServiceConf) -> Binary:
+def nova_api(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
     """nova-api: /v2.1, which casts builds to the conductor."""
-    binary = Binary("nova-api", conf)
+    binary = Binary("nova-api", conf, shared=shared)
     frontend = ComputeFrontend(
-        Instances(_db(binary), binary.bus, binary.name),
+        Instances(binary.database(Base.metadata), binary.bus, binary.name),
         ConductorAPI(binary.transport, service=binary.name),
         ComputeAPI(binary.transport, service=binary.name),
         servicegroup=_servicegroup(conf),
         **_clients(binary),
     )
-    auth = require_token(validator(conf, binary.name, binary.bus))
-    binary.http(create_compute_app(frontend, auth))
+    binary.manager = frontend
+    binary.http(create_compute_app(frontend, require_token(binary.validator())))
     return binary
 
 
-def nova_conductor(conf: ServiceConf) -> Binary:
+class BuildCheck:
+    """The conductor's periodic build check (``instance_build_timeout``). While a stepper
+    holds the cloud, every service's thread may be paused, the computes' reports too: the
+    check waits, and gives the hosts one ``service_down_time`` after the hold to report."""
+
+    def __init__(
+        self, conductor: ConductorManager, conf: ServiceConf, held: Callable[[], bool]
+    ) -> None:
+        self.conductor = conductor
+        self.timeout = conf.DEFAULT.instance_build_timeout
+        self.down_time = conf.DEFAULT.service_down_time
+        self.held = held
+        self._grace_until = 0.0
+
+    def __call__(self) -> None:
+        if self.held():
+            self._grace_until = time.monotonic() + self.down_time
+            return
+        if time.monotonic() >= self._grace_until:
+            self.conductor.check_builds(self.timeout)
+
+
+def nova_conductor(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
     """nova-conductor: builds scheduled and handed to computes; stuck builds end in ERROR."""
-    binary = Binary("nova-conductor", conf)
+    binary = Binary("nova-conductor", conf, shared=shared)
     token = ServiceToken(keystone_client(conf, binary.name, binary.bus), credentials(conf))
 
     conductor = ConductorManager(
-        Instances(_db(binary), binary.bus, binary.name),
+        Instances(binary.database(Base.metadata), binary.bus, binary.name),
         SchedulerAPI(binary.transport),
         ComputeAPI(binary.transport, service=binary.name),
         _servicegroup(conf),
@@ -88,44 +110,49 @@ def nova_conductor(conf: ServiceConf) -> Binary:
         neutron=_clients(binary)["neutron"],
         service_context=lambda: service_context(conf.username, token.get()),
     )
+    binary.manager = conductor
     binary.rpc(Target("nova", "conductor", server=conf.DEFAULT.host), conductor)
-    timeout = conf.DEFAULT.instance_build_timeout
-    binary.periodic(
-        "check-builds", conf.DEFAULT.report_interval, lambda: conductor.check_builds(timeout)
-    )
+    check = BuildCheck(conductor, conf, binary.held)
+    binary.periodic("check-builds", conf.DEFAULT.report_interval, check)
     return binary
 
 
-def nova_scheduler(conf: ServiceConf) -> Binary:
+def nova_scheduler(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
     """nova-scheduler: filters and weighs the hosts nova-compute reports."""
-    binary = Binary("nova-scheduler", conf)
+    binary = Binary("nova-scheduler", conf, shared=shared)
     scheduler = SchedulerManager(
-        _db(binary),
+        binary.database(Base.metadata),
         servicegroup=_servicegroup(conf),
         bus=binary.bus,
         ram_weight_multiplier=conf.scheduler.ram_weight_multiplier,
     )
+    binary.manager = scheduler
     binary.part(lambda: scheduler.refresh(None), lambda: None)
     binary.rpc(Target("nova", "scheduler", server=conf.DEFAULT.host), scheduler)
     return binary
 
 
-def nova_compute(conf: ServiceConf) -> Binary:
-    """nova-compute on ``[DEFAULT] host``: its hypervisor driver, and ``compute.<host>``."""
-    binary = Binary("nova-compute", conf)
+def nova_compute(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
+    """nova-compute on ``[DEFAULT] host``: its hypervisor driver, and ``compute.<host>``
+    (shared: the driver's options and the host's availability zone are the cloud's)."""
+    binary = Binary("nova-compute", conf, shared=shared)
     host = conf.DEFAULT.host
+    options = shared.driver_options.get(host, {}) if shared is not None else {}
+    zone = shared.availability_zones.get(host, "nova") if shared is not None else "nova"
     manager = ComputeManager(
         host,
-        get_driver(conf.DEFAULT.compute_driver, host),
+        get_driver(conf.DEFAULT.compute_driver, host, **options),
         ConductorAPI(binary.transport, service=binary.name),
         compute=ComputeAPI(binary.transport, service=binary.name),
         bus=binary.bus,
         vif_plugging_timeout=conf.DEFAULT.vif_plugging_timeout,
         vif_plugging_is_fatal=conf.DEFAULT.vif_plugging_is_fatal,
+        availability_zone=zone,
         **_clients(binary),
     )
+    binary.manager = manager
     binary.part(lambda: None, manager.cleanup_host)  # stopped after its RPC server is
     binary.rpc(Target("nova", "compute", server=host), manager)
     binary.part(manager.init_host, lambda: None)  # after its queue is consumed, as nova's
-    binary.periodic("report", conf.DEFAULT.report_interval, manager.report_state)
+    binary.periodic(f"report-{host}", conf.DEFAULT.report_interval, manager.report_state)
     return binary

@@ -2,16 +2,17 @@
 
 labcloud's cinder-scheduler knows its backends from the file (the host's ``@file``
 backend), where cinder's learns them from the volume services' reports. cinder-api and
-cinder-volume reach glance at keystone's catalog URL.
+cinder-volume reach glance at keystone's catalog URL. Given ``shared``, each is built over
+what the in-kernel cloud shares (labcloud.binaries.shared), as nova's are.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from labcloud.binaries.base import Binary, catalog, validator
+from labcloud.binaries.base import Binary
+from labcloud.binaries.shared import Shared
 from labcloud.conf.options import ServiceConf
-from labcloud.db import Database
 from labcloud.messaging import Target
 from labcloud.rest.client import ServiceClient
 from labcloud.volume.api import create_volume_app
@@ -24,22 +25,16 @@ from labcloud.volume.rpcapi import SchedulerAPI, VolumeAPI
 from labcloud.volume.snapshots import SnapshotFrontend
 
 
-def _db(binary: Binary) -> Database:
-    db = Database(binary.conf.database_url, Base.metadata)
-    binary.part(lambda: None, db.dispose)
-    return db
-
-
-def _glance(binary: Binary) -> GlanceClient:
-    """glance at the catalog's URL (waits for keystone)."""
+def _glance(binary: Binary) -> GlanceClient | None:
+    """glance at the catalog's URL (waits for keystone); None in a cloud without glance
+    (no volumes from images then)."""
+    url = binary.catalog().get("image")
+    if url is None:
+        return None
     http = ServiceClient(
-        catalog(binary.conf, binary.name)["image"],
-        source=binary.name,
-        target="glance-api",
-        bus=binary.bus,
-        origin=binary.origin,
+        url, source=binary.name, target="glance-api", bus=binary.bus, origin=binary.origin
     )
-    binary.part(lambda: None, http.close)
+    binary.release(http.close)
     return GlanceClient(http)
 
 
@@ -47,32 +42,38 @@ def backend(conf: ServiceConf) -> str:
     return f"{conf.DEFAULT.host}@file"
 
 
-def cinder_api(conf: ServiceConf) -> Binary:
-    binary = Binary("cinder-api", conf)
-    db = _db(binary)
+def cinder_api(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
+    binary = Binary("cinder-api", conf, shared=shared)
+    db = binary.database(Base.metadata)
     volumes = VolumeAPI(binary.transport, service=binary.name)
     frontend = VolumeFrontend(db, SchedulerAPI(binary.transport), volumes, _glance(binary))
     app = create_volume_app(
         frontend,
         SnapshotFrontend(db, volumes, frontend),
-        validator(conf, binary.name, binary.bus),
+        binary.validator(),
     )
+    binary.manager = frontend
     binary.http(app)
     return binary
 
 
-def cinder_scheduler(conf: ServiceConf) -> Binary:
-    binary = Binary("cinder-scheduler", conf)
+def cinder_scheduler(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
+    binary = Binary("cinder-scheduler", conf, shared=shared)
     manager = CinderSchedulerManager(
-        _db(binary), VolumeAPI(binary.transport, service=binary.name), [backend(conf)]
+        binary.database(Base.metadata),
+        VolumeAPI(binary.transport, service=binary.name),
+        [backend(conf)],
     )
+    binary.manager = manager
     binary.rpc(Target("cinder", "cinder-scheduler", server=conf.DEFAULT.host), manager)
     return binary
 
 
-def cinder_volume(conf: ServiceConf) -> Binary:
-    binary = Binary("cinder-volume", conf)
+def cinder_volume(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
+    binary = Binary("cinder-volume", conf, shared=shared)
     data = Path(conf.DEFAULT.volumes_dir or conf.DEFAULT.state_path / "volumes")
-    manager = VolumeManager(backend(conf), _db(binary), FileDriver(data), _glance(binary))
+    db = binary.database(Base.metadata)
+    manager = VolumeManager(backend(conf), db, FileDriver(data), _glance(binary))
+    binary.manager = manager
     binary.rpc(Target("cinder", "cinder-volume", server=backend(conf)), manager)
     return binary

@@ -1,4 +1,5 @@
-"""cinder over real HTTP and memory:// RPC, with tokens from a real identity service."""
+"""cinder over real HTTP and memory:// RPC, with tokens from a real identity service: its
+three binaries built by their factories over what a cloud shares (as LabCloud builds them)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
+from labcloud.binaries.base import Binary
+from labcloud.binaries.shared import Shared
+from labcloud.binaries.volume import cinder_api, cinder_scheduler, cinder_volume
+from labcloud.conf import parse
+from labcloud.db import Database
 from labcloud.messaging import get_transport
 from labcloud.rest.server import ApiServer
 from labcloud.volume.driver import FileDriver
-from labcloud.volume.service import VolumeService
+from labcloud.volume.manager import VolumeManager
+from labcloud.volume.models import Base
 from tests.conftest import Keystone
 
 
@@ -33,16 +40,25 @@ class Cinder:
     ) -> None:
         self.transport = get_transport("memory://")
         self.data = data
-        self.service = VolumeService(
-            "sqlite://",
-            transport=self.transport,
-            data_dir=data,
-            validator=keystone.validator(),
-            driver=driver,
-            image_url=image_url,
-        )  # type: ignore[arg-type]
-        self.service.start()
-        self.server = ApiServer(self.service.create_app(), name="cinder").start()
+        self.db = Database("sqlite://", Base.metadata)
+        self.db.create_all()
+        self.server = ApiServer(None, name="cinder-api")
+        shared = Shared(
+            self.transport,
+            {"image": image_url} if image_url else {},  # no glance: no volumes from images
+            dbs={"cinder": self.db},
+            servers={"cinder-api": self.server},
+            validator=lambda binary: keystone.validator(),  # type: ignore[arg-type,return-value]
+        )
+        conf = parse(f"[DEFAULT]\nhost = volume1\nvolumes_dir = {data}\n", "cinder")
+        self.binaries: list[Binary] = [
+            make(conf, shared=shared) for make in (cinder_api, cinder_scheduler, cinder_volume)
+        ]
+        volume = self.binaries[-1].manager
+        assert isinstance(volume, VolumeManager)
+        volume.driver = driver or volume.driver  # a broken disk array, for some tests
+        for binary in self.binaries:
+            binary.start()
         self.token = keystone.token("demo")
         self.project = keystone.project_id("demo")
         self.admin = keystone.token("admin", "admin")
@@ -87,8 +103,9 @@ class Cinder:
         return self.call("POST", f"/{volume_id}/action", json={name: body or {}})
 
     def stop(self) -> None:
-        self.server.stop()
-        self.service.stop()
+        for binary in reversed(self.binaries):
+            binary.stop()
+        self.db.dispose()
         self.transport.cleanup()
 
 

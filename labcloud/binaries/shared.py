@@ -1,0 +1,42 @@
+"""What the binaries of one in-kernel cloud share, instead of each making its own.
+
+In its own process a binary connects to the broker, opens its project's database, logs in
+to keystone to read the catalog and binds its API's port, all from its settings. Run inside
+``LabCloud``, every binary is one of many in one Python process: they share the cloud's
+transport (and so its trace bus), one :class:`~labcloud.db.Database` per project (several
+engines on one SQLite file would contend for its lock), the catalog's URLs (known before
+any service starts: no login with bcrypt to read them), the API sockets bound before the
+catalog was written, and keystonemiddleware's validators (their caches hear of revoked
+tokens). The factories take a ``Shared`` and use what it holds; a binary never closes what
+it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from labcloud.db import Database
+from labcloud.messaging import Transport
+from labcloud.rest.auth import TokenValidator
+from labcloud.rest.server import ApiServer
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Shared:
+    transport: Transport
+    urls: Mapping[str, str]  # service type (keystone's catalog) -> base URL
+    dbs: Mapping[str, Database] = field(default_factory=dict)  # project -> its database
+    servers: Mapping[str, ApiServer] = field(default_factory=dict)  # binary -> bound socket
+    validator: Callable[[str], TokenValidator] | None = None  # binary -> its auth_token
+    # nova-compute per host: its hypervisor driver's options (a fake host's capacity,
+    # libvirt's instances_path ...) and the availability zone it is in
+    driver_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    availability_zones: Mapping[str, str] = field(default_factory=dict)
+    # True while a stepper holds the cloud: silence proves nothing then (the build check waits)
+    held: Callable[[], bool] = _never
