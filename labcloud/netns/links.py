@@ -191,20 +191,25 @@ class LinkEvents:
         self._sock.bind((0, RTMGRP_LINK))
         self._sock.setblocking(False)
         self._wake_r, self._wake_w = os.pipe()
-        self._closed = threading.Event()
+        self._lock = threading.Lock()  # close() and the waiter: who releases the sockets
+        self._closed = self._waiting = self._released = False
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a notification (True), ``close()`` or ``timeout`` (False). One
         thread waits; after ``close()`` the sockets are released and this returns False."""
-        if self._closed.is_set():
-            return False
-        ready, _, _ = select.select([self._sock, self._wake_r], [], [], timeout)
-        if self._closed.is_set():
-            self._sock.close()
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-            return False
-        if self._sock not in ready:
+        with self._lock:
+            if self._closed:
+                self._release()
+                return False
+            self._waiting = True
+        try:
+            ready, _, _ = select.select([self._sock, self._wake_r], [], [], timeout)
+        finally:
+            with self._lock:
+                self._waiting = False
+                if self._closed:  # close() has written its byte: nothing writes any more
+                    self._release()
+        if self._released or self._sock not in ready:
             return False
         try:
             while self._sock.recv(65536):  # a burst of notifications is one ring
@@ -214,10 +219,23 @@ class LinkEvents:
         return True
 
     def close(self) -> None:
-        """Make the waiting thread's ``wait`` return False and release the sockets."""
-        if not self._closed.is_set():
-            self._closed.set()
-            os.write(self._wake_w, b"x")
+        """Make the waiting thread's ``wait`` return False and release the sockets (at
+        once when no thread waits)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._waiting:
+                os.write(self._wake_w, b"x")
+            else:
+                self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._sock.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
 
 # -- links --------------------------------------------------------------------------------
