@@ -14,6 +14,7 @@ process share nothing. ``stop()`` releases threads, ports and (if it made them) 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import threading
@@ -25,9 +26,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from labcloud.binaries import content
+from labcloud.binaries.content import SERVICE_USERS
 from labcloud.binaries.inkernel import (
     CONTROLLER,
     Cinder,
+    Glance,
+    Keystone,
     Nova,
     cinder_database,
     driver_options,
@@ -37,12 +41,10 @@ from labcloud.binaries.inkernel import (
 from labcloud.binaries.shared import Shared
 from labcloud.booting import Boot
 from labcloud.compute.virt.driver import ComputeDriver
-from labcloud.conf.options import PROJECTS, ServiceConf
+from labcloud.conf.options import PROJECTS, IdentitySection, ServiceConf, TokenSection
 from labcloud.config import Settings
 from labcloud.context import new_request_id
 from labcloud.db import Database
-from labcloud.identity.service import SERVICE_USERS, IdentityService
-from labcloud.image.service import ImageService
 from labcloud.messaging import Transport, get_transport
 from labcloud.network.nova import NovaClient, NovaNotifier
 from labcloud.network.service import NetworkService, choose_datapath
@@ -129,6 +131,7 @@ class LabCloud:
         self.datapath, self.datapath_reason = choose_datapath(datapath)
         self._bcrypt_rounds = bcrypt_rounds or settings.password_hash_rounds
         self._passwords: dict[str, str] = {}
+        self._service_passwords: dict[str, str] = {}  # the services' users'
         self._started = False
         self._services: list[Any] = []
         self._databases: list[Database] = []  # closed once every service has stopped
@@ -155,21 +158,31 @@ class LabCloud:
 
     def _build(self) -> None:
         s = self.settings
-        self.identity = IdentityService(
-            s.database_url_for("keystone"),
-            key_repository=self.state_dir / "fernet-keys",
-            bus=self.bus,
-            token_expiry=self.spec.token_expiration or s.token_expiry,
-            bcrypt_rounds=self._bcrypt_rounds,
+        shared = Shared(
+            self.transport,
+            self.urls,
+            servers={name: self.servers[kind] for kind, (_, name, _) in SERVICES.items()},
+            validator=lambda binary: self._validator(API_KINDS[binary]),
+            availability_zones={h.name: h.availability_zone for h in self.spec.hosts},
+            held=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
+        keystone_conf = self._conf("keystone", CONTROLLER).model_copy(
+            update={
+                "token": TokenSection(expiration=self.spec.token_expiration or s.token_expiry),
+                "identity": IdentitySection(password_hash_rounds=self._bcrypt_rounds),
+            }
+        )
+        self.identity = Keystone(shared, keystone_conf)
         self._services.append(self.identity)
         self._passwords = content.load_accounts(self.identity.manager, self.spec)
-        self._service_passwords = self.identity.add_service_users(SERVICE_USERS.values())
+        self._service_passwords = content.add_service_users(
+            self.identity.manager, SERVICE_USERS.values()
+        )
         for kind, (name, _, path) in SERVICES.items():
             self.identity.manager.register_endpoint(
                 kind, name, self.urls[kind] + path, self.spec.region
             )
-        self._serve("identity", self.identity.create_app())
+        self.identity.start()
         projects = {p: self.project_id(p) for p in self.spec.projects}
 
         self.network = NetworkService(
@@ -186,29 +199,20 @@ class LabCloud:
         self.network.start([h.name for h in self.spec.hosts])
         self._serve("network", self.network.create_app())
 
-        self.image = ImageService(
-            s.database_url_for("glance"),
-            validator=self._validator("image"),
-            data_dir=self.state_dir / "images",
-        )
+        self.image = Glance(shared, self._conf("glance", CONTROLLER))
         self._services.append(self.image)
         content.load_images(self.image.manager, self.spec, projects["admin"])
-        self._serve("image", self.image.create_app())
+        self.image.start()
 
         dbs = {  # the cloud's, shared by each project's binaries
             "nova": nova_database(s.database_url_for("nova"), self.spec),
             "cinder": cinder_database(s.database_url_for("cinder")),
         }
         self._databases.extend(dbs.values())
-        shared = Shared(
-            self.transport,
-            self.urls,
+        shared = dataclasses.replace(
+            shared,
             dbs=dbs,
-            servers={name: self.servers[kind] for kind, (_, name, _) in SERVICES.items()},
-            validator=lambda binary: self._validator(API_KINDS[binary]),
             driver_options=driver_options(self.spec, self._compute_driver, self._driver_options()),
-            availability_zones={h.name: h.availability_zone for h in self.spec.hosts},
-            held=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
         self.volume = Cinder(shared, self._conf("cinder", CONTROLLER))
         self._services.append(self.volume)
@@ -220,14 +224,14 @@ class LabCloud:
 
     def _conf(self, project: str, host: str) -> ServiceConf:
         """``project``'s settings for its binary on ``host``, from this cloud's."""
-        user = SERVICE_USERS[PROJECTS[project].service_type]
+        user = SERVICE_USERS.get(PROJECTS[project].service_type, "")  # keystone: none
         return project_conf(
             project,
             self.settings,
             host=host,
             state_dir=self.state_dir,
             driver=self._compute_driver,
-            keystone=(self.urls["identity"], user, self._service_passwords[user]),
+            keystone=(self.urls["identity"], user, self._service_passwords.get(user, "")),
         )
 
     def _driver_options(self) -> dict[str, Any]:

@@ -204,15 +204,15 @@ class Keystone:
 
     def __init__(self) -> None:
         from labcloud.binaries.content import load_accounts
-        from labcloud.identity.service import IdentityService
+        from labcloud.identity.api import create_identity_app
+        from labcloud.identity.manager import IdentityManager
         from labcloud.rest.server import ApiServer
         from labcloud.spec import CloudSpec
 
-        self.service = IdentityService("sqlite://", bcrypt_rounds=4)
-        load_accounts(self.service.manager, CloudSpec.demo())
-        self.server = ApiServer(self.service.create_app(), name="keystone").start()
+        self.manager = IdentityManager("sqlite://", bcrypt_rounds=4)
+        load_accounts(self.manager, CloudSpec.demo())
+        self.server = ApiServer(create_identity_app(self.manager), name="keystone").start()
         self.url = self.server.url
-        self.manager = self.service.manager
 
     def token(self, user: str = "demo", project: str | None = None) -> str:
         """A project-scoped token for ``user`` (demo or admin), issued without a password."""
@@ -236,7 +236,7 @@ class Keystone:
 
     def stop(self) -> None:
         self.server.stop()
-        self.service.stop()
+        self.manager.dispose()
 
 
 def _user_model() -> type:

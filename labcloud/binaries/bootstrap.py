@@ -21,9 +21,10 @@ from labcloud.conf.options import PROJECTS, ServiceConf, load
 from labcloud.db import Database
 from labcloud.exceptions import Conflict
 from labcloud.identity.api import SERVICE_PROJECT, SERVICE_ROLE
+from labcloud.identity.manager import IdentityManager
 from labcloud.identity.models import Project
-from labcloud.identity.service import IdentityService
-from labcloud.image.service import ImageService
+from labcloud.image.manager import ImageManager
+from labcloud.image.store import FileStore
 from labcloud.network.service import NetworkService
 from labcloud.private import read_json, write_private
 from labcloud.rest.auth import AuthInfo
@@ -61,11 +62,12 @@ def bootstrap(config: str | Path, spec: CloudSpec) -> bool:
     """Fill the cloud's databases for ``spec`` and make keystone's Fernet keys (as
     ``keystone-manage fernet_setup``); False if keystone had been bootstrapped."""
     confs = {project: load(config, project) for project in PROJECTS}
-    keystone = IdentityService(
-        confs["keystone"].database_url, key_repository=confs["keystone"].key_repository
+    manager = IdentityManager(
+        confs["keystone"].database_url,
+        key_repository=confs["keystone"].key_repository,
+        bcrypt_rounds=confs["keystone"].identity.password_hash_rounds,
     )
     try:
-        manager = keystone.manager
         if any(p["name"] == SERVICE_PROJECT for p in manager.names(Project)):
             return False
         content.load_accounts(manager, spec, user_passwords(config, spec))
@@ -84,19 +86,17 @@ def bootstrap(config: str | Path, spec: CloudSpec) -> bool:
             )
         project_ids = {p["name"]: p["id"] for p in manager.names(Project)}
     finally:
-        keystone.stop()
+        manager.dispose()
     _load_content(confs, spec, project_ids)
     return True
 
 
 def _load_content(confs: dict[str, ServiceConf], spec: CloudSpec, ids: dict[str, str]) -> None:
-    glance = ImageService(
-        confs["glance"].database_url, validator=_NoTokens(), data_dir=image_dir(confs["glance"])
-    )
+    glance = ImageManager(confs["glance"].database_url, FileStore(image_dir(confs["glance"])))
     try:
-        content.load_images(glance.manager, spec, ids["admin"])
+        content.load_images(glance, spec, ids["admin"])
     finally:
-        glance.stop()
+        glance.db.dispose()
     neutron = NetworkService(confs["neutron"].database_url, validator=_NoTokens())
     try:
         content.load_networks(neutron.manager, spec, ids)

@@ -7,18 +7,35 @@ cloud and ``labcloud up``'s bootstrap call these once, on the services' managers
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+from collections.abc import Iterable
+
 from sqlalchemy import select
 
 from labcloud.compute.models import Flavor
 from labcloud.context import RequestContext
 from labcloud.db import Database
+from labcloud.exceptions import Conflict
+from labcloud.identity.api import NOVA_USER, SERVICE_PROJECT, SERVICE_ROLE
 from labcloud.identity.manager import IdentityManager
-from labcloud.identity.service import new_password
 from labcloud.image.manager import ImageManager
 from labcloud.network.manager import NetworkManager
 from labcloud.spec import CloudSpec
 
 ROLES = ("admin", "member", "reader")
+# each project's own user, as DevStack creates them: services validate tokens with theirs
+SERVICE_USERS = {
+    "compute": NOVA_USER,
+    "image": "glance",
+    "network": "neutron",
+    "volumev3": "cinder",
+}
+
+
+def new_password() -> str:
+    """A password made for one cloud: 24 random bytes, URL-safe (32 characters)."""
+    return secrets.token_urlsafe(24)
 
 
 def spec_passwords(spec: CloudSpec, known: dict[str, str] | None = None) -> dict[str, str]:
@@ -48,6 +65,20 @@ def load_accounts(
         if "admin" in user.roles:
             for project in spec.projects:
                 keystone.assign_role(user.name, project, "admin")
+    return passwords
+
+
+def add_service_users(keystone: IdentityManager, names: Iterable[str]) -> dict[str, str]:
+    """Create each service's user, with the ``service`` role on the ``service`` project
+    and a password made for this cloud; returns ``{name: password}``."""
+    keystone.create_role(SERVICE_ROLE)
+    with contextlib.suppress(Conflict):  # the spec may have one already
+        keystone.create_project(SERVICE_PROJECT, "the services' own users")
+    passwords = {}
+    for name in names:
+        passwords[name] = new_password()
+        keystone.create_user(name, passwords[name], SERVICE_PROJECT)
+        keystone.assign_role(name, SERVICE_PROJECT, SERVICE_ROLE)
     return passwords
 
 

@@ -1,6 +1,6 @@
-"""nova and cinder as the in-kernel cloud runs them: their binaries, each built by its
-factory in labcloud.binaries.compute or .volume (the ones ``labcloud run`` uses) over what
-the cloud shares, and what only a cloud in one process does with them.
+"""keystone, glance, nova and cinder as the in-kernel cloud runs them: their binaries, each
+built by its factory in labcloud.binaries.identity, .compute or .volume (the ones ``labcloud
+run`` uses) over what the cloud shares, and what only a cloud in one process does with them.
 
 The cloud's Settings and spec become each project's settings, one ``ServiceConf`` per binary
 as a deployer writes nova.conf and cinder.conf on each machine: ``[DEFAULT] host`` is the
@@ -23,6 +23,7 @@ from sqlalchemy import select
 from labcloud.binaries.base import Binary
 from labcloud.binaries.compute import nova_api, nova_compute, nova_conductor, nova_scheduler
 from labcloud.binaries.content import load_flavors
+from labcloud.binaries.identity import glance_api, keystone
 from labcloud.binaries.shared import Shared
 from labcloud.binaries.volume import cinder_api, cinder_scheduler, cinder_volume
 from labcloud.compute.conductor.manager import ConductorManager
@@ -36,6 +37,8 @@ from labcloud.compute.virt.driver import ComputeDriver
 from labcloud.conf.options import ServiceConf
 from labcloud.config import Settings
 from labcloud.db import Database
+from labcloud.identity.manager import IdentityManager
+from labcloud.image.manager import ImageManager
 from labcloud.spec import CloudSpec
 from labcloud.volume.models import Base as VolumeBase
 
@@ -109,6 +112,26 @@ class Project:
     def stop(self) -> None:
         for binary in reversed(self.binaries):
             binary.stop()
+
+
+class Keystone(Project):
+    """keystone, its API on the cloud's identity socket."""
+
+    def __init__(self, shared: Shared, conf: ServiceConf) -> None:
+        binary = keystone(conf, shared=shared)
+        assert isinstance(binary.manager, IdentityManager)
+        self.manager = binary.manager
+        self.binaries = [binary]
+
+
+class Glance(Project):
+    """glance-api, its images' data under the cloud's state directory."""
+
+    def __init__(self, shared: Shared, conf: ServiceConf) -> None:
+        binary = glance_api(conf, shared=shared)
+        assert isinstance(binary.manager, ImageManager)
+        self.manager = binary.manager
+        self.binaries = [binary]
 
 
 class Cinder(Project):

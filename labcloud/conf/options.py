@@ -133,6 +133,12 @@ class TokenSection(Section):
     expiration: int = Field(default=3600, description="keystone: seconds a token lives.")
 
 
+class IdentitySection(Section):
+    password_hash_rounds: int = Field(
+        default=12, ge=4, le=31, description="keystone: bcrypt's cost for the passwords it stores."
+    )
+
+
 class FernetTokensSection(Section):
     key_repository: str = Field(
         default="",
@@ -162,6 +168,7 @@ SECTIONS: dict[str, type[Section]] = {
     "keystone_authtoken": AuthtokenSection,
     "api": ApiSection,
     "token": TokenSection,
+    "identity": IdentitySection,
     "fernet_tokens": FernetTokensSection,
     "scheduler": SchedulerSection,
     "glance_store": GlanceStoreSection,
@@ -183,6 +190,7 @@ class ServiceConf(BaseModel):
     keystone_authtoken: AuthtokenSection = Field(default_factory=AuthtokenSection)
     api: ApiSection = Field(default_factory=ApiSection)
     token: TokenSection = Field(default_factory=TokenSection)
+    identity: IdentitySection = Field(default_factory=IdentitySection)
     fernet_tokens: FernetTokensSection = Field(default_factory=FernetTokensSection)
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
     glance_store: GlanceStoreSection = Field(default_factory=GlanceStoreSection)

@@ -41,7 +41,7 @@ def api() -> Iterator[Api]:
     service, server = make_identity()
     yield Api(server.url)
     server.stop()
-    service.stop()
+    service.dispose()
 
 
 def test_an_admin_makes_a_project_a_user_and_a_grant_then_the_user_logs_in(api: Api) -> None:

@@ -14,32 +14,31 @@ from labcloud.cloud import LabCloud
 from labcloud.config import Settings
 from labcloud.identity.manager import IdentityManager
 from labcloud.identity.models import User
-from labcloud.identity.service import IdentityService
 from labcloud.spec import CloudSpec, UserSpec
 
 
 def test_each_load_makes_new_passwords_that_log_in() -> None:
     made = []
     for _ in range(2):
-        service = IdentityService("sqlite://", bcrypt_rounds=4)
+        service = IdentityManager("sqlite://", bcrypt_rounds=4)
         try:
-            passwords = load_accounts(service.manager, CloudSpec.demo())
+            passwords = load_accounts(service, CloudSpec.demo())
             assert set(passwords) == {"admin", "demo"}
-            assert service.manager.authenticate("demo", passwords["demo"], "demo").user_name
+            assert service.authenticate("demo", passwords["demo"], "demo").user_name
             made.append(passwords)
         finally:
-            service.stop()
+            service.dispose()
     assert made[0]["demo"] != made[1]["demo"]
     assert made[0]["admin"] != made[0]["demo"]
 
 
 def test_a_password_the_spec_gives_is_kept() -> None:
     spec = CloudSpec.demo().but(users=(UserSpec("ann", "chosen", "demo"),))
-    service = IdentityService("sqlite://", bcrypt_rounds=4)
+    service = IdentityManager("sqlite://", bcrypt_rounds=4)
     try:
-        assert load_accounts(service.manager, spec) == {"ann": "chosen"}
+        assert load_accounts(service, spec) == {"ann": "chosen"}
     finally:
-        service.stop()
+        service.dispose()
 
 
 def test_bcrypt_cost_is_keystones_12_unless_asked() -> None:

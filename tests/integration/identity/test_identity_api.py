@@ -10,7 +10,8 @@ import pytest
 
 from labcloud.binaries.content import load_accounts
 from labcloud.identity import tokens as manager
-from labcloud.identity.service import IdentityService
+from labcloud.identity.api import create_identity_app
+from labcloud.identity.manager import IdentityManager
 from labcloud.rest.server import ApiServer
 from labcloud.spec import CloudSpec
 
@@ -33,12 +34,12 @@ def password_auth(user: str, password: str, project: str | None = "demo") -> dic
 PASSWORDS = {"admin": "admin-secret", "demo": "demo-secret"}
 
 
-def make_identity(expiry: int = 3600) -> tuple[IdentityService, ApiServer]:
-    service = IdentityService("sqlite://", token_expiry=expiry, bcrypt_rounds=4)
-    load_accounts(service.manager, CloudSpec.demo(), PASSWORDS)
-    server = ApiServer(service.create_app(), name="keystone").start()
-    service.manager.register_endpoint("identity", "keystone", server.url + "/v3", "RegionOne")
-    service.manager.register_endpoint("compute", "nova", "http://127.0.0.1:1/v2.1", "RegionOne")
+def make_identity(expiry: int = 3600) -> tuple[IdentityManager, ApiServer]:
+    service = IdentityManager("sqlite://", token_expiry=expiry, bcrypt_rounds=4)
+    load_accounts(service, CloudSpec.demo(), PASSWORDS)
+    server = ApiServer(create_identity_app(service), name="keystone").start()
+    service.register_endpoint("identity", "keystone", server.url + "/v3", "RegionOne")
+    service.register_endpoint("compute", "nova", "http://127.0.0.1:1/v2.1", "RegionOne")
     return service, server
 
 
@@ -47,7 +48,7 @@ def keystone() -> Iterator[str]:
     service, server = make_identity()
     yield server.url
     server.stop()
-    service.stop()
+    service.dispose()
 
 
 def issue(url: str, user: str = "demo", password: str = "demo-secret") -> str:
@@ -116,7 +117,7 @@ def test_expired_tokens_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         assert issue(server.url) != token  # a fresh login still works
     finally:
         server.stop()
-        service.stop()
+        service.dispose()
 
 
 def test_a_token_issued_with_a_tiny_expiry_is_still_returned(
@@ -135,7 +136,7 @@ def test_a_token_issued_with_a_tiny_expiry_is_still_returned(
         assert answer.status_code == 201, answer.text
     finally:
         server.stop()
-        service.stop()
+        service.dispose()
 
 
 @pytest.mark.parametrize(

@@ -40,9 +40,9 @@ class Keystone:
 @pytest.fixture
 def keystone() -> Iterator[Keystone]:
     service, server = make_identity()
-    yield Keystone(server.url, service.manager)
+    yield Keystone(server.url, service)
     server.stop()
-    service.stop()
+    service.dispose()
 
 
 def bad_request(answer: httpx.Response, field: str) -> None:

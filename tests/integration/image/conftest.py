@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from labcloud.binaries.content import load_images
-from labcloud.image.service import ImageService
+from labcloud.image.api import create_image_app
+from labcloud.image.manager import ImageManager
+from labcloud.image.store import FileStore
 from labcloud.rest.server import ApiServer
 from labcloud.spec import CloudSpec
 from tests.conftest import Keystone
@@ -21,13 +23,10 @@ PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 class Glance:
     def __init__(self, keystone: Keystone, data: Path) -> None:
         self.data = data
-        self.service = ImageService(
-            "sqlite://",
-            validator=keystone.validator(),  # type: ignore[arg-type]
-            data_dir=data,
-        )
-        load_images(self.service.manager, CloudSpec.demo(), keystone.project_id("admin"))
-        self.server = ApiServer(self.service.create_app(), name="glance").start()
+        self.manager = ImageManager("sqlite://", FileStore(data))
+        load_images(self.manager, CloudSpec.demo(), keystone.project_id("admin"))
+        app = create_image_app(self.manager, keystone.validator())  # type: ignore[arg-type]
+        self.server = ApiServer(app, name="glance").start()
         self.url = self.server.url + "/v2"
         self.demo, self.admin = keystone.token("demo"), keystone.token("admin", "admin")
         self.demo_project = keystone.project_id("demo")
@@ -49,4 +48,4 @@ def glance(keystone: Keystone, tmp_path: Path) -> Iterator[Glance]:
     g = Glance(keystone, tmp_path / "images")
     yield g
     g.server.stop()
-    g.service.stop()
+    g.manager.db.dispose()

@@ -157,7 +157,7 @@ def test_a_failed_upload_goes_back_to_queued(glance: Glance) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        glance.service.manager.upload(_ctxt(glance), image["id"], chunks())
+        glance.manager.upload(_ctxt(glance), image["id"], chunks())
     assert glance.call("GET", f"/images/{image['id']}").json()["status"] == "queued"
     assert list(glance.data.glob(".upload-*")) == []
 
