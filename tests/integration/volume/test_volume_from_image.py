@@ -22,7 +22,7 @@ def clouds(keystone: Keystone, tmp_path: Path) -> Iterator[tuple[Glance, Cinder]
     yield glance, cinder
     cinder.stop()
     glance.server.stop()
-    glance.service.stop()
+    glance.manager.db.dispose()
 
 
 def _image(glance: Glance, data: bytes, disk_format: str, **extra: object) -> str:
