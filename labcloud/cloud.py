@@ -46,8 +46,9 @@ from labcloud.config import Settings
 from labcloud.context import new_request_id
 from labcloud.db import Database
 from labcloud.messaging import Transport, get_transport
+from labcloud.network.datapath import choose_datapath
 from labcloud.network.nova import NovaClient, NovaNotifier
-from labcloud.network.service import NetworkService, choose_datapath
+from labcloud.network.service import NetworkService
 from labcloud.pids import DAEMONS_DIR
 from labcloud.rest.auth import (
     KeystoneValidator,

@@ -12,27 +12,19 @@ security groups enforced by iptables in each host's namespace, see agents/iptabl
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 
 from labcloud.messaging import RPCServer, Target, Transport
-from labcloud.netns import links
 from labcloud.netns.fabric import Fabric
-from labcloud.netns.links import DatapathError
 from labcloud.network.agents.dhcp import DhcpAgent
-from labcloud.network.agents.dhcp_driver import DhcpDriver, DnsmasqDhcp, NoopDhcp
-from labcloud.network.agents.firewall import FirewallDriver, NoopFirewall
-from labcloud.network.agents.iptables_firewall import IptablesFirewall
-from labcloud.network.agents.l2 import L2Datapath, LinuxBridge, NoopL2
 from labcloud.network.agents.l3 import L3Agent
-from labcloud.network.agents.l3_driver import L3Driver, NamespaceRouters, NoopL3
 from labcloud.network.agents.linuxbridge import LinuxBridgeAgent
 from labcloud.network.agents_db import AGENT_DOWN_TIME, DHCP, L3, REPORT_INTERVAL, AgentsDb
 from labcloud.network.api import create_network_app
+from labcloud.network.datapath import DATAPATHS, Datapath
 from labcloud.network.driver import NetworkDriver
 from labcloud.network.guests import GuestAccess
 from labcloud.network.l3_rpc import L3RpcCallback
@@ -46,34 +38,7 @@ from labcloud.network.rpcapi import EXCHANGE, L3_PLUGIN, PLUGIN, REPORTS
 from labcloud.rest.auth import TokenValidator
 
 NETWORK_HOST = "controller"  # where the DHCP agent runs (devstack's all-in-one host)
-DATAPATHS = ("noop", "linuxbridge")
 LOG = logging.getLogger(__name__)
-# Debian: iproute2 dnsmasq-base busybox iputils-ping iptables
-TOOLS = ("ip", "dnsmasq", "busybox", "ping", "iptables-restore")
-
-
-def choose_datapath(wanted: str = "auto") -> tuple[str, str]:
-    """("noop" or "linuxbridge", why). ``auto``: linuxbridge when this process is root and
-    has the tools, else noop; ``linuxbridge`` raises when it cannot be had."""
-    if wanted == "noop":
-        return "noop", (
-            "the no-op datapath was asked for: ports go ACTIVE, nothing is built, "
-            "security groups are kept but not enforced"
-        )
-    ok, why = links.available()
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if ok and missing:
-        ok, why = False, f"missing {', '.join(missing)}"
-    if ok:
-        return "linuxbridge", (
-            "linuxbridge in namespaces: bridges, VXLAN, dnsmasq, pingable guests, "
-            "security groups enforced by iptables"
-        )
-    if wanted == "linuxbridge":
-        raise DatapathError(reason=f"the linuxbridge datapath needs root and tools: {why}")
-    return "noop", (
-        f"no-op datapath ({why}): instances cannot be pinged, security groups are not enforced"
-    )
 
 
 class NetworkService:
@@ -118,9 +83,10 @@ class NetworkService:
             self.l3_notifier = L3AgentNotifier(transport, lambda: self.agents_db.hosts(L3[0]))
         self.fabric: Fabric | None = Fabric() if datapath == "linuxbridge" else None
         self.datapath_reason = datapath_reason or self.datapath
+        self.drivers = Datapath(self.fabric, state_dir or Path(tempfile.gettempdir()))
         self.guests = GuestAccess(self.fabric, self.ports)
         LOG.info("neutron: %s", self.datapath_reason)
-        self.state_dir = state_dir or Path(tempfile.gettempdir())
+        self.state_dir = self.drivers.state_dir
         self._intervals = {"report_interval": report_interval}
         self._polling = polling_interval
         self._servers: list[RPCServer] = []
@@ -156,60 +122,25 @@ class NetworkService:
         for host in [NETWORK_HOST, *hosts]:
             self.start_l2_agent(host)
         self.dhcp_agent = DhcpAgent(
-            self.transport, NETWORK_HOST, self._dhcp_driver(), **self._intervals
+            self.transport, NETWORK_HOST, self.drivers.dhcp(NETWORK_HOST), **self._intervals
         ).start()
         self.l3_agent = L3Agent(
-            self.transport, NETWORK_HOST, self._l3_driver(), **self._intervals
+            self.transport, NETWORK_HOST, self.drivers.l3(NETWORK_HOST), **self._intervals
         ).start()
 
     def host_namespace(self, host: str) -> str | None:
         """The network namespace playing ``host`` (None: no datapath)."""
-        return self.fabric.host(host) if self.fabric is not None else None
-
-    def _l2_datapath(self, host: str) -> L2Datapath:
-        if self.fabric is None:
-            return NoopL2()
-        return LinuxBridge(self.fabric.host(host))
-
-    def _firewall(self, host: str) -> FirewallDriver:
-        if self.fabric is None:
-            return NoopFirewall()
-        return IptablesFirewall(self.fabric.host(host))
-
-    def _dhcp_driver(self) -> DhcpDriver:
-        if self.fabric is None:
-            return NoopDhcp()
-        fabric = self.fabric
-        return DnsmasqDhcp(
-            fabric.host(NETWORK_HOST),
-            lambda net: fabric.ns(f"qdhcp-{net}"),
-            self.state_dir / f"dhcp-{fabric.tag}",
-        )
-
-    def _l3_driver(self) -> L3Driver:
-        if self.fabric is None:
-            return NoopL3()
-        fabric = self.fabric
-        return NamespaceRouters(fabric.host(NETWORK_HOST), lambda r: fabric.ns(f"qrouter-{r}"))
+        return self.drivers.host_namespace(host)
 
     def start_l2_agent(self, host: str) -> LinuxBridgeAgent:
         if host not in self.l2_agents:
             assert self.transport is not None
-            firewall = self._firewall(host)
-            configurations: dict[str, Any] = {
-                "datapath": self.datapath,
-                "firewall_driver": type(firewall).__name__,
-            }
-            if self.fabric is not None:
-                configurations |= {
-                    "tunneling_ip": self.fabric.tunnel_ip(host),
-                    "interface_mappings": {"physnet1": "phy0"},
-                    "tunnel_types": ["vxlan"],
-                }
+            firewall = self.drivers.firewall(host)
+            configurations = self.drivers.l2_configurations(host, firewall)
             self.l2_agents[host] = LinuxBridgeAgent(
                 self.transport,
                 host,
-                self._l2_datapath(host),
+                self.drivers.l2(host),
                 firewall,
                 polling_interval=self._polling,
                 configurations=configurations,
@@ -239,6 +170,5 @@ class NetworkService:
         for server in self._servers:
             server.wait()
         self._servers.clear()
-        if self.fabric is not None:
-            self.fabric.destroy()
+        self.drivers.destroy()
         self.manager.db.dispose()
