@@ -18,6 +18,12 @@ def eventually_pings(guests: Guests, name: str, ip: str) -> None:
     wait_until(lambda: guests.pings(name, ip), timeout=15, every=0.1)
 
 
+def eventually_serves(guests: Guests, name: str, ip: str, page: str) -> None:
+    """``name`` gets ``page`` from ``ip``: the guest's web server may start a little after
+    the kernel answers ping (a wrong page never turns into the right one: it times out)."""
+    wait_until(lambda: guests.page(name, ip) == page, timeout=15, every=0.1)
+
+
 def test_dhcp_leases_are_the_ipam_reservations_and_instances_ping(
     neutron: NeutronCloud, guests: Guests
 ) -> None:
@@ -37,7 +43,7 @@ def test_dhcp_leases_are_the_ipam_reservations_and_instances_ping(
     wait_until(lambda: leases() == expected, timeout=10, every=0.1)
     assert leases() == expected
     eventually_pings(guests, "vm1", ip_of(vm2))  # across hosts: VXLAN over the data network
-    assert guests.page("vm1", ip_of(vm2)) == "vm2"
+    eventually_serves(guests, "vm1", ip_of(vm2), "vm2")
     bridge = "brq" + net_id[:11]
     with links.iproute(neutron.service.host_namespace("compute1")) as ipr:
         ports = links.bridge_ports(ipr, bridge)
@@ -72,8 +78,8 @@ def test_two_projects_with_the_same_cidr_do_not_meet(neutron: NeutronCloud, gues
     guests.boot("red2", "compute2", red, "10.50.0.10")  # the same address as blue1
     eventually_pings(guests, "blue1", "10.50.0.12")
     eventually_pings(guests, "red1", "10.50.0.10")
-    assert guests.page("red1", "10.50.0.10") == "red2"  # its own network's .10, not blue1
-    assert guests.page("blue2", "10.50.0.10") == "blue1"
+    eventually_serves(guests, "red1", "10.50.0.10", "red2")  # its own network's .10, not blue1
+    eventually_serves(guests, "blue2", "10.50.0.10", "blue1")
     assert not guests.pings("blue1", "10.50.0.11")  # red1: on another network
 
 
