@@ -31,6 +31,7 @@ from typing import Any
 
 from labcloud.binaries import BINARIES
 from labcloud.binaries.zygote import Forked, Zygote, become_subreaper
+from labcloud.netns.fabric import Fabric, cleanup
 
 LOG = logging.getLogger(__name__)
 BACKOFF_MIN, BACKOFF_MAX, HEALTHY_AFTER = 1.0, 30.0, 60.0
@@ -65,9 +66,32 @@ def programs(hosts: list[str], network_host: str = "controller") -> list[Program
     return found
 
 
+@dataclass(frozen=True)
+class HostFabric:
+    """The linuxbridge datapath's namespaces of this cloud: every host wired before any
+    agent or nova-compute starts (each would otherwise wire its own on first use), all
+    removed when the supervisor stops, with what runs in them (dnsmasq, guests)."""
+
+    tag: str
+    hosts: tuple[str, ...]
+
+    def wire(self) -> None:
+        fabric = Fabric(self.tag)
+        for host in self.hosts:
+            fabric.host(host)
+        LOG.info("fabric %s: hosts %s wired", self.tag, ", ".join(self.hosts))
+
+    def remove(self) -> None:
+        gone = cleanup(self.tag)
+        LOG.info("fabric %s: %d namespaces removed", self.tag, len(gone))
+
+
 class Supervisor:
-    def __init__(self, state: Path, config: Path, programs: list[Program]) -> None:
-        self.state, self.config, self.programs = state, config, programs
+    def __init__(
+        self, state: Path, config: Path, programs: list[Program], fabric: HostFabric | None = None
+    ) -> None:
+        """``fabric``: the linuxbridge datapath's hosts (None: the no-op datapath)."""
+        self.state, self.config, self.programs, self.fabric = state, config, programs, fabric
         self.logs = state / "logs"
         self._exits: queue.Queue[Program | None] = queue.Queue()
         self._stopping = False
@@ -116,7 +140,8 @@ class Supervisor:
 
     def run(self, gate: Path | None = None) -> int:
         """Start everything (once ``gate`` exists, when given: the zygote imports meanwhile),
-        restart what dies, until SIGTERM/SIGINT; then stop everything."""
+        restart what dies, until SIGTERM/SIGINT; then stop everything, and remove the
+        fabric's namespaces (also when this fails)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             # from a thread: the handler may run while this thread holds the queue's lock
             signal.signal(
@@ -124,12 +149,23 @@ class Supervisor:
             )
         become_subreaper()  # the binaries the zygote forks become this process's children
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.zygote.start()
+        try:
+            if self.fabric is not None:  # while the databases are synced
+                self.fabric.wire()
+            self.zygote.start()
+            self._serve(gate)
+        finally:
+            self.stop_all()
+            if self.fabric is not None:
+                self.fabric.remove()
+            (self.state / STATUS_FILE).unlink(missing_ok=True)
+        return 0
+
+    def _serve(self, gate: Path | None) -> None:
         while gate is not None and not gate.exists():
             with contextlib.suppress(queue.Empty):
                 if self._exits.get(timeout=0.05) is None:  # stopped before anything started
-                    self.zygote.stop()
-                    return 0
+                    return
         for program in self.programs:
             self.spawn(program)
         self.write_status()
@@ -146,8 +182,6 @@ class Supervisor:
             elif exited.proc is not None and exited.proc.poll() is not None:
                 self._crashed(exited)
             self.write_status()
-        self.stop_all()
-        return 0
 
     def _crashed(self, program: Program) -> None:
         assert program.proc is not None
@@ -187,7 +221,6 @@ class Supervisor:
                 program.proc.kill()
                 program.proc.wait()
         self.zygote.stop()
-        (self.state / STATUS_FILE).unlink(missing_ok=True)
 
     def write_status(self) -> None:
         status: dict[str, Any] = {"supervisor": os.getpid(), "config": str(self.config)}
