@@ -76,18 +76,15 @@ def cmd_deploy_units(args: argparse.Namespace) -> int:
 def cmd_supervise(args: argparse.Namespace) -> int:
     import logging
 
-    from labcloud.binaries.supervisor import HostFabric, Supervisor, programs
-    from labcloud.conf import load
+    from labcloud.binaries.fabric import HostFabric
+    from labcloud.binaries.supervisor import Supervisor, programs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     hosts = [f"compute{i}" for i in range(1, args.hosts + 1)]
     gate = Path(args.start_when) if args.start_when else None
-    datapath = load(args.config, "neutron").linux_bridge
-    fabric = None
-    if datapath.datapath == "linuxbridge":
-        fabric = HostFabric(datapath.fabric_tag, ("controller", *hosts))  # the network host too
-    made = programs(hosts)
-    return Supervisor(Path(args.state_dir), Path(args.config), made, fabric).run(gate)
+    config = Path(args.config)
+    fabric = HostFabric.of(config, ("controller", *hosts))  # the network host's too
+    return Supervisor(Path(args.state_dir), config, programs(hosts), fabric).run(gate)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -170,6 +167,9 @@ def _with_processes(
 def _up(original: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def up(args: argparse.Namespace) -> int:
         if not args.processes:
+            if args.datapath != "noop":  # the in-kernel cloud: LabCloud(datapath=...)
+                print("--datapath goes with --processes", file=sys.stderr)
+                return 2
             return original(args)
         from labcloud.binaries.processes import up as up_processes
 

@@ -4,6 +4,11 @@
 user's password, DevStack's ports when free), syncs every database, bootstraps keystone and
 the demo's content, starts the supervisor in the background and waits until every API
 answers and every nova-compute is up.
+
+``--datapath`` says what neutron's agents build (``[linux_bridge]`` in the file): ``noop`` by
+default, as ``labcloud run`` and the systemd units have it; ``linuxbridge`` (root) gives the
+cloud a fabric tag of its own, whose namespaces ``lc-<tag>-...`` the supervisor wires before
+the agents start and removes when it stops (``down`` removes what a killed one left).
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from typing import Any
 
 import httpx
 
+from labcloud.binaries import fabric
 from labcloud.binaries.supervisor import read_status
 from labcloud.conf import PROJECTS, load, sample
-from labcloud.netns.fabric import new_tag
 from labcloud.pids import alive
 from labcloud.private import read_json
 
@@ -76,30 +81,6 @@ def _token_section(args: Any) -> dict[str, dict[str, str]]:
     return {"token": {"expiration": str(seconds)}} if seconds else {}
 
 
-def _datapath_section(args: Any) -> dict[str, str]:
-    """[linux_bridge]: the datapath ``up`` chose (``args.datapath_chosen``) and, for
-    linuxbridge, a new fabric tag: this cloud's namespaces are ``lc-<tag>-...``."""
-    chosen = getattr(args, "datapath_chosen", "noop")
-    if chosen == "noop":
-        return {"datapath": "noop"}
-    return {"datapath": chosen, "fabric_tag": new_tag()}
-
-
-def choose(args: Any) -> str | None:
-    """Settle ``--datapath`` (auto: linuxbridge when root with the tools, as the in-kernel
-    cloud's choose_datapath); None, with the reason printed, when it cannot be had."""
-    from labcloud.netns.links import DatapathError
-    from labcloud.network.datapath import choose_datapath
-
-    try:
-        chosen, reason = choose_datapath(getattr(args, "datapath", "noop"))
-    except DatapathError as exc:
-        print(f"labcloud up --processes: {exc}", file=sys.stderr)
-        return None
-    print(f"neutron's agents: {reason}")
-    return chosen
-
-
 def write_config(state: Path, args: Any, transport_url: str) -> Path:
     data = state / "data"
     ports = {info.api: _port(info.port) for info in PROJECTS.values()}
@@ -119,7 +100,7 @@ def write_config(state: Path, args: Any, transport_url: str) -> Path:
                 "compute_driver": args.driver,
             },
             "keystone_authtoken": {"www_authenticate_uri": keystone, "auth_url": keystone},
-            "linux_bridge": _datapath_section(args),
+            "linux_bridge": fabric.conf_section(getattr(args, "datapath_chosen", "noop")),
             **_token_section(args),
         },
     )
@@ -135,7 +116,7 @@ def up(args: Any, transport_url: str) -> int:
     if status and alive(int(status["supervisor"])):
         print(f"labcloud is already running (supervisor pid {status['supervisor']}).")
         return 1
-    args.datapath_chosen = choose(args)
+    args.datapath_chosen = fabric.choose(getattr(args, "datapath", "noop"))
     if args.datapath_chosen is None:
         return 2
     if not args.database_url:  # SQLite files: every `up` starts a new cloud
@@ -278,7 +259,7 @@ def status_of(state: Path) -> int:
         return 3
     ok = True
     print(f"supervisor pid {status['supervisor']}, config {status['config']}")
-    print(f"datapath {describe_datapath(Path(status['config']))}")
+    print(f"datapath {fabric.describe(Path(status['config']))}")
     width = max(map(len, status["programs"]), default=0) + 2  # the longest name and a gap
     for name, p in status["programs"].items():
         running = p["pid"] is not None and alive(int(p["pid"]))
@@ -295,31 +276,6 @@ def status_of(state: Path) -> int:
         verdict = "answers" if answering else "DOES NOT ANSWER"
         print(f"    {PROJECTS[project].api:14} {url:34} {verdict}")
     return 0 if ok else 1
-
-
-def describe_datapath(config: Path) -> str:
-    """One line: which datapath the agents drive, and for linuxbridge its namespaces now."""
-    from labcloud.netns import links
-    from labcloud.netns.fabric import PREFIX
-
-    options = load(config, "neutron").linux_bridge
-    if options.datapath == "noop":
-        return "noop (ports go ACTIVE, nothing is built: nothing to ping)"
-    prefix = f"{PREFIX}{options.fabric_tag}-"
-    return f"linuxbridge, {len(links.namespaces(prefix))} namespaces {prefix}*"
-
-
-def remove_fabric(config: Path) -> list[str]:
-    """What a supervisor that died left of the linuxbridge datapath: removed."""
-    from labcloud.netns.fabric import cleanup
-
-    try:
-        options = load(config, "neutron").linux_bridge
-    except ValueError:  # no config any more: nothing known to remove
-        return []
-    if options.datapath != "linuxbridge" or not options.fabric_tag:
-        return []
-    return cleanup(options.fabric_tag)
 
 
 def down(state: Path, timeout: float = 60.0) -> int:
@@ -344,7 +300,7 @@ def down(state: Path, timeout: float = 60.0) -> int:
     for pid in [supervisor, *pids]:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
-    gone = remove_fabric(Path(status["config"]))  # the supervisor removed them unless killed
+    gone = fabric.remove_left(Path(status["config"]))  # the supervisor removed them unless killed
     if gone:
         print(f"removed {len(gone)} network namespaces the supervisor left: {', '.join(gone)}")
     (state / "processes.json").unlink(missing_ok=True)

@@ -11,6 +11,9 @@ what ``labcloud run NAME --config FILE --host HOST`` runs, under its binary's na
 They start together, keystone first (each waits for what it needs, as OpenStack's do);
 ``status`` shows a process ``running`` once it said READY=1 on its ``$NOTIFY_SOCKET``
 (sd_notify's protocol, which ``labcloud run`` speaks), ``starting`` before.
+
+With the linuxbridge datapath it wires every host's namespace first (``HostFabric``), so no
+agent or nova-compute races another to make it, and removes them all once everything stopped.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from labcloud.binaries import BINARIES
+from labcloud.binaries.fabric import HostFabric
 from labcloud.binaries.zygote import Forked, Zygote, become_subreaper
-from labcloud.netns.fabric import Fabric, cleanup
 
 LOG = logging.getLogger(__name__)
 BACKOFF_MIN, BACKOFF_MAX, HEALTHY_AFTER = 1.0, 30.0, 60.0
@@ -64,26 +67,6 @@ def programs(hosts: list[str], network_host: str = "controller") -> list[Program
         else:
             found.append(Program(info.name, info.name))
     return found
-
-
-@dataclass(frozen=True)
-class HostFabric:
-    """The linuxbridge datapath's namespaces of this cloud: every host wired before any
-    agent or nova-compute starts (each would otherwise wire its own on first use), all
-    removed when the supervisor stops, with what runs in them (dnsmasq, guests)."""
-
-    tag: str
-    hosts: tuple[str, ...]
-
-    def wire(self) -> None:
-        fabric = Fabric(self.tag)
-        for host in self.hosts:
-            fabric.host(host)
-        LOG.info("fabric %s: hosts %s wired", self.tag, ", ".join(self.hosts))
-
-    def remove(self) -> None:
-        gone = cleanup(self.tag)
-        LOG.info("fabric %s: %d namespaces removed", self.tag, len(gone))
 
 
 class Supervisor:

@@ -128,6 +128,18 @@ def test_a_remote_cloud_draws_the_topology(cloud: DatapathCloud) -> None:
     assert "<svg" in view.svg
 
 
+def test_a_remote_cloud_on_the_noop_datapath_says_why_nothing_is_drawn(
+    cloud: DatapathCloud,
+) -> None:
+    from labcloud.notebook.remote import RemoteCloud
+
+    url = load(cloud.state / "labcloud.conf", "neutron").DEFAULT.transport_url
+    with RemoteCloud(url, datapath=("noop", "")) as remote:
+        assert "no-op datapath" in remote.topology().error
+    with RemoteCloud(url) as remote:
+        assert "from_config" in remote.topology().error
+
+
 def test_zz_down_leaves_no_namespace(cloud: DatapathCloud) -> None:
     """Last in the module: the supervisor removes the fabric as it stops."""
     tag = cloud.tag

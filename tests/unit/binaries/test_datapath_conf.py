@@ -4,13 +4,12 @@ and nova-compute plugging its guests into it; what ``up --processes --datapath``
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from labcloud.binaries.compute import _plugging
+from labcloud.binaries.fabric import HostFabric, choose, conf_section, describe
 from labcloud.binaries.network import datapath
-from labcloud.binaries.processes import _datapath_section, choose, describe_datapath
 from labcloud.conf import parse, sample
 from labcloud.conf.options import ConfigError
 
@@ -67,25 +66,25 @@ def test_linuxbridge_without_a_tag_is_refused() -> None:
 
 
 def test_up_writes_the_chosen_datapath_and_a_new_tag(tmp_path: Path) -> None:
-    assert _datapath_section(SimpleNamespace(datapath_chosen="noop")) == {"datapath": "noop"}
-    first = _datapath_section(SimpleNamespace(datapath_chosen="linuxbridge"))
-    second = _datapath_section(SimpleNamespace(datapath_chosen="linuxbridge"))
+    assert conf_section("noop") == {"datapath": "noop"}
+    first = conf_section("linuxbridge")
+    second = conf_section("linuxbridge")
     assert first["datapath"] == "linuxbridge"
     assert first["fabric_tag"] != second["fabric_tag"]  # each up: a cloud of its own
     path = tmp_path / "labcloud.conf"
     path.write_text(sample(extra={"linux_bridge": first}))
     for project in ("neutron", "nova"):
         assert parse(path.read_text(), project).linux_bridge.fabric_tag == first["fabric_tag"]
-    assert describe_datapath(path).startswith(
-        f"linuxbridge, 0 namespaces lc-{first['fabric_tag']}-"
-    )
+    assert describe(path).startswith(f"linuxbridge, 0 namespaces lc-{first['fabric_tag']}-")
+    hosts = ("controller", "compute1")
+    assert HostFabric.of(path, hosts) == HostFabric(first["fabric_tag"], hosts)
     path.write_text(sample())
-    assert describe_datapath(path).startswith("noop")
+    assert describe(path).startswith("noop")
+    assert HostFabric.of(path, hosts) is None
 
 
 def test_up_keeps_noop_unless_asked_and_explains_auto(capsys: pytest.CaptureFixture[str]) -> None:
-    assert choose(SimpleNamespace(datapath="noop")) == "noop"
-    assert choose(SimpleNamespace()) == "noop"  # an older caller without --datapath
-    chosen = choose(SimpleNamespace(datapath="auto"))
+    assert choose("noop") == "noop"
+    chosen = choose("auto")
     assert chosen == ("linuxbridge" if _can_build() else "noop")
     assert "neutron's agents:" in capsys.readouterr().out
