@@ -52,14 +52,18 @@ class DatapathCloud(ProcessCloud):
         return procs.run(self.guest(server_id), ping).returncode == 0
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory, rabbit: Any) -> Iterator[DatapathCloud]:
+def up_args(rabbit: Any) -> tuple[str, ...]:
     require(os.geteuid() == 0, "the linuxbridge datapath needs root (namespaces, dnsmasq)")
     for tool in ("dnsmasq", "busybox", "ip", "ping", "iptables-restore"):
         require(shutil.which(tool) is not None, f"{tool} is not installed")
-    state = tmp_path_factory.mktemp("procdp")
     args = ("--transport-url", rabbit.url.rstrip("/"), "--management-url", rabbit.management_url)
-    args += ("--datapath", "linuxbridge", "--report-interval", "2", "--timeout", "240")
+    return (*args, "--datapath", "linuxbridge", "--report-interval", "2", "--timeout", "240")
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, rabbit: Any) -> Iterator[DatapathCloud]:
+    state = tmp_path_factory.mktemp("procdp")
+    args = up_args(rabbit)
     tag = ""
     try:
         with up(state, *args) as made:
@@ -138,6 +142,39 @@ def test_a_remote_cloud_on_the_noop_datapath_says_why_nothing_is_drawn(
         assert "no-op datapath" in remote.topology().error
     with RemoteCloud(url) as remote:
         assert "from_config" in remote.topology().error
+
+
+def test_down_removes_what_a_killed_supervisor_left(
+    tmp_path_factory: pytest.TempPathFactory, rabbit: Any
+) -> None:
+    """SIGKILL gives the supervisor no chance to remove the fabric: ``down`` does."""
+    import signal
+
+    state = tmp_path_factory.mktemp("killed")  # short: notify sockets' paths are limited
+    tag = ""
+    try:
+        with up(state, *up_args(rabbit), "--hosts", "1") as made:
+            killed = DatapathCloud(made.state)
+            tag = killed.tag
+            supervisor = int(killed.status["supervisor"])
+            os.kill(supervisor, signal.SIGKILL)
+            while Path(f"/proc/{supervisor}/status").exists() and "Z" not in _state(supervisor):
+                PAUSE.wait(0.1)
+            assert killed.namespaces() != []  # left behind
+            down = labcloud(killed.state, "down", timeout=120)
+            assert down.returncode == 0, down.stdout + down.stderr
+            assert "network namespaces the supervisor left" in down.stdout, down.stdout
+            assert killed.namespaces() == []
+    finally:
+        left = cleanup(tag) if tag else []
+        assert left == [], f"left behind: {left}"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
 
 
 def test_zz_down_leaves_no_namespace(cloud: DatapathCloud) -> None:
