@@ -10,10 +10,12 @@ removes the cloud's namespaces ``lc-<tag>-...`` once they all stopped.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from labcloud.compute.virt.netns import guests_dir
 from labcloud.conf import load
 from labcloud.netns import links
 from labcloud.netns.fabric import PREFIX, Fabric, cleanup, new_tag
@@ -67,8 +69,15 @@ class HostFabric:
         LOG.info("fabric %s: hosts %s wired", self.tag, ", ".join(self.hosts))
 
     def remove(self) -> None:
-        gone = cleanup(self.tag)
+        gone = remove(self.tag)
         LOG.info("fabric %s: %d namespaces removed", self.tag, len(gone))
+
+
+def remove(tag: str) -> list[str]:
+    """The fabric's namespaces, what runs in them, and the fake guests' files."""
+    gone = cleanup(tag)
+    shutil.rmtree(guests_dir(tag), ignore_errors=True)
+    return gone
 
 
 def describe(config: Path) -> str:
@@ -88,4 +97,4 @@ def remove_left(config: Path) -> list[str]:
         return []
     if options.datapath != "linuxbridge" or not options.fabric_tag:
         return []
-    return cleanup(options.fabric_tag)
+    return remove(options.fabric_tag)

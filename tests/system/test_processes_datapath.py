@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from labcloud.compute.virt.netns import guests_dir
 from labcloud.conf import load
 from labcloud.netns import links, procs
 from labcloud.netns.fabric import cleanup
@@ -180,9 +181,11 @@ def _state(pid: int) -> str:
 def test_zz_down_leaves_no_namespace(cloud: DatapathCloud) -> None:
     """Last in the module: the supervisor removes the fabric as it stops."""
     tag = cloud.tag
+    assert guests_dir(tag).exists()  # the guests of the ping test
     down = labcloud(cloud.state, "down", timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
     assert links.namespaces(f"lc-{tag}-") == []
+    assert not guests_dir(tag).exists()  # the fake guests' pages and leases
     assert "network namespaces the supervisor left" not in down.stdout, down.stdout
     log = (cloud.state / "supervisor.log").read_text()
     assert f"fabric {tag}: " in log, log
