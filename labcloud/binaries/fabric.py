@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,11 @@ class HostFabric:
         return cls(options.fabric_tag, hosts)
 
     def wire(self) -> None:
-        fabric = Fabric(self.tag)
+        fabric, started = Fabric(self.tag), time.monotonic()
         for host in self.hosts:
             fabric.host(host)
-        LOG.info("fabric %s: hosts %s wired", self.tag, ", ".join(self.hosts))
+        took = time.monotonic() - started
+        LOG.info("fabric %s: hosts %s wired in %.2f s", self.tag, ", ".join(self.hosts), took)
 
     def remove(self) -> None:
         gone = remove(self.tag)

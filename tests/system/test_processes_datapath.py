@@ -81,7 +81,7 @@ def test_every_host_is_wired_before_the_agents_start(cloud: DatapathCloud) -> No
     for host in ("fabric", "controller", "compute1", "compute2"):
         assert f"lc-{cloud.tag}-{host}" in names, names
     log = (cloud.state / "supervisor.log").read_text()
-    assert f"fabric {cloud.tag}: hosts controller, compute1, compute2 wired" in log, log
+    assert f"fabric {cloud.tag}: hosts controller, compute1, compute2 wired in " in log, log
 
 
 def test_two_instances_get_leases_and_ping_each_other(cloud: DatapathCloud) -> None:
