@@ -76,12 +76,15 @@ def cmd_deploy_units(args: argparse.Namespace) -> int:
 def cmd_supervise(args: argparse.Namespace) -> int:
     import logging
 
+    from labcloud.binaries.fabric import HostFabric
     from labcloud.binaries.supervisor import Supervisor, programs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     hosts = [f"compute{i}" for i in range(1, args.hosts + 1)]
     gate = Path(args.start_when) if args.start_when else None
-    return Supervisor(Path(args.state_dir), Path(args.config), programs(hosts)).run(gate)
+    config = Path(args.config)
+    fabric = HostFabric.of(config, ("controller", *hosts))  # the network host's too
+    return Supervisor(Path(args.state_dir), config, programs(hosts), fabric).run(gate)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -164,6 +167,9 @@ def _with_processes(
 def _up(original: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def up(args: argparse.Namespace) -> int:
         if not args.processes:
+            if args.datapath != "noop":  # the in-kernel cloud: LabCloud(datapath=...)
+                print("--datapath goes with --processes", file=sys.stderr)
+                return 2
             return original(args)
         from labcloud.binaries.processes import up as up_processes
 
@@ -219,6 +225,14 @@ def _extend_up_status_down(sub: Any) -> None:
         metavar="SECONDS",
         help="(with --processes) nova's vif_plugging_timeout: how long a build waits for "
         "neutron's network-vif-plugged before it fails (0: does not wait)",
+    )
+    up.add_argument(
+        "--datapath",
+        default="noop",
+        choices=["noop", "linuxbridge", "auto"],
+        help="(with --processes) what neutron's agents build: noop (default: ports go ACTIVE, "
+        "nothing is built), linuxbridge (root: bridges, dnsmasq and pingable guests in network "
+        "namespaces lc-<tag>-...), auto (linuxbridge when root with the tools, else noop)",
     )
     up.set_defaults(func=_up(up.get_default("func")))
     status = sub.choices["status"]

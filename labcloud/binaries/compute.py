@@ -58,6 +58,15 @@ def _clients(binary: Binary) -> dict[str, Any]:
     }
 
 
+def _plugging(conf: ServiceConf) -> dict[str, Any]:
+    """With the linuxbridge datapath the hypervisor plugs its guests into this host's
+    namespace of the fabric (``[linux_bridge] fabric_tag``), where the L2 agent finds them."""
+    options = conf.linux_bridge
+    if options.datapath == "linuxbridge" and options.fabric_tag:
+        return {"datapath_tag": options.fabric_tag}
+    return {}
+
+
 def nova_api(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
     """nova-api: /v2.1, which casts builds to the conductor."""
     binary = Binary("nova-api", conf, shared=shared)
@@ -137,7 +146,7 @@ def nova_compute(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
     (shared: the driver's options and the host's availability zone are the cloud's)."""
     binary = Binary("nova-compute", conf, shared=shared)
     host = conf.DEFAULT.host
-    options = shared.driver_options.get(host, {}) if shared is not None else {}
+    options = shared.driver_options.get(host, {}) if shared is not None else _plugging(conf)
     zone = shared.availability_zones.get(host, "nova") if shared is not None else "nova"
     manager = ComputeManager(
         host,

@@ -1,20 +1,20 @@
 """neutron-server and its agents: the L2 agent on every host, the DHCP and L3 agents on one.
 
-The agents of a process cloud use the no-op datapath (ports go ACTIVE when an agent says
-so, nothing is built): the linuxbridge datapath lives in one process's namespaces for now.
+The agents build what ``[linux_bridge] datapath`` says: ``noop`` (ports go ACTIVE when an
+agent says so, nothing is built) or ``linuxbridge`` in the namespaces of the fabric tagged
+``[linux_bridge] fabric_tag``, which every agent of the cloud, in whichever process, shares.
 """
 
 from __future__ import annotations
 
 from labcloud.binaries.base import Binary, catalog, credentials, keystone_client, validator
-from labcloud.conf.options import ServiceConf
+from labcloud.conf.options import ConfigError, ServiceConf
 from labcloud.messaging import Target
+from labcloud.netns.fabric import Fabric
 from labcloud.network.agents.dhcp import DhcpAgent
-from labcloud.network.agents.dhcp_driver import NoopDhcp
-from labcloud.network.agents.l2 import NoopL2
 from labcloud.network.agents.l3 import L3Agent
-from labcloud.network.agents.l3_driver import NoopL3
 from labcloud.network.agents.linuxbridge import LinuxBridgeAgent
+from labcloud.network.datapath import Datapath, choose_datapath
 from labcloud.network.l3_rpc import L3RpcCallback
 from labcloud.network.nova import NovaClient, NovaNotifier
 from labcloud.network.plugin_rpc import ReportsCallback, RpcCallbacks
@@ -60,15 +60,30 @@ def _nova(binary: Binary, conf: ServiceConf) -> NovaNotifier:
     return NovaNotifier(NovaClient(http, token), conf.DEFAULT.send_events_interval)
 
 
+def datapath(conf: ServiceConf) -> Datapath:
+    """The agents' drivers as ``[linux_bridge]`` says (linuxbridge: raises DatapathError
+    when this process cannot build it: not root, or a tool missing)."""
+    options = conf.linux_bridge
+    if options.datapath == "noop":
+        return Datapath()
+    if not options.fabric_tag:
+        raise ConfigError("[linux_bridge] datapath = linuxbridge needs a fabric_tag")
+    _, reason = choose_datapath(options.datapath)
+    return Datapath(Fabric(options.fabric_tag), conf.DEFAULT.state_path, reason)
+
+
 def linuxbridge_agent(conf: ServiceConf) -> Binary:
     """neutron-linuxbridge-agent on ``[DEFAULT] host``."""
     binary = Binary("neutron-linuxbridge-agent", conf)
+    drivers, host = datapath(conf), conf.DEFAULT.host
+    firewall = drivers.firewall(host)
     agent = LinuxBridgeAgent(
         binary.transport,
-        conf.DEFAULT.host,
-        NoopL2(),
+        host,
+        drivers.l2(host),
+        firewall,
         report_interval=conf.DEFAULT.report_interval,
-        configurations={"datapath": "noop"},
+        configurations=drivers.l2_configurations(host, firewall),
     )
     binary.part(agent.start, agent.stop)
     return binary
@@ -80,7 +95,7 @@ def dhcp_agent(conf: ServiceConf) -> Binary:
     agent = DhcpAgent(
         binary.transport,
         conf.DEFAULT.host,
-        NoopDhcp(),
+        datapath(conf).dhcp(conf.DEFAULT.host),
         report_interval=conf.DEFAULT.report_interval,
     )
     binary.part(agent.start, agent.stop)
@@ -90,8 +105,8 @@ def dhcp_agent(conf: ServiceConf) -> Binary:
 def l3_agent(conf: ServiceConf) -> Binary:
     """neutron-l3-agent on ``[DEFAULT] host``."""
     binary = Binary("neutron-l3-agent", conf)
-    agent = L3Agent(
-        binary.transport, conf.DEFAULT.host, NoopL3(), report_interval=conf.DEFAULT.report_interval
-    )
+    host = conf.DEFAULT.host
+    interval = conf.DEFAULT.report_interval
+    agent = L3Agent(binary.transport, host, datapath(conf).l3(host), report_interval=interval)
     binary.part(agent.start, agent.stop)
     return binary

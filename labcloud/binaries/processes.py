@@ -4,6 +4,11 @@
 user's password, DevStack's ports when free), syncs every database, bootstraps keystone and
 the demo's content, starts the supervisor in the background and waits until every API
 answers and every nova-compute is up.
+
+``--datapath`` says what neutron's agents build (``[linux_bridge]`` in the file): ``noop`` by
+default, as ``labcloud run`` and the systemd units have it; ``linuxbridge`` (root) gives the
+cloud a fabric tag of its own, whose namespaces ``lc-<tag>-...`` the supervisor wires before
+the agents start and removes when it stops (``down`` removes what a killed one left).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from labcloud.binaries import fabric
 from labcloud.binaries.supervisor import read_status
 from labcloud.conf import PROJECTS, load, sample
 from labcloud.pids import alive
@@ -94,6 +100,7 @@ def write_config(state: Path, args: Any, transport_url: str) -> Path:
                 "compute_driver": args.driver,
             },
             "keystone_authtoken": {"www_authenticate_uri": keystone, "auth_url": keystone},
+            "linux_bridge": fabric.conf_section(getattr(args, "datapath_chosen", "noop")),
             **_token_section(args),
         },
     )
@@ -109,6 +116,9 @@ def up(args: Any, transport_url: str) -> int:
     if status and alive(int(status["supervisor"])):
         print(f"labcloud is already running (supervisor pid {status['supervisor']}).")
         return 1
+    args.datapath_chosen = fabric.choose(getattr(args, "datapath", "noop"))
+    if args.datapath_chosen is None:
+        return 2
     if not args.database_url:  # SQLite files: every `up` starts a new cloud
         shutil.rmtree(state / "data", ignore_errors=True)
     (state / "data").mkdir(parents=True, exist_ok=True)
@@ -249,6 +259,7 @@ def status_of(state: Path) -> int:
         return 3
     ok = True
     print(f"supervisor pid {status['supervisor']}, config {status['config']}")
+    print(f"datapath {fabric.describe(Path(status['config']))}")
     width = max(map(len, status["programs"]), default=0) + 2  # the longest name and a gap
     for name, p in status["programs"].items():
         running = p["pid"] is not None and alive(int(p["pid"]))
@@ -289,6 +300,9 @@ def down(state: Path, timeout: float = 60.0) -> int:
     for pid in [supervisor, *pids]:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+    gone = fabric.remove_left(Path(status["config"]))  # the supervisor removed them unless killed
+    if gone:
+        print(f"removed {len(gone)} network namespaces the supervisor left: {', '.join(gone)}")
     (state / "processes.json").unlink(missing_ok=True)
     print(f"labcloud (supervisor {supervisor} and {len(pids)} processes) stopped.")
     return 0

@@ -11,6 +11,9 @@ what ``labcloud run NAME --config FILE --host HOST`` runs, under its binary's na
 They start together, keystone first (each waits for what it needs, as OpenStack's do);
 ``status`` shows a process ``running`` once it said READY=1 on its ``$NOTIFY_SOCKET``
 (sd_notify's protocol, which ``labcloud run`` speaks), ``starting`` before.
+
+With the linuxbridge datapath it wires every host's namespace first (``HostFabric``), so no
+agent or nova-compute races another to make it, and removes them all once everything stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from labcloud.binaries import BINARIES
+from labcloud.binaries.fabric import HostFabric
 from labcloud.binaries.zygote import Forked, Zygote, become_subreaper
 
 LOG = logging.getLogger(__name__)
@@ -66,8 +70,11 @@ def programs(hosts: list[str], network_host: str = "controller") -> list[Program
 
 
 class Supervisor:
-    def __init__(self, state: Path, config: Path, programs: list[Program]) -> None:
-        self.state, self.config, self.programs = state, config, programs
+    def __init__(
+        self, state: Path, config: Path, programs: list[Program], fabric: HostFabric | None = None
+    ) -> None:
+        """``fabric``: the linuxbridge datapath's hosts (None: the no-op datapath)."""
+        self.state, self.config, self.programs, self.fabric = state, config, programs, fabric
         self.logs = state / "logs"
         self._exits: queue.Queue[Program | None] = queue.Queue()
         self._stopping = False
@@ -116,7 +123,8 @@ class Supervisor:
 
     def run(self, gate: Path | None = None) -> int:
         """Start everything (once ``gate`` exists, when given: the zygote imports meanwhile),
-        restart what dies, until SIGTERM/SIGINT; then stop everything."""
+        restart what dies, until SIGTERM/SIGINT; then stop everything, and remove the
+        fabric's namespaces (also when this fails)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             # from a thread: the handler may run while this thread holds the queue's lock
             signal.signal(
@@ -124,12 +132,23 @@ class Supervisor:
             )
         become_subreaper()  # the binaries the zygote forks become this process's children
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.zygote.start()
+        try:
+            if self.fabric is not None:  # while the databases are synced
+                self.fabric.wire()
+            self.zygote.start()
+            self._serve(gate)
+        finally:
+            self.stop_all()
+            if self.fabric is not None:
+                self.fabric.remove()
+            (self.state / STATUS_FILE).unlink(missing_ok=True)
+        return 0
+
+    def _serve(self, gate: Path | None) -> None:
         while gate is not None and not gate.exists():
             with contextlib.suppress(queue.Empty):
                 if self._exits.get(timeout=0.05) is None:  # stopped before anything started
-                    self.zygote.stop()
-                    return 0
+                    return
         for program in self.programs:
             self.spawn(program)
         self.write_status()
@@ -146,8 +165,6 @@ class Supervisor:
             elif exited.proc is not None and exited.proc.poll() is not None:
                 self._crashed(exited)
             self.write_status()
-        self.stop_all()
-        return 0
 
     def _crashed(self, program: Program) -> None:
         assert program.proc is not None
@@ -187,7 +204,6 @@ class Supervisor:
                 program.proc.kill()
                 program.proc.wait()
         self.zygote.stop()
-        (self.state / STATUS_FILE).unlink(missing_ok=True)
 
     def write_status(self) -> None:
         status: dict[str, Any] = {"supervisor": os.getpid(), "config": str(self.config)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import configparser
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -162,6 +162,27 @@ class GlanceStoreSection(Section):
     )
 
 
+class LinuxBridgeSection(Section):
+    """neutron's linuxbridge_agent.ini [linux_bridge], and what nova-compute plugs into.
+
+    labcloud's own options: in OpenStack the agent binary a deployer installs is the
+    datapath, and a host is a machine; here hosts are network namespaces named
+    ``lc-<fabric_tag>-<host>``, so every agent and nova-compute of one cloud needs the tag."""
+
+    datapath: Literal["noop", "linuxbridge"] = Field(
+        default="noop",
+        description="What neutron's agents build: noop (ports go ACTIVE, nothing is built) "
+        "or linuxbridge (bridges, VXLAN, dnsmasq and routers in network namespaces; root).",
+    )
+    fabric_tag: str = Field(
+        default="",
+        pattern=r"^[0-9a-z]{0,8}$",
+        description="linuxbridge: the cloud's namespaces are lc-<fabric_tag>-...; nova-compute "
+        "plugs its guests into lc-<fabric_tag>-<host> (`labcloud netns-cleanup --tag` "
+        "removes them).",
+    )
+
+
 SECTIONS: dict[str, type[Section]] = {
     "DEFAULT": DefaultSection,
     "database": DatabaseSection,
@@ -172,6 +193,7 @@ SECTIONS: dict[str, type[Section]] = {
     "fernet_tokens": FernetTokensSection,
     "scheduler": SchedulerSection,
     "glance_store": GlanceStoreSection,
+    "linux_bridge": LinuxBridgeSection,
 }
 
 
@@ -194,6 +216,7 @@ class ServiceConf(BaseModel):
     fernet_tokens: FernetTokensSection = Field(default_factory=FernetTokensSection)
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
     glance_store: GlanceStoreSection = Field(default_factory=GlanceStoreSection)
+    linux_bridge: LinuxBridgeSection = Field(default_factory=LinuxBridgeSection)
 
     @property
     def database_url(self) -> str:

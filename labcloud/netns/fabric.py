@@ -5,13 +5,21 @@ plays the switches: bridge ``data`` carries VXLAN between hosts (each host's ``d
 has an address on 172.31.255.0/24), bridge ``physnet1`` is the flat provider network
 (each host's ``phy0`` is plugged into it, as a NIC into a switch). ``destroy()`` and
 ``cleanup(tag)`` kill what runs in those namespaces and delete them, bridges and all.
+
+A host is wired by whichever process asks for it first (a process cloud's L2 agent, DHCP
+agent and nova-compute each build their own ``Fabric(tag)``): wiring holds an exclusive
+lock on ``LOCK_FILE`` (flock), so two processes never number two hosts' links alike.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import secrets
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 from labcloud.netns import links, procs
 
@@ -19,6 +27,17 @@ PREFIX = "lc-"
 UNDERLAY = ipaddress.ip_network("172.31.255.0/24")
 VXLAN_GROUP = "239.1.1.1"  # neutron's [vxlan] vxlan_group is 224.0.0.1; any group works here
 PHYSNET = "physnet1"
+LOCK_FILE = Path("/run/lock/labcloud-fabric.lock")  # one for every cloud: wiring is brief
+
+
+@contextlib.contextmanager
+def _wiring() -> Iterator[None]:
+    """Held while a host is looked for and wired, across processes (released on exit,
+    even by a process killed meanwhile: the kernel drops a dead process's flock)."""
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK_FILE.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def new_tag() -> str:
@@ -56,7 +75,7 @@ class Fabric:
     def host(self, name: str) -> str:
         """The namespace of host ``name``, wired to the fabric (made on first use, by
         whichever process or object asks first)."""
-        with self._lock:
+        with self._lock, _wiring():
             if self.ns(name) not in links.namespaces(self.ns("")):
                 self._wire(name)
         return self.ns(name)

@@ -36,11 +36,16 @@ exit 0
 """
 
 
+def guests_dir(tag: str) -> Path:
+    """Where the guests of the fabric ``tag`` keep their pages and leases, unless told."""
+    return Path("/run/labcloud") / f"guests-{tag}"
+
+
 class NamespaceGuests:
     def __init__(self, tag: str, host: str, state_dir: Path | None = None) -> None:
         self.fabric = Fabric(tag)
         self.host = host
-        self.dir = state_dir or Path("/run/labcloud") / f"guests-{tag}"
+        self.dir = state_dir or guests_dir(tag)
         self._procs: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._paused: dict[str, list[dict[str, Any]]] = {}  # uuid -> ports, until it boots
         self._lock = threading.Lock()
