@@ -19,6 +19,7 @@ agent or nova-compute races another to make it, and removes them all once everyt
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -78,15 +79,16 @@ class Supervisor:
         self.logs = state / "logs"
         self._exits: queue.Queue[Program | None] = queue.Queue()
         self._stopping = False
+        self._sockets = itertools.count()  # each spawn's notify socket has a name of its own
         self.zygote = Zygote(self.logs / "zygote.log")
 
     def _notify_socket(self, program: Program) -> str:
-        """A datagram socket on which ``program`` says READY=1; a thread sets program.ready."""
-        path = self.state / "notify" / f"{program.name}.sock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
+        """A datagram socket on which ``program`` says READY=1; a thread sets program.ready.
+        Abstract (``@name``, as systemd allows): no file, so no limit from the state
+        directory's path (a socket's path has at most 107 bytes)."""
+        name = f"labcloud-notify-{os.getpid()}-{program.name}-{next(self._sockets)}"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(str(path))
+        sock.bind("\0" + name)
         program.ready.clear()
 
         def listen() -> None:
@@ -94,11 +96,10 @@ class Supervisor:
                 while b"READY=1" not in sock.recv(4096).split(b"\n"):
                     pass
             program.ready.set()
-            path.unlink(missing_ok=True)
             self._exits.put(program)  # not an exit: wakes the loop to write the status
 
         threading.Thread(target=listen, name=f"notify-{program.name}", daemon=True).start()
-        return str(path)
+        return "@" + name
 
     def spawn(self, program: Program) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)

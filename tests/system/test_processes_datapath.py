@@ -151,7 +151,7 @@ def test_down_removes_what_a_killed_supervisor_left(
     """SIGKILL gives the supervisor no chance to remove the fabric: ``down`` does."""
     import signal
 
-    state = tmp_path_factory.mktemp("killed")  # short: notify sockets' paths are limited
+    state = tmp_path_factory.mktemp("killed")
     tag = ""
     try:
         with up(state, *up_args(rabbit), "--hosts", "1") as made:
