@@ -4,9 +4,10 @@ zone."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
-from labcloud.network.agents.ip_conntrack import by_rule, cuts, everything
+from labcloud.network.agents.ip_conntrack import by_rule, cuts, delete, everything, live
 
 ICMP_IN = {"direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"}
 WEB_IN = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp"} | {
@@ -35,7 +36,7 @@ def cut(before: dict[str, Any] | None, after: dict[str, Any] | None) -> set[str]
 def test_a_removed_rule_cuts_the_flows_it_let_in_and_no_other() -> None:
     before = port(ICMP_IN, WEB_IN, ALL_OUT)
     assert cut(before, port(WEB_IN, ALL_OUT)) == {
-        "conntrack -D -f ipv4 -p icmp -d 10.0.0.5 -w 4097"
+        "conntrack -D -f ipv4 -d 10.0.0.5 -p icmp -w 4097"
     }
     assert cut(before, port(ICMP_IN, WEB_IN)) == {"conntrack -D -f ipv4 -s 10.0.0.5 -w 4097"}
     assert cut(before, before) == set()
@@ -75,21 +76,67 @@ def test_a_rule_as_conntrack_matches() -> None:
     def argv(rule: dict[str, Any]) -> str:
         return " ".join(by_rule(rule, "10.0.0.5", 9))
 
-    assert argv(WEB_IN) == "conntrack -D -f ipv4 -p tcp -d 10.0.0.5 --dport 80 -w 9"
+    assert argv(WEB_IN) == "conntrack -D -f ipv4 -d 10.0.0.5 -p tcp --dport 80 -w 9"
     ranged = WEB_IN | {"port_range_max": 90}  # conntrack matches one port: the protocol's
-    assert argv(ranged) == "conntrack -D -f ipv4 -p tcp -d 10.0.0.5 -w 9"
+    assert argv(ranged) == "conntrack -D -f ipv4 -d 10.0.0.5 -p tcp -w 9"
     echo = ICMP_IN | {"port_range_min": 8, "source_ip_prefix": "10.1.0.0/16"}
     assert (
-        argv(echo) == "conntrack -D -f ipv4 -p icmp -d 10.0.0.5 -s 10.1.0.0/16 --icmp-type 8 -w 9"
+        argv(echo) == "conntrack -D -f ipv4 -d 10.0.0.5 -p icmp -s 10.1.0.0/16 --icmp-type 8 -w 9"
     )
     out = ALL_OUT | {"protocol": "50", "dest_ip_prefix": "0.0.0.0/0"}
-    assert argv(out) == "conntrack -D -f ipv4 -p 50 -s 10.0.0.5 -w 9"
+    assert argv(out) == "conntrack -D -f ipv4 -s 10.0.0.5 -p 50 -w 9"
     assert argv(ALL_OUT | {"protocol": "ip"}) == "conntrack -D -f ipv4 -s 10.0.0.5 -w 9"
     dhcp = {"direction": "ingress", "protocol": "udp", "source_port_range_min": 67}
-    assert argv(dhcp) == "conntrack -D -f ipv4 -p udp -d 10.0.0.5 --sport 67 -w 9"
+    assert argv(dhcp) == "conntrack -D -f ipv4 -d 10.0.0.5 -p udp --sport 67 -w 9"
 
 
 def test_ipv6_rules_cut_nothing() -> None:
     v6 = ICMP_IN | {"ethertype": "IPv6"}
     assert cut(port(v6), port()) == set()
     assert everything("10.0.0.5", 1)[0][-2:] == ("-w", "1")
+
+
+LISTING = "\n".join(  # conntrack -L: the original direction first, then the reply
+    [
+        "icmp     1 29 src=10.0.0.7 dst=10.0.0.5 type=8 code=0 id=43 src=10.0.0.5 "
+        "dst=10.0.0.7 type=0 code=0 id=43 mark=0 zone=4097 use=1",
+        "tcp      6 431999 ESTABLISHED src=10.0.0.5 dst=10.0.0.9 sport=4711 dport=80 "
+        "src=10.0.0.9 dst=10.0.0.5 sport=80 dport=4711 [ASSURED] mark=0 use=1",
+    ]
+)
+
+
+def test_the_listing_tells_which_addresses_have_flows() -> None:
+    assert live(LISTING) == {
+        ("4097", "-s", "10.0.0.7"),
+        ("4097", "-d", "10.0.0.5"),
+        ("0", "-s", "10.0.0.5"),
+        ("0", "-d", "10.0.0.9"),
+    }
+
+
+class Tools:
+    """What delete() runs, with conntrack's listing as above."""
+
+    ns = "lc-test"
+
+    def __init__(self) -> None:
+        self.ran: list[list[str]] = []
+
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        self.ran.append(argv)
+        return subprocess.CompletedProcess(argv, 0, LISTING if "-L" in argv else "", "")
+
+
+def test_only_commands_that_may_match_a_known_flow_are_run() -> None:
+    tools = Tools()
+    gone = port(ICMP_IN, fixed_ips=["10.0.0.5", "10.0.0.6", "10.2.0.0/24"])
+    delete(tools, cuts(gone, None, 4097))  # type: ignore[arg-type]
+    assert [" ".join(argv) for argv in tools.ran] == [
+        "conntrack -L -f ipv4",
+        "conntrack -D -f ipv4 -d 10.0.0.5 -w 4097",  # 10.0.0.6 has none; a prefix may
+        "conntrack -D -f ipv4 -d 10.2.0.0/24 -w 4097",
+        "conntrack -D -f ipv4 -s 10.2.0.0/24 -w 4097",
+    ]
+    delete(tools, set())  # type: ignore[arg-type]
+    assert len(tools.ran) == 4  # nothing to cut: not even a listing
