@@ -79,14 +79,19 @@ class ArpProtection:
     def __init__(self, tools: Netfilter) -> None:
         self.tools = tools
         self._chains: set[str] | None = None  # written last time; None: not read yet
+        self._written = ""  # the last restore's text
 
     def apply(self, ports: dict[str, Any]) -> None:
-        """Rewrite every chain; the first time, what a crashed agent left is read, removed
-        where unused, and the dispatch chain hooked into PREROUTING."""
+        """Rewrite every chain, unless they would be the same (a group's rules or members
+        changed: not its ports' MACs and addresses); the first time, what a crashed agent
+        left is read, removed where unused, and the dispatch chain hooked into PREROUTING."""
         first = self._chains is None
         stale = self._existing() if self._chains is None else self._chains
         text = ruleset(ports, stale)
+        if text == self._written:
+            return
         self.tools.restore("ebtables-restore", text)
+        self._written = text
         self._chains = {line[1:].split()[0] for line in text.splitlines() if line[:1] == ":"}
         self._chains -= {line.split()[1] for line in text.splitlines() if line[:3] == "-X "}
         if first and not self._hooked():
@@ -94,7 +99,7 @@ class ArpProtection:
 
     def cleanup(self) -> None:
         """Unhook and delete every chain of this module's names; safe to repeat."""
-        self._chains = None
+        self._chains, self._written = None, ""
         if not self.tools.exists():
             return
         while self._hooked():
