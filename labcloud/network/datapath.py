@@ -28,8 +28,8 @@ from labcloud.network.agents.l2 import L2Datapath, LinuxBridge, NoopL2
 from labcloud.network.agents.l3_driver import L3Driver, NamespaceRouters, NoopL3
 
 DATAPATHS = ("noop", "linuxbridge")
-# Debian: iproute2 dnsmasq-base busybox iputils-ping iptables
-TOOLS = ("ip", "dnsmasq", "busybox", "ping", "iptables-restore")
+# Debian: iproute2 dnsmasq-base busybox iputils-ping iptables (its ebtables too) conntrack
+TOOLS = ("ip", "dnsmasq", "busybox", "ping", "iptables-restore", "ebtables-restore", "conntrack")
 
 
 def choose_datapath(wanted: str = "auto") -> tuple[str, str]:

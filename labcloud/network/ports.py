@@ -227,6 +227,11 @@ class PortManager:
         )
         agents = self.networks.agents
         hosted = agents and "fixed_ips" in body and bool(self.dhcp_agents(before["network_id"]))
+        groups = None  # checked before the write: its reader would nest in it on one connection
+        if "security_groups" in body:
+            owner = str(body.get("device_owner", before["device_owner"]))
+            wanted = body["security_groups"]
+            groups = self.groups.groups_for_port(ctxt, before["project_id"], wanted, owner)
         with self.db.session() as s:
             port = s.get(Port, port_id)
             assert port is not None
@@ -252,10 +257,7 @@ class PortManager:
                 ips = fixed_ips(s, port.id)
                 if agents and ips != before["fixed_ips"]:  # the DHCP agents serve them first
                     blocks.setup_dhcp_block(s, port.id, ips, hosted)
-            if "security_groups" in body:
-                groups = self.groups.groups_for_port(
-                    ctxt, port.project_id, body["security_groups"], port.device_owner
-                )
+            if groups is not None:
                 self._bind(s, port.id, groups)
             port.revision_number += 1
             port.updated_at = now()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from labcloud.netns import procs
+from labcloud.network.agents.netfilter import PACKAGES
 from tests.conftest import require
 from tests.integration.network.harness import NeutronCloud, wait_until
 from tests.system.conftest import Guests, ip_of
@@ -21,9 +22,9 @@ WRAP = "neutron-linuxbri-"
 
 @pytest.fixture(autouse=True)
 def iptables() -> None:
-    """The firewall's tool, checked before the neutron fixture builds anything."""
-    tool = "iptables-restore"
-    require(shutil.which(tool) is not None, f"{tool} is not installed (`./run test` has it)")
+    """The firewall's tools, checked before the neutron fixture builds anything."""
+    for tool, package in PACKAGES.items():
+        require(shutil.which(tool) is not None, f"{tool} is not installed (Debian: {package})")
 
 
 def boot(guests: Guests, name: str, host: str, net_id: str, **port: Any) -> dict[str, Any]:

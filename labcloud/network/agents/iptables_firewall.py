@@ -21,21 +21,24 @@ marks them as labcloud's:
 
 Every change rewrites all of these chains in one ``iptables-restore --noflush`` (a
 chain it names is flushed first, so what is written is all there is): neutron's iptables
-manager does the same with its whole table. IPv6 (ip6tables) and ARP spoofing (ebtables)
-are left out, as are stateless groups (``stateful=False``: filtered statefully here).
+manager does the same with its whole table. Then the ebtables chains against MAC and ARP
+spoofing (arp_protect.py), and the flows only removed rules let in are cut
+(ip_conntrack.py). IPv6 is left out (ip6tables: no rules, no spoofing check; labcloud's
+guests and DHCP speak IPv4), as are stateless groups (``stateful=False``: stateful here).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
-import os
-import subprocess
 import threading
+from collections.abc import Mapping
 
-from labcloud.netns import procs
-from labcloud.netns.links import DatapathError
+from labcloud.network.agents import ip_conntrack
+from labcloud.network.agents.arp_protect import ArpProtection, mac_ip_pairs
 from labcloud.network.agents.firewall import Port, is_filtered
 from labcloud.network.agents.l2 import bridge_name
+from labcloud.network.agents.netfilter import Netfilter, require_tools
 from labcloud.network.schemas.security import PROTOCOLS
 
 WRAP = "neutron-linuxbri"  # "neutron-linuxbridge-agent"[:16], neutron's wrap name
@@ -106,11 +109,12 @@ def port_chains(port: Port) -> dict[str, list[str]]:
         args = rule_args(rule)
         if args is not None:
             rules[str(rule["direction"])].append(f"{args} -j RETURN".strip())
-    spoof = [
-        f"-s {address}/32 -m mac --mac-source {port['mac_address']} -j RETURN"
-        for address in port["fixed_ips"]
-        if ":" not in address
+    spoof = [  # its MAC with each address (and each allowed address pair's)
+        f"-s {ipaddress.ip_network(ip, strict=False)} -m mac --mac-source {mac} -j RETURN"
+        for mac, ip in mac_ip_pairs(port)
     ]
+    if not port["fixed_ips"]:  # neutron: a port with no address may send from any
+        spoof.append(f"-m mac --mac-source {port['mac_address'].lower()} -j RETURN")
     return {
         i: [*stateful, *rules["ingress"], f"-j {FALLBACK}"],
         o: [
@@ -165,7 +169,10 @@ def _filter_chains(text: str) -> set[str]:
 class IptablesFirewall:
     def __init__(self, ns: str) -> None:
         """``ns``: the host's network namespace (where its bridges are)."""
+        require_tools()
         self.ns = ns
+        self.tools = Netfilter(ns)
+        self._arp = ArpProtection(self.tools)
         self._lock = threading.Lock()
         self._ports: dict[str, Port] = {}
         self._zones: dict[str, int] = {}
@@ -176,6 +183,7 @@ class IptablesFirewall:
         with self._lock:
             if not ports and self._ready:
                 return
+            before = {p["device"]: self._ports.get(p["device"]) for p in ports}
             self._ports |= {p["device"]: p for p in ports}
             for port in ports:
                 if port["network_id"] not in self._zones:
@@ -183,93 +191,88 @@ class IptablesFirewall:
                     zone = next(z for z in itertools.count(ZONE_START) if z not in used)
                     self._zones[port["network_id"]] = zone
             self._apply()
+            self._cut(before)
 
     def remove_port_filters(self, devices: list[str]) -> None:
         with self._lock:
-            if any(d in self._ports for d in devices):
+            before = {d: self._ports[d] for d in devices if d in self._ports}
+            if before:
                 for device in devices:
                     self._ports.pop(device, None)
+                zones = dict(self._zones)
                 networks = {p["network_id"] for p in self._ports.values()}
                 self._zones = {n: z for n, z in self._zones.items() if n in networks}
                 self._apply()
+                self._cut(before, zones)
 
     def ports(self) -> dict[str, Port]:
         with self._lock:
             return dict(self._ports)
 
     def cleanup(self) -> None:
-        """Unhook and delete every ``neutron-linuxbri-`` chain, a crashed agent's too."""
+        """Unhook and delete every ``neutron-linuxbri-`` chain, a crashed agent's too, and
+        the ebtables chains."""
         with self._lock:
             self._ports.clear()
             self._zones.clear()
             self._ready = False
             self._chains = set()
-            if not os.path.exists(f"/run/netns/{self.ns}"):
+            if not self.tools.exists():
                 return  # the host is gone, and its tables with it
             for table, hooks in HOOKS.items():
                 for builtin, target in hooks:
-                    while self._run(["iptables", "-t", table, "-D", builtin, "-j", target]) == 0:
+                    unhook = ["iptables", "-t", table, "-D", builtin, "-j", target]
+                    while self.tools.run(unhook).returncode == 0:
                         pass
             mine = self._existing()
             text = "*filter\n" + "".join(f":{c} - [0:0]\n" for c in mine["filter"])
             text += "".join(f"-X {c}\n" for c in mine["filter"]) + "COMMIT\n"
             text += f"*raw\n:{PREROUTING} - [0:0]\n-X {PREROUTING}\nCOMMIT\n"
-            self._restore(text)
+            self.tools.restore("iptables-restore", text)
+            self._arp.cleanup()
 
-    # -- the host's iptables -------------------------------------------------------------
+    # -- the host's tables -----------------------------------------------------------------
     def _apply(self) -> None:
-        """One ``iptables-restore`` per change; the tables are read (``iptables-save``) only
-        the first time, for chains a crashed agent left: after that, this driver knows
-        which chains it wrote."""
+        """One ``iptables-restore`` per change, then one ``ebtables-restore``; the tables are
+        read (``iptables-save``) only the first time, for chains a crashed agent left: after
+        that, this driver knows which chains it wrote."""
         if self._ready:
             stale = self._chains
         else:
             stale = set(self._existing()["filter"])
-            self._run(["tee", SYSCTL], stdin="1\n", check=True)  # bridged IPv4 meets iptables
+            self.tools.check(["tee", SYSCTL], "1\n")  # bridged IPv4 meets iptables
         text = ruleset(self._ports, self._zones, stale)
-        self._restore(text)
+        self.tools.restore("iptables-restore", text)
         self._chains = _filter_chains(text)
         if not self._ready:  # hooked in once its chains exist (a crashed agent's may remain)
             for table, hooks in HOOKS.items():
                 for builtin, target in hooks:
-                    if self._run(["iptables", "-t", table, "-C", builtin, "-j", target]) != 0:
-                        insert = ["iptables", "-t", table, "-I", builtin, "1", "-j", target]
-                        self._run(insert, check=True)
+                    if self.tools.run(
+                        ["iptables", "-t", table, "-C", builtin, "-j", target]
+                    ).returncode:
+                        self.tools.check(
+                            ["iptables", "-t", table, "-I", builtin, "1", "-j", target]
+                        )
             self._ready = True
+        self._arp.apply(self._ports)
+
+    def _cut(self, before: Mapping[str, Port | None], zones: dict[str, int] | None = None) -> None:
+        """After the tables changed: the flows only the ports' removed rules let in."""
+        zones = self._zones if zones is None else zones
+        commands: set[ip_conntrack.Command] = set()
+        for device, old in before.items():
+            new = self._ports.get(device)
+            zone = zones.get((new or old or {}).get("network_id", ""))
+            if zone is not None:
+                commands |= ip_conntrack.cuts(old, new, zone)
+        ip_conntrack.delete(self.tools, commands)
 
     def _existing(self) -> dict[str, list[str]]:
         """This driver's chains in the host's tables now, by table."""
         found: dict[str, list[str]] = {"filter": [], "raw": []}
         for table in found:
-            out = self._output(["iptables-save", "-t", table])
+            out = self.tools.check(["iptables-save", "-t", table])
             found[table] = [
                 line[1:].split()[0] for line in out.splitlines() if line.startswith(f":{WRAP}-")
             ]
         return found
-
-    def _restore(self, text: str) -> None:
-        self._run(["iptables-restore", "--noflush"], stdin=text, check=True)
-
-    def _output(self, argv: list[str]) -> str:
-        return self._call(argv, None, check=True).stdout
-
-    def _run(self, argv: list[str], stdin: str | None = None, check: bool = False) -> int:
-        return self._call(argv, stdin, check).returncode
-
-    def _call(
-        self, argv: list[str], stdin: str | None, check: bool
-    ) -> subprocess.CompletedProcess[str]:
-        try:
-            done = subprocess.run(
-                procs.in_namespace(self.ns, argv),
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise DatapathError(reason=f"{argv[0]} in {self.ns}: {exc}") from exc
-        if check and done.returncode != 0:
-            raise DatapathError(reason=f"{' '.join(argv)} in {self.ns}: {done.stderr.strip()}")
-        return done

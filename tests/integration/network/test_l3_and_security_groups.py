@@ -60,6 +60,10 @@ def test_security_group_and_rule_lifecycle(neutron: Neutron) -> None:
     busy = neutron.call("DELETE", f"/security-groups/{web['id']}")
     assert busy.status_code == 409
     assert busy.json()["NeutronError"]["type"] == "SecurityGroupInUse"
+    default = neutron.call("GET", "/security-groups?name=default").json()["security_groups"]
+    body = {"port": {"security_groups": [default[0]["id"]]}}
+    moved = neutron.call("PUT", f"/ports/{port['id']}", body)  # a group to check: a read
+    assert moved.json()["port"]["security_groups"] == [default[0]["id"]]
     moved = neutron.call("PUT", f"/ports/{port['id']}", {"port": {"security_groups": []}})
     assert moved.json()["port"]["security_groups"] == []
     assert neutron.call("DELETE", f"/security-group-rules/{made['id']}").status_code == 204

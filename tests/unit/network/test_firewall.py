@@ -23,6 +23,7 @@ from labcloud.network.agents.iptables_firewall import (
     rule_args,
     ruleset,
 )
+from labcloud.network.agents.netfilter import PACKAGES
 from tests.conftest import require
 
 PORT_ID = "0123456789ab-cdef"
@@ -127,7 +128,8 @@ def firewall(request: pytest.FixtureRequest) -> Iterator[FirewallDriver]:
         yield NoopFirewall()
         return
     require(os.geteuid() == 0, "iptables in a namespace needs root")
-    require(shutil.which("iptables-restore") is not None, "iptables is not installed")
+    for tool, package in PACKAGES.items():
+        require(shutil.which(tool) is not None, f"{tool} is not installed (Debian: {package})")
     ns = f"lc-{secrets.token_hex(2)}-fwtest"
     links.ensure_namespace(ns)
     try:
@@ -138,7 +140,8 @@ def firewall(request: pytest.FixtureRequest) -> Iterator[FirewallDriver]:
 
 def saved(firewall: FirewallDriver) -> str:
     if isinstance(firewall, IptablesFirewall):
-        return procs.run(firewall.ns, ["iptables-save"]).stdout
+        tables = procs.run(firewall.ns, ["iptables-save"]).stdout
+        return tables + procs.run(firewall.ns, ["ebtables-save", "-t", "nat"]).stdout
     return ""
 
 
@@ -151,6 +154,8 @@ def test_the_firewall_contract(firewall: FirewallDriver) -> None:
     if isinstance(firewall, IptablesFirewall):
         assert "-A neutron-linuxbri-o0123456789 -j RETURN" not in saved(firewall)
         assert "-A FORWARD -j neutron-linuxbri-FORWARD" in saved(firewall)
+        assert "-A PREROUTING -j neutron-PREROUTING" in saved(firewall)  # ebtables
+        assert "-A neutron-PREROUTING -i tap0123456789a -j neutronMAC-" in saved(firewall)
     firewall.remove_port_filters(["tap0123456789a"])
     firewall.remove_port_filters(["tap0123456789a", "tapnever"])  # safe to repeat
     assert firewall.ports() == {}
@@ -160,3 +165,4 @@ def test_the_firewall_contract(firewall: FirewallDriver) -> None:
     firewall.cleanup()
     assert firewall.ports() == {}
     assert "neutron-linuxbri" not in saved(firewall)
+    assert "neutron-PREROUTING" not in saved(firewall)

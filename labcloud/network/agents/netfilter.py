@@ -1,0 +1,68 @@
+"""Netfilter's tools run in a host's network namespace for the L2 agent's firewall:
+``iptables-restore`` (security groups), ``ebtables-restore`` (ARP and MAC spoofing) and
+``conntrack`` (flows a removed rule let in), as neutron's agents run them as root.
+
+Debian 12 has the first two in its ``iptables`` package (the nftables variants, chosen by
+update-alternatives) and the third in ``conntrack``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from labcloud.netns import procs
+from labcloud.netns.links import DatapathError
+
+PACKAGES = {
+    "iptables-restore": "iptables",
+    "ebtables-restore": "iptables",
+    "conntrack": "conntrack",
+}
+
+
+def require_tools() -> None:
+    """Raise, naming the Debian packages, when a tool the firewall runs is missing: a
+    firewall that could not cut a flow or stop a spoofed ARP would only look like one."""
+    missing = sorted(t for t in PACKAGES if shutil.which(t) is None)
+    if missing:
+        packages = " ".join(sorted({PACKAGES[t] for t in missing}))
+        raise DatapathError(
+            reason=f"the iptables firewall needs {', '.join(missing)} (Debian: {packages})"
+        )
+
+
+class Netfilter:
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+
+    def exists(self) -> bool:
+        """Is the namespace still there? (a host gone took its tables along)"""
+        return os.path.exists(f"/run/netns/{self.ns}")
+
+    def run(self, argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in the namespace, whatever its exit status."""
+        try:
+            return subprocess.run(
+                procs.in_namespace(self.ns, argv),
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise DatapathError(reason=f"{argv[0]} in {self.ns}: {exc}") from exc
+
+    def check(self, argv: list[str], stdin: str | None = None) -> str:
+        """Run ``argv`` in the namespace; its output, or DatapathError if it failed."""
+        done = self.run(argv, stdin)
+        if done.returncode != 0:
+            raise DatapathError(reason=f"{' '.join(argv)} in {self.ns}: {done.stderr.strip()}")
+        return done.stdout
+
+    def restore(self, tool: str, text: str) -> None:
+        """``iptables-restore`` or ``ebtables-restore`` ``--noflush``: the chains ``text``
+        declares are flushed and rewritten at once, the others left as they are."""
+        self.check([tool, "--noflush"], text)
