@@ -69,7 +69,8 @@ def test_the_default_group_lets_its_members_in(neutron: NeutronCloud, guests: Gu
     assert vm1["security_groups"] == vm2["security_groups"]  # the project's default
     wait_until(lambda: guests.pings("vm1", ip_of(vm2)), timeout=15, every=0.1)
     assert guests.pings("vm2", ip_of(vm1))
-    assert guests.page("vm2", ip_of(vm1)) == "vm1"  # any protocol from a member
+    # any protocol from a member (its web server may start just after the kernel answers ping)
+    wait_until(lambda: guests.page("vm2", ip_of(vm1)) == "vm1", timeout=15, every=0.1)
     assert {WRAP + k + vm1["id"][:10] for k in "ios"} <= chains(neutron, "compute1")
 
 
@@ -87,6 +88,7 @@ def test_ingress_is_what_the_rules_allow_and_replies_come_back(
 
     allow = rule(neutron, locked, protocol="icmp")
     wait_until(lambda: guests.pings("client", ip_of(web)), timeout=15, every=0.1)
+    wait_until(lambda: guests.page("web", "127.0.0.1") == "web", timeout=10)  # it serves
     assert guests.page("client", ip_of(web)) == ""  # ICMP only: no HTTP
 
     assert neutron.call("DELETE", f"/security-group-rules/{allow}").status_code == 204
