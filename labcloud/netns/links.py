@@ -28,6 +28,7 @@ NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
 RTMGRP_LINK = 1  # netlink multicast group of link changes (RTNLGRP_LINK)
 SIOCGIFADDR = 0x8915
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
 class DatapathError(LabCloudError):
@@ -139,8 +140,7 @@ def ensure_namespace(name: str) -> None:
     execs, where pyroute2's netns.create forks this threaded process.)"""
     if name not in namespaces(name):
         _ip("netns", "add", name)
-    with iproute(name) as ipr:
-        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+    set_up_by_name(name, ["lo"])
 
 
 def delete_namespace(name: str) -> None:
@@ -174,6 +174,24 @@ def ipv4_of(ns: str, name: str) -> str | None:
         except OSError:  # no such link, or no address on it
             return None
     return socket.inet_ntoa(answer[20:24])
+
+
+def set_up_by_name(ns: str, names: list[str]) -> None:
+    """Bring links of namespace ``ns`` up, as ``ifconfig NAME up`` does: an ioctl pair
+    (SIOCGIFFLAGS, SIOCSIFFLAGS) per link on one socket opened inside the namespace, where
+    an IPRoute would open a netlink socket and encode and decode in Python."""
+    sock = _in_namespace(ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    with sock:
+        for name in names:
+            request = struct.pack("16sh22x", name.encode(), 0)
+            try:
+                answer = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request)
+                flags = struct.unpack("16sh", answer[:18])[1]
+                if not flags & IFF_UP:
+                    request = struct.pack("16sh22x", name.encode(), flags | IFF_UP)
+                    fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, request)
+            except OSError as exc:
+                raise DatapathError(reason=f"{name} up in {ns}: {exc.strerror}") from exc
 
 
 class LinkEvents:
@@ -281,15 +299,29 @@ def ensure_vxlan(ipr: Any, name: str, vni: int, dev: str, group: str) -> None:
         )
 
 
-def add_veth(ipr: Any, name: str, peer: str, peer_ns: str | None = None) -> None:
-    """A veth pair: ``name`` here, ``peer`` moved to namespace ``peer_ns``; safe to repeat."""
+def add_veth(
+    ipr: Any,
+    name: str,
+    peer: str,
+    peer_ns: str | None = None,
+    *,
+    up: bool = False,
+    peer_mac: str | None = None,
+) -> None:
+    """A veth pair: ``name`` here, ``peer`` moved to namespace ``peer_ns``; safe to repeat.
+    ``up``: ``name`` is up from the start; ``peer_mac``: the peer's MAC address. (One
+    netlink request: the peer's state cannot go in it, see ``set_up_by_name``.)"""
     if index_of(ipr, name) is not None:
         return
+    extra: dict[str, Any] = {"state": "up"} if up else {}
+    wanted: dict[str, Any] = {"ifname": peer}
+    if peer_mac is not None:
+        wanted["address"] = peer_mac
     if peer_ns is None:
-        ipr.link("add", ifname=name, kind="veth", peer={"ifname": peer})
+        ipr.link("add", ifname=name, kind="veth", peer=wanted, **extra)
         return
     with namespace_fd(peer_ns) as fd:
-        ipr.link("add", ifname=name, kind="veth", peer={"ifname": peer, "net_ns_fd": fd})
+        ipr.link("add", ifname=name, kind="veth", peer=wanted | {"net_ns_fd": fd}, **extra)
 
 
 def set_up(
