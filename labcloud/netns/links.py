@@ -20,7 +20,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from labcloud.exceptions import LabCloudError
 
@@ -29,6 +29,7 @@ CLONE_NEWNET = 0x40000000
 RTMGRP_LINK = 1  # netlink multicast group of link changes (RTNLGRP_LINK)
 SIOCGIFADDR = 0x8915
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+T = TypeVar("T")
 
 
 class DatapathError(LabCloudError):
@@ -103,6 +104,13 @@ def _in_namespace(ns: str, make: Callable[[], Any]) -> Any:
     finally:
         os.close(here)
         os.close(there)
+
+
+def inside(ns: str, make: Callable[[], T]) -> T:
+    """``make()`` with this thread inside namespace ``ns`` (a socket it opens, or a child
+    it starts, belongs there); the thread is back in its own when this returns."""
+    made: T = _in_namespace(ns, make)
+    return made
 
 
 @functools.cache
