@@ -26,6 +26,7 @@ from labcloud.exceptions import LabCloudError
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
 RTMGRP_LINK = 1  # netlink multicast group of link changes (RTNLGRP_LINK)
 SIOCGIFADDR = 0x8915
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
@@ -144,11 +145,54 @@ def namespaces(prefix: str = "") -> list[str]:
 
 
 def ensure_namespace(name: str) -> None:
-    """Create the namespace with its loopback up; safe to repeat. (``ip netns add``: it
-    execs, where pyroute2's netns.create forks this threaded process.)"""
+    """Create the namespace with its loopback up; safe to repeat. (Made by this thread as
+    ``ip netns add`` makes one, see ``_add_namespace``; pyroute2's netns.create would fork
+    this threaded process.)"""
     if name not in namespaces(name):
-        _ip("netns", "add", name)
+        if _netns_dir_shared():
+            _add_namespace(name)
+        else:  # the first namespace on this machine: ip makes /run/netns a shared mount
+            _ip("netns", "add", name)
     set_up_by_name(name, ["lo"])
+
+
+def _add_namespace(name: str) -> None:
+    """What ``ip netns add`` does, without exec'ing it (10 ms): this thread unshares a new
+    network namespace, bind-mounts it on ``/run/netns/<name>`` and goes back to its own."""
+    path = f"{NETNS_DIR}/{name}"
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    except FileExistsError:
+        return  # made meanwhile, by another thread or process
+    here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        if _libc().unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare")
+        try:
+            source = b"/proc/thread-self/ns/net"
+            if _libc().mount(source, path.encode(), b"none", MS_BIND, None) != 0:
+                raise OSError(ctypes.get_errno(), "mount")
+        finally:
+            _setns(here, "this thread's own")
+    except OSError as exc:
+        os.unlink(path)
+        raise DatapathError(reason=f"namespace {name}: {exc.strerror}") from exc
+    finally:
+        os.close(here)
+
+
+def _netns_dir_shared() -> bool:
+    """Is ``/run/netns`` a mount point with shared propagation (as ``ip netns add`` leaves
+    it), so that a namespace mounted there is seen by every mount namespace?"""
+    try:
+        with open("/proc/self/mountinfo") as mounts:
+            for line in mounts:
+                fields = line.split(" - ")[0].split()
+                if fields[4] == NETNS_DIR:
+                    return any(f.startswith("shared:") for f in fields[6:])
+    except OSError:
+        pass
+    return False
 
 
 def delete_namespace(name: str) -> None:
