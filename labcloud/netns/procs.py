@@ -1,5 +1,7 @@
-"""Processes inside namespaces: started with ``ip netns exec``, found again with
-``ip netns pids`` (so a cleanup after a crash finds them too), stopped by their own PIDs."""
+"""Processes inside namespaces: started from a thread that has entered the namespace (a
+child starts in its parent thread's namespace, as under ``ip netns exec``), found again
+with ``ip netns pids`` (so a cleanup after a crash finds them too), stopped by their own
+PIDs."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+from labcloud.netns import links
 from labcloud.netns.links import DatapathError
 from labcloud.pids import alive
 
@@ -25,8 +29,9 @@ def start(ns: str, argv: list[str], log: Path | None = None) -> subprocess.Popen
     """Run ``argv`` in namespace ``ns`` in the background (output to ``log``)."""
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
     try:
-        return subprocess.Popen(
-            in_namespace(ns, argv),
+        return _popen(
+            ns,
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -40,17 +45,34 @@ def start(ns: str, argv: list[str], log: Path | None = None) -> subprocess.Popen
 
 
 def run(ns: str, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` in namespace ``ns`` and wait for it (its output captured)."""
+    """Run ``argv`` in namespace ``ns`` and wait for it (its output captured). With no
+    such namespace, it fails as nsenter would (exit status 1)."""
+    if not os.path.exists(f"{links.NETNS_DIR}/{ns}"):
+        return subprocess.CompletedProcess(argv, 1, "", f"no network namespace {ns}\n")
     try:
-        return subprocess.run(
-            in_namespace(ns, argv),
-            capture_output=True,
+        proc = _popen(
+            ns,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
         )
+    except OSError as exc:
+        return subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: {exc}\n")
+    try:
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
         raise DatapathError(reason=f"{' '.join(argv)} in {ns}: no answer in {timeout} s") from exc
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _popen(ns: str, argv: list[str], **how: Any) -> subprocess.Popen[Any]:
+    """Start ``argv`` with this thread inside ``ns`` for the moment of the fork: the child
+    starts there, as under nsenter, without a first exec of nsenter (4 ms a command)."""
+    return links.inside(ns, lambda: subprocess.Popen(argv, **how))
 
 
 def pids_in(ns: str) -> list[int]:

@@ -65,13 +65,14 @@ class NamespaceGuests:
         home = self.dir / uuid
         home.mkdir(parents=True, exist_ok=True)
         (home / "index.html").write_text(f"{instance.get('display_name') or uuid}\n")
-        for n, vif in enumerate(network_info):
-            eth = f"eth{n}"
-            with links.iproute(host_ns) as ipr:
-                links.add_veth(ipr, links.tap_name(vif["port_id"]), eth, ns)
-                links.set_up(ipr, links.tap_name(vif["port_id"]))
-            with links.iproute(ns) as ipr:
-                links.set_up(ipr, eth, mac=vif["mac_address"])
+        # every port on one netlink socket: each veth made with its tap up and its guest
+        # end's MAC in one request (as libvirt creates a tap with its MAC), then the guest
+        # ends up
+        with links.iproute(host_ns) as ipr:
+            for n, vif in enumerate(network_info):
+                tap, mac = links.tap_name(vif["port_id"]), vif["mac_address"]
+                links.add_veth(ipr, tap, f"eth{n}", ns, up=True, peer_mac=mac)
+        links.set_up_by_name(ns, [f"eth{n}" for n in range(len(network_info))])
         with self._lock:
             self._paused[uuid] = network_info
         if not paused:
