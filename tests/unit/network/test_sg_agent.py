@@ -1,0 +1,96 @@
+"""SecurityGroupAgentRpc: security group notifications coalesce into at most one refresh
+per interval, new ports are filtered at once, and nothing marked is lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labcloud.context import RequestContext
+from labcloud.network.agents.firewall import NoopFirewall
+from labcloud.network.agents.sg_agent import SecurityGroupAgentRpc
+
+CTXT = RequestContext(is_admin=True)
+
+
+class Server:
+    """security_group_info_for_devices as neutron-server answers it, for one group "web"."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def security_group_info_for_devices(
+        self, ctxt: RequestContext, devices: list[str]
+    ) -> dict[str, Any]:
+        self.asked.append(list(devices))
+        port = {"fixed_ips": ["10.0.0.3"], "security_groups": ["web"]}
+        port |= {"security_group_source_groups": ["web"], "port_security_enabled": True}
+        return {
+            "devices": {d: port | {"id": d} for d in devices},
+            "security_groups": {"web": []},
+            "sg_member_ips": {},
+        }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def agent(interval: float = 2.0) -> tuple[SecurityGroupAgentRpc, Server, Clock]:
+    server, clock = Server(), Clock()
+    sg = SecurityGroupAgentRpc(server, NoopFirewall(), refresh_interval=interval, clock=clock)  # type: ignore[arg-type]
+    return sg, server, clock
+
+
+def test_member_updates_within_an_interval_cost_one_refresh() -> None:
+    sg, server, clock = agent()
+    sg.setup_port_filters(CTXT, ["tap1", "tap2"])
+    sg.security_groups_member_updated(["web"])
+    assert sg.refresh_due_in() == 0.0  # nothing refreshed yet: due at once
+    assert sg.setup_port_filters(CTXT, ["tap3"]) == {"tap1", "tap2"}
+    assert server.asked[-1] == ["tap1", "tap2", "tap3"]  # one call for new and marked
+    for _ in range(5):  # five more ports join the group within the interval
+        sg.security_groups_member_updated(["web"])
+        assert sg.setup_port_filters(CTXT, []) == set()
+    assert server.asked[-1] == ["tap1", "tap2", "tap3"]  # no refresh since
+    assert sg.refresh_due_in() == 2.0
+    clock.now += 2.0
+    assert sg.setup_port_filters(CTXT, []) == {"tap1", "tap2", "tap3"}
+    assert server.asked[-1] == ["tap1", "tap2", "tap3"]
+    assert sg.refresh_due_in() is None  # nothing left marked
+    assert len(server.asked) == 3
+
+
+def test_new_ports_are_filtered_at_once_even_when_no_refresh_is_due() -> None:
+    sg, server, clock = agent()
+    sg.setup_port_filters(CTXT, ["tap1"])
+    sg.security_groups_member_updated(["web"])
+    sg.setup_port_filters(CTXT, [])  # the refresh: the next is 2 s away
+    sg.security_groups_member_updated(["web"])
+    sg.setup_port_filters(CTXT, ["tap2"])
+    assert server.asked[-1] == ["tap2"]  # filtered now, without waiting for the refresh
+    assert "tap2" in sg.firewall.ports()
+    clock.now += 2.0
+    assert sg.setup_port_filters(CTXT, []) == {"tap1"}  # tap1 still marked, tap2 fetched since
+
+
+def test_a_marked_port_filtered_anew_needs_no_refresh() -> None:
+    sg, server, clock = agent()
+    sg.setup_port_filters(CTXT, ["tap1"])
+    sg.security_groups_member_updated(["web"])
+    sg.setup_port_filters(CTXT, [])
+    sg.security_groups_rule_updated(["web"])
+    sg.setup_port_filters(CTXT, ["tap1"])  # a port_update brings it back in a round
+    assert sg.refresh_due_in() is None
+
+
+def test_without_an_interval_every_round_refreshes() -> None:
+    sg, server, _ = agent(interval=0.0)
+    sg.setup_port_filters(CTXT, ["tap1"])
+    for _ in range(3):
+        sg.security_groups_member_updated(["web"])
+        assert sg.setup_port_filters(CTXT, []) == {"tap1"}
+    assert len(server.asked) == 4
