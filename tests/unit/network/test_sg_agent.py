@@ -85,6 +85,9 @@ def test_a_marked_port_filtered_anew_needs_no_refresh() -> None:
     sg.security_groups_rule_updated(["web"])
     sg.setup_port_filters(CTXT, ["tap1"])  # a port_update brings it back in a round
     assert sg.refresh_due_in() is None
+    clock.now += 2.0
+    assert sg.setup_port_filters(CTXT, []) == set()
+    assert server.asked == [["tap1"], ["tap1"], ["tap1"]]  # no fourth: nothing was due
 
 
 def test_without_an_interval_every_round_refreshes() -> None:
