@@ -152,8 +152,11 @@ class LinuxBridgeAgent:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            wait = self.polling_interval
             try:
                 self.scan()
+                due = self.sg.refresh_due_in()  # a deferred security group refresh
+                wait = wait if due is None else min(due, wait)
                 if time.monotonic() >= self._next_report:
                     self._report()
             except (MessagingError, LabCloudError):
@@ -169,10 +172,7 @@ class LinuxBridgeAgent:
                 # would report up again, and nova waiting for their network-vif-plugged
                 with self._lock:
                     self._updated |= self.known
-            due = self.sg.refresh_due_in()  # a deferred security group refresh
-            self._wake.wait(
-                self.polling_interval if due is None else min(due, self.polling_interval)
-            )
+            self._wake.wait(wait)  # a failed round waits the whole interval
 
     def _report(self, start: bool = False) -> None:
         state = {

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from labcloud.context import RequestContext
+from labcloud.messaging import MessagingError, get_transport
 from labcloud.network.agents.firewall import NoopFirewall
+from labcloud.network.agents.linuxbridge import LinuxBridgeAgent
 from labcloud.network.agents.sg_agent import SecurityGroupAgentRpc
 
 CTXT = RequestContext(is_admin=True)
@@ -97,3 +101,47 @@ def test_without_an_interval_every_round_refreshes() -> None:
         sg.security_groups_member_updated(["web"])
         assert sg.setup_port_filters(CTXT, []) == {"tap1"}
     assert len(server.asked) == 4
+
+
+class OneRound:
+    """The agent's wake event: records how long the loop would wait, and stops it there."""
+
+    def __init__(self, agent: LinuxBridgeAgent) -> None:
+        self.agent = agent
+        self.waits: list[float] = []
+
+    def clear(self) -> None:
+        pass
+
+    def set(self) -> None:
+        pass
+
+    def wait(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        self.agent._stop.set()
+        return False
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_loop_wakes_for_a_due_refresh_only_after_a_round_that_worked(fails: bool) -> None:
+    """A refresh due at once shortens the L2 agent's wait after a round that worked; a
+    round that failed (the broker gone, say) waits the whole interval, not a busy loop."""
+    transport = get_transport("memory://")
+    agent = LinuxBridgeAgent(transport, "compute1", polling_interval=0.2)
+    agent.sg.firewall.prepare_port_filters([{"device": "tap1", "security_groups": ["web"]}])
+    agent.sg.security_groups_rule_updated(["web"])
+    assert agent.sg.refresh_due_in() == 0.0
+    wake = OneRound(agent)
+    agent._wake = wake  # type: ignore[assignment]
+    agent._next_report = float("inf")
+
+    def scan() -> None:
+        if fails:
+            raise MessagingError("the broker is gone")
+
+    agent.scan = scan  # type: ignore[method-assign]
+    try:
+        agent._loop()
+    finally:
+        transport.cleanup()
+    assert wake.waits == [0.2 if fails else 0.0]
