@@ -65,8 +65,9 @@ def create_servers(
     except NotFound:
         raise Invalid(f"Image {image_ref} could not be found.") from None
     key = front.keypairs.get(ctxt.user_id or "", key_name) if key_name else None
-    front.check_metadata(ctxt, metadata or {})
-    front.quota.check(ctxt.project_id or "", flavor, count)
+    limits = front.quota.limits(ctxt.project_id or "")  # read once for both checks
+    front.check_metadata(ctxt, metadata or {}, limits)
+    front.quota.check(ctxt.project_id or "", flavor, count, limits)
     availability_zone, force_host = _zone_and_host(ctxt, availability_zone)
     requested = _networks(front, ctxt, networks)
     devices = [front.volume(ctxt, v) for v in volumes or []]

@@ -13,6 +13,7 @@ flows have a module each, over the frontend:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -103,8 +104,15 @@ class ComputeFrontend:
             specs = s.scalars(select(FlavorExtraSpec).where(FlavorExtraSpec.flavor_id == row.id))
             return flavor_dict(row, {e.key: e.value for e in specs})
 
-    def check_metadata(self, ctxt: RequestContext, metadata: dict[str, str]) -> None:
-        allowed = self.quota.limits(ctxt.project_id or "")["metadata_items"]
+    def check_metadata(
+        self,
+        ctxt: RequestContext,
+        metadata: dict[str, str],
+        limits: Mapping[str, int] | None = None,
+    ) -> None:
+        """Metadata items against the project's quota (``limits``: when just read)."""
+        limits = self.quota.limits(ctxt.project_id or "") if limits is None else limits
+        allowed = limits["metadata_items"]
         if 0 <= allowed < len(metadata):
             raise QuotaExceeded(
                 resource="metadata_items", requested=len(metadata), used=0, allowed=allowed

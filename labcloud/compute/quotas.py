@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from labcloud.compute.instances import Instances
+from labcloud.compute.instances import TABLE, Instances
 from labcloud.compute.models import KeyPair, Quota
 from labcloud.exceptions import Forbidden
 from labcloud.quotas import QuotaTable, exceeds, with_usage
@@ -69,22 +69,35 @@ class Quotas:
         return self.limits(project_id)
 
     def usage(self, project_id: str, user_id: str | None = None) -> dict[str, int]:
-        used = {"instances": 0, "cores": 0, "ram": 0}
-        for inst in self.instances.list(project_id):  # ERROR instances count, as in nova
-            used["instances"] += 1
-            used["cores"] += int(inst["flavor"]["vcpus"])
-            used["ram"] += int(inst["flavor"]["memory_mb"])
-        if user_id is not None:
-            with self.db.reader() as s:
+        """Instances, vCPUs and RAM the project's instances hold (ERROR ones count, as in
+        nova), counted by the database in one query (nova's count_usage); with
+        ``user_id``, the user's key pairs."""
+        flavor = TABLE.c.flavor
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(flavor["vcpus"].as_integer()), 0),
+            func.coalesce(func.sum(flavor["memory_mb"].as_integer()), 0),
+        ).where(TABLE.c.deleted.is_(False), TABLE.c.project_id == project_id)
+        with self.db.reader() as s:
+            instances, cores, ram = s.execute(query).one()
+            used = {"instances": int(instances), "cores": int(cores), "ram": int(ram)}
+            if user_id is not None:
                 used["key_pairs"] = (
                     s.scalar(select(func.count()).where(KeyPair.user_id == user_id)) or 0
                 )
         return used
 
-    def check(self, project_id: str, flavor: Mapping[str, Any], count: int) -> None:
+    def check(
+        self,
+        project_id: str,
+        flavor: Mapping[str, Any],
+        count: int,
+        limits: Mapping[str, int] | None = None,
+    ) -> None:
         """Instances, vCPUs and RAM the project would use, against its quotas (403); with
-        ``count`` 0, whether what it uses now is within them (nova's recheck)."""
-        limits = self.limits(project_id)
+        ``count`` 0, whether what it uses now is within them (nova's recheck). ``limits``:
+        the project's, when the caller has just read them."""
+        limits = self.limits(project_id) if limits is None else limits
         if all(limits[r] < 0 for r in ("instances", "cores", "ram")):
             return  # unlimited (labcloud's default): nothing to count
         used = self.usage(project_id)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from labcloud.context import RequestContext
 from labcloud.network import provisioning_blocks, secgroups_rpc, views
 from labcloud.network.agents_db import AgentsDb
 from labcloud.network.manager import NetworkManager
-from labcloud.network.models import Network, Port, Subnet
+from labcloud.network.models import Network, Subnet
 from labcloud.network.port_status import PortStatus
 from labcloud.network.ports import PortManager
 
@@ -107,32 +107,17 @@ class RpcCallbacks:
     ) -> dict[str, Any]:
         """Each device's port with its security group rules, remote groups expanded
         (neutron's SecurityGroupServerRpcCallback); a device of no port is left out."""
-        return secgroups_rpc.rules_for_ports(self.networks.db, self._ports_of(devices))
+        return secgroups_rpc.rules_for_ports(
+            self.networks.db, secgroups_rpc.ports_of_devices(self.networks.db, devices)
+        )
 
     def security_group_info_for_devices(
         self, ctxt: RequestContext, devices: list[str]
     ) -> dict[str, Any]:
         """The same, each group's rules and members sent once (neutron's enhanced RPC)."""
-        return secgroups_rpc.info_for_ports(self.networks.db, self._ports_of(devices))
-
-    def _ports_of(self, devices: list[str]) -> dict[str, dict[str, Any]]:
-        """device → its port, in two queries for any number of devices (an agent refreshing
-        every port of a group asks about all of them at once)."""
-        prefixes = {d.removeprefix("tap"): d for d in devices}
-        with self.networks.db.reader() as s:
-            ids = list(
-                s.scalars(
-                    select(Port.id).where(or_(*(Port.id.between(p, p + "~") for p in prefixes)))
-                )
-            )
-        ports = self.ports.list_ports(ADMIN, {"id": ids}) if ids else []
-        by_prefix = {port["id"][:11]: port for port in ports}
-        found = {}
-        for prefix, device in prefixes.items():
-            port = by_prefix.get(prefix[:11])
-            if port is not None and port["id"].startswith(prefix):
-                found[device] = port
-        return found
+        return secgroups_rpc.info_for_ports(
+            self.networks.db, secgroups_rpc.ports_of_devices(self.networks.db, devices)
+        )
 
     # -- the DHCP agents (neutron/api/rpc/handlers/dhcp_rpc.py) -------------------------------
     def get_active_networks_info(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:

@@ -81,11 +81,12 @@ class NetworkQuotas:
     def reset(self, project_id: str) -> None:
         self.table.reset(project_id)
 
-    def usage(self, project_id: str) -> dict[str, int]:
+    def usage(self, project_id: str, only: Iterable[str] = COUNTED) -> dict[str, int]:
+        """What the project holds of each counted resource (``only``: of these)."""
         with self.db.reader() as s:
             return {
-                name: s.scalar(select(func.count()).where(owner == project_id)) or 0
-                for name, owner in COUNTED.items()
+                name: s.scalar(select(func.count()).where(COUNTED[name] == project_id)) or 0
+                for name in only
             }
 
     def details(self, project_id: str) -> dict[str, dict[str, int]]:
@@ -104,5 +105,7 @@ class NetworkQuotas:
         )
         for project_id, count in wanted.items():
             allowed = self.limits(project_id)[resource]
-            if exceeds(allowed, self.usage(project_id)[resource], count):
+            if allowed < 0:
+                continue  # unlimited: nothing to count
+            if exceeds(allowed, self.usage(project_id, [resource])[resource], count):
                 raise OverQuota(overs=[resource])

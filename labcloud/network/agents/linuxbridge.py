@@ -8,7 +8,8 @@ as neutron's agent does: one ``get_devices_details_list`` on ``q-plugin``, one f
 change filtering them by their security groups (sg_agent.py), one plug into their
 networks' bridges, and one ``update_device_list`` saying them up: only then is a port
 ACTIVE. A tap that vanished is reported down in the same call and its filter removed. A
-security group notification marks the ports it concerns, refreshed in the next round.
+security group notification marks the ports it concerns, refreshed in a round at most once
+per polling interval (sg_agent.py).
 Every ``report_interval`` it reports its state (``q-reports-plugin``).
 """
 
@@ -64,7 +65,9 @@ class LinuxBridgeAgent:
         self.plugin = PluginApi(transport, host, BINARY)
         self.reports = ReportStateAPI(transport, BINARY)
         self.sg = SecurityGroupAgentRpc(
-            SecurityGroupServerRpcApi(transport, BINARY), firewall or NoopFirewall()
+            SecurityGroupServerRpcApi(transport, BINARY),
+            firewall or NoopFirewall(),
+            refresh_interval=polling_interval,
         )
         self.configurations = configurations or {}
         self.known: set[str] = set()
@@ -149,8 +152,11 @@ class LinuxBridgeAgent:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            wait = self.polling_interval
             try:
                 self.scan()
+                due = self.sg.refresh_due_in()  # a deferred security group refresh
+                wait = wait if due is None else min(due, wait)
                 if time.monotonic() >= self._next_report:
                     self._report()
             except (MessagingError, LabCloudError):
@@ -166,7 +172,7 @@ class LinuxBridgeAgent:
                 # would report up again, and nova waiting for their network-vif-plugged
                 with self._lock:
                     self._updated |= self.known
-            self._wake.wait(self.polling_interval)
+            self._wake.wait(wait)  # a failed round waits the whole interval
 
     def _report(self, start: bool = False) -> None:
         state = {

@@ -6,17 +6,21 @@ firewall in step with the server's notifications.
 ``setup_port_filters`` runs before the agent plugs a new port, so a port is never on its
 bridge unfiltered. A notification (``security_groups_rule_updated``: a group's rules
 changed; ``security_groups_member_updated``: a group's members or their addresses did)
-only marks the ports it concerns, and the agent's next round refreshes them together with
-its new ports, in one call to the server and one change of the firewall (neutron's
-defer_refresh_firewall): fifty ports booting into one group cost a refresh per round,
-not one per port. A port whose rules are being fetched while a notification arrives is
-refreshed again: its answer may predate the change.
+only marks the ports it concerns, and a later round refreshes them together with its new
+ports, in one call to the server and one change of the firewall (neutron's
+defer_refresh_firewall), at most once per ``refresh_interval`` (the agent's polling
+interval: neutron refreshes in its rpc_loop, which runs once per polling interval): a
+thousand ports booting into one group cost one refresh of the group per interval, not one
+per port and round. A marked port filtered anew in a round needs no refresh. A port whose
+rules are being fetched while a notification arrives is refreshed again: its answer may
+predate the change.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from labcloud.context import RequestContext
@@ -26,21 +30,39 @@ from labcloud.network.sgrules import expand
 
 
 class SecurityGroupAgentRpc:
-    def __init__(self, plugin: SecurityGroupServerRpcApi, firewall: FirewallDriver) -> None:
+    def __init__(
+        self,
+        plugin: SecurityGroupServerRpcApi,
+        firewall: FirewallDriver,
+        refresh_interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.plugin = plugin
         self.firewall = firewall
+        self.refresh_interval = refresh_interval
+        self._clock = clock
         self._lock = threading.Lock()
-        self._pending: set[str] = set()  # devices to refresh in the next round
+        self._pending: set[str] = set()  # devices to refresh once a refresh is due
         self._fetching: set[str] = set()  # devices whose rules are being asked for
+        self._next_refresh = 0.0  # clock time before which marked devices wait
 
     def setup_port_filters(self, ctxt: RequestContext, devices: Iterable[str]) -> set[str]:
-        """Filter the new ``devices`` and refresh the marked ones still filtered, in one
-        call to the server and one change of the firewall (neutron's setup_port_filters
-        under defer_apply_on). Returns the refreshed; they stay marked if this fails."""
+        """Filter the new ``devices`` and, when a refresh is due, refresh the marked ones
+        still filtered, in one call to the server and one change of the firewall (neutron's
+        setup_port_filters under defer_apply_on). Returns the refreshed; they stay marked
+        if this fails."""
+        devices = set(devices)
         with self._lock:
-            pending, self._pending = self._pending & set(self.firewall.ports()), set()
+            self._pending -= devices  # fetched afresh below
+            now = self._clock()
+            if now >= self._next_refresh:
+                pending, self._pending = self._pending & set(self.firewall.ports()), set()
+                if pending:
+                    self._next_refresh = now + self.refresh_interval
+            else:
+                pending = set()
         try:
-            self._filter(ctxt, sorted(set(devices) | pending))
+            self._filter(ctxt, sorted(devices | pending))
         except BaseException:
             with self._lock:
                 self._pending |= pending
@@ -70,6 +92,13 @@ class SecurityGroupAgentRpc:
         finally:
             with self._lock:
                 self._fetching -= set(wanted)
+
+    def refresh_due_in(self) -> float | None:
+        """Seconds until the marked devices' refresh is due (0: now), None if none is marked."""
+        with self._lock:
+            if not self._pending:
+                return None
+            return max(0.0, self._next_refresh - self._clock())
 
     def remove_devices_filter(self, devices: Iterable[str]) -> None:
         self.firewall.remove_port_filters(sorted(devices))

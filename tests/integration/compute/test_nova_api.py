@@ -395,6 +395,9 @@ def test_two_boots_racing_past_a_quota_of_one_do_not_both_run(demo: Api, admin: 
             assert "Quota exceeded for instances" in server["fault"]["message"]
     shown = demo("GET", f"/os-quota-sets/{project}/detail").json()["quota_set"]
     assert shown["instances"] == {"limit": 1, "in_use": 2, "reserved": 0}  # ERROR ones count
+    flavor = demo("GET", "/flavors/1").json()["flavor"]  # counted by the database's sums
+    assert shown["cores"]["in_use"] == 2 * flavor["vcpus"]
+    assert shown["ram"]["in_use"] == 2 * flavor["ram"]
     for uuid in uuids:
         assert demo("DELETE", f"/servers/{uuid}").status_code == 204
         _wait_deleted(demo, uuid)

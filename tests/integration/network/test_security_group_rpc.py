@@ -74,6 +74,30 @@ def test_the_server_expands_remote_groups_and_adds_dhcp(neutron: NeutronCloud) -
     assert dhcp == [f"{ip(vm1)}/32", "255.255.255.255/32"]
 
 
+def test_info_for_devices_sends_each_port_as_the_api_shows_it(neutron: NeutronCloud) -> None:
+    """security_group_info_for_devices: each device's port (a device of no port left out,
+    many devices in one call), each group's rules and members once."""
+    net_id, _ = neutron.network("10.33.0.0/24")
+    vms = [boot(neutron, net_id, "compute1") for _ in range(3)]
+    rpc = neutron.service.l2_agents["compute1"].sg.plugin
+    devices = [tap_name(vm["id"]) for vm in vms]
+    answer = rpc.security_group_info_for_devices(
+        RequestContext(is_admin=True), [*devices, "tapnone", "tap"]
+    )
+    assert sorted(answer["devices"]) == sorted(devices)
+    for vm, device in zip(vms, devices, strict=True):
+        shown = neutron.call("GET", f"/ports/{vm['id']}", admin=True).json()["port"]
+        port = answer["devices"][device]
+        for key in ("id", "network_id", "mac_address", "device_owner", "security_groups"):
+            assert port[key] == shown[key], key
+        assert port["port_security_enabled"] is shown["port_security_enabled"] is True
+        assert port["fixed_ips"] == [a["ip_address"] for a in shown["fixed_ips"]]
+        assert port["allowed_address_pairs"] == shown["allowed_address_pairs"] == []
+    (group,) = vms[0]["security_groups"]
+    assert set(answer["security_groups"]) == {group}
+    assert {ip(vm) for vm in vms} <= set(answer["sg_member_ips"][group]["IPv4"])
+
+
 def test_agents_refresh_on_member_and_rule_changes(neutron: NeutronCloud) -> None:
     log = neutron.bus.collect(lambda e: isinstance(e, MessageEvent) and e.event == "publish")
     net_id, _ = neutron.network("10.31.0.0/24")
