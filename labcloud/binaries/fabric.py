@@ -10,13 +10,11 @@ removes the cloud's namespaces ``lc-<tag>-...`` once they all stopped.
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from labcloud.compute.virt.netns import guests_dir
 from labcloud.conf import load
 from labcloud.netns import links
 from labcloud.netns.fabric import PREFIX, Fabric, cleanup, new_tag
@@ -76,10 +74,8 @@ class HostFabric:
 
 
 def remove(tag: str) -> list[str]:
-    """The fabric's namespaces, what runs in them, and the fake guests' files."""
-    gone = cleanup(tag)
-    shutil.rmtree(guests_dir(tag), ignore_errors=True)
-    return gone
+    """The fabric's namespaces, what runs in them, and their files (the fake guests')."""
+    return cleanup(tag)
 
 
 def describe(config: Path) -> str:

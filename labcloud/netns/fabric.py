@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import ipaddress
 import secrets
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ PREFIX = "lc-"
 UNDERLAY = ipaddress.ip_network("172.31.255.0/24")
 VXLAN_GROUP = "239.1.1.1"  # neutron's [vxlan] vxlan_group is 224.0.0.1; any group works here
 PHYSNET = "physnet1"
+RUN_DIR = Path("/run/labcloud")  # the files of what runs in the fabrics, one directory each
 LOCK_FILE = Path("/run/lock/labcloud-fabric.lock")  # one for every cloud: wiring is brief
 
 
@@ -44,15 +46,24 @@ def new_tag() -> str:
     return secrets.token_hex(2)
 
 
+def files(tag: str) -> Path:
+    """Where the programs of the fabric ``tag`` keep their files (guests' pages, leases):
+    removed with its namespaces."""
+    return RUN_DIR / f"{PREFIX}{tag}"
+
+
 def cleanup(tag: str | None = None) -> list[str]:
     """Remove what a cloud with ``tag`` (None: every labcloud cloud) left behind, even
-    after a crash: processes in its namespaces, then the namespaces. Returns their names."""
+    after a crash: processes in its namespaces, then the namespaces and their files.
+    Returns the namespaces' names."""
     prefix = f"{PREFIX}{tag}-" if tag else PREFIX
     gone = links.namespaces(prefix)
     for ns in gone:
         procs.kill_all(ns)
     for ns in gone:
         links.delete_namespace(ns)
+    for found in [files(tag)] if tag else RUN_DIR.glob(f"{PREFIX}*"):
+        shutil.rmtree(found, ignore_errors=True)
     return gone
 
 

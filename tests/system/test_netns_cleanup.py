@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from labcloud.netns import links, procs
-from labcloud.netns.fabric import Fabric, cleanup, new_tag
+from labcloud.netns.fabric import Fabric, cleanup, files, new_tag
 from tests.conftest import require
 
 
@@ -37,6 +37,8 @@ def test_cleanup_removes_one_clouds_namespaces_and_processes(two: tuple[Fabric, 
     dead.host("compute1")
     alive.host("compute1")
     sleeper = procs.start(dead.ns("compute1"), ["sleep", "300"])
+    for fabric in two:  # a guest's page, say
+        (files(fabric.tag) / "guests").mkdir(parents=True, exist_ok=True)
     listed = labcloud("netns-cleanup", "--tag", dead.tag, "--list")
     assert listed.returncode == 0, listed.stderr
     assert dead.ns("compute1") in listed.stdout.split()
@@ -47,5 +49,7 @@ def test_cleanup_removes_one_clouds_namespaces_and_processes(two: tuple[Fabric, 
     assert links.namespaces(dead.ns("")) == []
     assert sleeper.wait(timeout=10) is not None  # what ran in it was killed
     assert links.namespaces(alive.ns("")) != []  # another cloud's namespaces stay
+    assert not files(dead.tag).exists()  # the files of what ran there went with it
+    assert files(alive.tag).exists()
     again = labcloud("netns-cleanup", "--tag", dead.tag)
     assert "nothing to remove" in again.stdout

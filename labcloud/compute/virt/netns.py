@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from labcloud.netns import links, procs
+from labcloud.netns import fabric, links, procs
 from labcloud.netns.fabric import Fabric
 
 # What udhcpc runs on each DHCP event (busybox passes the lease in the environment).
@@ -37,8 +37,9 @@ exit 0
 
 
 def guests_dir(tag: str) -> Path:
-    """Where the guests of the fabric ``tag`` keep their pages and leases, unless told."""
-    return Path("/run/labcloud") / f"guests-{tag}"
+    """Where the guests of the fabric ``tag`` keep their pages and leases, unless told:
+    among the fabric's files (removed with its namespaces)."""
+    return fabric.files(tag) / "guests"
 
 
 class NamespaceGuests:
