@@ -37,7 +37,7 @@ BUILDS = 8  # concurrent builds (nova's max_concurrent_builds is 10)
 def neutron(datapath: str, state_dir: Path) -> tuple[Any, Any, Any]:
     """neutron-server and its agents, built by their factories as the in-kernel cloud
     builds them (REST served but unused: no keystone here)."""
-    from labcloud.binaries.inkernel import Neutron
+    from labcloud.binaries.inkernel_neutron import Neutron
     from labcloud.binaries.shared import Shared
     from labcloud.conf.options import ServiceConf
     from labcloud.messaging import get_transport

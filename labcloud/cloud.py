@@ -30,13 +30,13 @@ from labcloud.binaries.inkernel import (
     Cinder,
     Glance,
     Keystone,
-    Neutron,
     Nova,
     cinder_database,
     driver_options,
     nova_database,
     project_conf,
 )
+from labcloud.binaries.inkernel_neutron import Neutron
 from labcloud.binaries.shared import Shared
 from labcloud.cloudactions import CloudActions
 from labcloud.conf.options import PROJECTS, IdentitySection, ServiceConf, TokenSection
@@ -44,6 +44,7 @@ from labcloud.config import Settings
 from labcloud.db import Database
 from labcloud.messaging import Transport, get_transport
 from labcloud.netns.fabric import Fabric
+from labcloud.network.agents_db import AGENT_DOWN_TIME, REPORT_INTERVAL
 from labcloud.network.datapath import Datapath, choose_datapath
 from labcloud.pids import DAEMONS_DIR
 from labcloud.rest.auth import (
@@ -188,7 +189,7 @@ class LabCloud(CloudActions):
 
         self.network = Neutron(
             dataclasses.replace(shared, datapath=self._datapath, polling_interval=POLLING),
-            lambda host: self._conf("neutron", host),
+            self._neutron_conf,
             [h.name for h in self.spec.hosts],
         )
         self._services.append(self.network)
@@ -228,6 +229,13 @@ class LabCloud(CloudActions):
             state_dir=self.state_dir,
             driver=self._compute_driver,
             keystone=(self.urls["identity"], user, self._service_passwords.get(user, "")),
+        )
+
+    def _neutron_conf(self, host: str) -> ServiceConf:
+        """neutron's agents report on neutron's clock ([AGENT] report_interval 30 s,
+        agent_down_time 75 s), not on the Settings' (nova's, which labs run faster)."""
+        return self._conf("neutron", host).but(
+            "DEFAULT", report_interval=REPORT_INTERVAL, service_down_time=AGENT_DOWN_TIME
         )
 
     def _driver_options(self) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from labcloud.rest.client import ServiceClient
 from labcloud.trace.events import BrokerEvent, StateEvent
 
 if TYPE_CHECKING:
-    from labcloud.binaries.inkernel import Keystone, Neutron, Nova
+    from labcloud.binaries.inkernel import Keystone, Nova
+    from labcloud.binaries.inkernel_neutron import Neutron
     from labcloud.compute.virt.driver import ComputeDriver
     from labcloud.messaging import Transport
     from labcloud.messaging.memory import BrokerRestart

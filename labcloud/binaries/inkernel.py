@@ -1,7 +1,7 @@
 """keystone, glance, neutron, nova and cinder as the in-kernel cloud runs them: their
 binaries, each built by its factory in labcloud.binaries.identity, .network, .compute or
 .volume (the ones ``labcloud run`` uses) over what the cloud shares, and what only a cloud in
-one process does with them.
+one process does with them (neutron's: labcloud.binaries.inkernel_neutron).
 
 The cloud's Settings and spec become each project's settings, one ``ServiceConf`` per binary
 as a deployer writes nova.conf and cinder.conf on each machine: ``[DEFAULT] host`` is the
@@ -11,13 +11,12 @@ the multi-node cloud; every host runs a linuxbridge agent. The hosts' capacities
 availability zones go to the nova-compute factory, neutron's datapath to its agents', through
 :class:`~labcloud.binaries.shared.Shared`. Lab 07's failures act on those binaries:
 ``stop_host`` stops a host's nova-compute as if its process died, ``start_host`` starts it
-again on the same hypervisor; ``stop_l2_agent`` and ``start_l2_agent`` do so to an L2 agent.
+again on the same hypervisor.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,6 @@ from labcloud.binaries.base import Binary
 from labcloud.binaries.compute import nova_api, nova_compute, nova_conductor, nova_scheduler
 from labcloud.binaries.content import load_flavors
 from labcloud.binaries.identity import glance_api, keystone
-from labcloud.binaries.network import (
-    NeutronServer,
-    dhcp_agent,
-    l3_agent,
-    linuxbridge_agent,
-    neutron_server,
-)
 from labcloud.binaries.shared import Shared
 from labcloud.binaries.volume import cinder_api, cinder_scheduler, cinder_volume
 from labcloud.compute.conductor.manager import ConductorManager
@@ -49,16 +41,9 @@ from labcloud.config import Settings
 from labcloud.db import Database
 from labcloud.identity.manager import IdentityManager
 from labcloud.image.manager import ImageManager
-from labcloud.netns.fabric import Fabric
-from labcloud.network.agents.dhcp import DhcpAgent
-from labcloud.network.agents.l3 import L3Agent
-from labcloud.network.agents.linuxbridge import LinuxBridgeAgent
-from labcloud.network.datapath import Datapath
-from labcloud.network.guests import GuestAccess
 from labcloud.spec import CloudSpec
 from labcloud.volume.models import Base as VolumeBase
 
-LOG = logging.getLogger(__name__)
 CONTROLLER = "controller"  # [DEFAULT] host of the controller's binaries, as on the Vagrant VMs
 
 
@@ -160,123 +145,6 @@ class Cinder(Project):
         self.binaries = [
             make(conf, shared=shared) for make in (cinder_api, cinder_scheduler, cinder_volume)
         ]
-
-
-class Neutron(Project):
-    """neutron-server, a linuxbridge agent on the network host and on each of ``hosts``, and
-    the DHCP and L3 agents on the network host (DevStack's all-in-one controller), all
-    driving the cloud's datapath (``shared.datapath``; the no-op one if None)."""
-
-    def __init__(
-        self,
-        shared: Shared,
-        conf: Callable[[str], ServiceConf],
-        hosts: Sequence[str],
-        network_host: str = CONTROLLER,
-    ) -> None:
-        """``conf(host)``: neutron's settings for a binary on ``host``."""
-        self.drivers = shared.datapath or Datapath()
-        self._shared = shared
-        self._conf = conf
-        self.server = neutron_server(conf(network_host), shared=shared)
-        server = self.server.manager
-        assert isinstance(server, NeutronServer)
-        self.manager, self.ports, self.agents_db = server.manager, server.ports, server.agents_db
-        self.nova = server.nova
-        self.l2 = {h: self._l2(h) for h in dict.fromkeys([network_host, *hosts])}
-        self.network_host = network_host
-        self.dhcp = dhcp_agent(conf(network_host), shared=shared)
-        self.l3: Binary | None = self._l3()
-        self.guests = GuestAccess(self.drivers.fabric, self.ports)
-        LOG.info("neutron: %s", self.drivers.reason)
-
-    def _l2(self, host: str) -> Binary:
-        return linuxbridge_agent(self._conf(host), shared=self._shared)
-
-    def _l3(self) -> Binary:
-        return l3_agent(self._conf(self.network_host), shared=self._shared)
-
-    @property
-    def binaries(self) -> list[Binary]:  # type: ignore[override]
-        l3 = [self.l3] if self.l3 is not None else []
-        return [self.server, *self.l2.values(), self.dhcp, *l3]
-
-    @property
-    def datapath(self) -> str:
-        """``noop`` or ``linuxbridge``."""
-        return self.drivers.name
-
-    @property
-    def datapath_reason(self) -> str:
-        return self.drivers.reason
-
-    @property
-    def fabric(self) -> Fabric | None:
-        return self.drivers.fabric
-
-    @property
-    def state_dir(self) -> Path | None:
-        return self.drivers.state_dir
-
-    @property
-    def l2_agents(self) -> dict[str, LinuxBridgeAgent]:
-        agents = {host: b.manager for host, b in self.l2.items()}
-        return {h: a for h, a in agents.items() if isinstance(a, LinuxBridgeAgent)}
-
-    @property
-    def dhcp_agent(self) -> DhcpAgent | None:
-        agent = self.dhcp.manager
-        return agent if self.dhcp.running and isinstance(agent, DhcpAgent) else None
-
-    @property
-    def l3_agent(self) -> L3Agent | None:
-        agent = self.l3.manager if self.l3 is not None else None
-        return agent if isinstance(agent, L3Agent) else None
-
-    def host_namespace(self, host: str) -> str | None:
-        """The network namespace playing ``host`` (None: no datapath)."""
-        return self.drivers.host_namespace(host)
-
-    def start_l2_agent(self, host: str) -> LinuxBridgeAgent:
-        """Start a linuxbridge agent on ``host`` (a new one, after ``stop_l2_agent``)."""
-        if host not in self.l2:
-            self.l2[host] = self._l2(host)
-        binary = self.l2[host].start()
-        assert isinstance(binary.manager, LinuxBridgeAgent)
-        return binary.manager
-
-    def stop_l2_agent(self, host: str, *, cleanup: bool = True) -> None:
-        """Stop the agent on ``host`` (``cleanup=False``: as if its process died, none of its
-        stop runs and its bridges and firewall rules stay)."""
-        binary = self.l2.pop(host, None)
-        if binary is None:
-            return
-        _stop(binary, cleanup)
-
-    def start_l3_agent(self) -> L3Agent:
-        """Start an L3 agent on the network host (a new one, after ``stop_l3_agent``): it
-        syncs its routers with the server's."""
-        if self.l3 is None:
-            self.l3 = self._l3()
-        agent = self.l3.start().manager
-        assert isinstance(agent, L3Agent)
-        return agent
-
-    def stop_l3_agent(self, *, cleanup: bool = True) -> None:
-        """Stop the L3 agent (``cleanup=False``: as if its process died, its routers'
-        namespaces stay)."""
-        binary, self.l3 = self.l3, None
-        if binary is not None:
-            _stop(binary, cleanup)
-
-
-def _stop(agent: Binary, cleanup: bool) -> None:
-    """Stop an agent's binary, or (``cleanup=False``) only its agent, as a process that dies
-    runs none of its stop: what it built stays."""
-    if cleanup:
-        agent.stop()
-    elif isinstance(agent.manager, LinuxBridgeAgent | L3Agent):
-        agent.manager.stop(cleanup=False)
 
 
 class Nova(Project):

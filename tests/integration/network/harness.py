@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from labcloud.binaries.inkernel import Neutron as InKernelNeutron
+from labcloud.binaries.inkernel_neutron import Neutron as InKernelNeutron
 from labcloud.binaries.shared import Shared
 from labcloud.conf.options import ServiceConf
 from labcloud.identity.models import Project
