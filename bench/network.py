@@ -35,26 +35,56 @@ BUILDS = 8  # concurrent builds (nova's max_concurrent_builds is 10)
 
 
 def neutron(datapath: str, state_dir: Path) -> tuple[Any, Any, Any]:
+    """neutron-server and its agents, built by their factories as the in-kernel cloud
+    builds them (REST served but unused: no keystone here)."""
+    from labcloud.binaries.inkernel_neutron import Neutron
+    from labcloud.binaries.shared import Shared
+    from labcloud.conf.options import ServiceConf
     from labcloud.messaging import get_transport
+    from labcloud.netns.fabric import Fabric
+    from labcloud.network.datapath import Datapath
     from labcloud.network.models import Port
-    from labcloud.network.service import NetworkService
+    from labcloud.rest.server import ApiServer
     from labcloud.trace import TraceBus
     from labcloud.trace.events import StateEvent
 
     bus = TraceBus()
     active = bus.collect(lambda e: e.status == "ACTIVE", types=(StateEvent,))
     transport = get_transport("memory://", bus=bus)
-    service = NetworkService(
-        "sqlite://",
-        validator=None,  # type: ignore[arg-type]  # no REST here
-        transport=transport,
-        datapath=datapath,
-        state_dir=state_dir,
+    fabric = Fabric() if datapath == "linuxbridge" else None
+    shared = Shared(
+        transport,
+        {},
+        servers={"neutron-server": ApiServer(None, name="neutron")},
+        datapath=Datapath(fabric, state_dir, datapath),
         polling_interval=0.1,
     )
+
+    def conf(host: str) -> ServiceConf:
+        return ServiceConf.model_validate(
+            {
+                "project": "neutron",
+                "DEFAULT": {
+                    "transport_url": "memory://",
+                    "host": host,
+                    "report_interval": 30.0,  # neutron's
+                    "service_down_time": 75.0,  # its agent_down_time
+                    "notify_nova_on_port_status_changes": False,
+                },
+                "database": {"connection": "sqlite://"},
+            }
+        )
+
+    service = Neutron(shared, conf, HOSTS)
     service.manager.db.trace(bus, "neutron-server", {Port: ("port", "status")})
-    service.start(HOSTS)
+    service.start()
     return service, transport, active
+
+
+def stop(service: Any, transport: Any) -> None:
+    service.stop()
+    service.drivers.destroy()  # the datapath's namespaces
+    transport.cleanup()
 
 
 def network(service: Any, cidr: str) -> str:
@@ -91,8 +121,7 @@ def plug_to_active(n: int) -> None:
                 active.wait_for(lambda e, pid=made["id"]: e.id == pid, timeout=30)
                 times.append(time.perf_counter() - start)
         finally:
-            service.stop()
-            transport.cleanup()
+            stop(service, transport)
     figure("port plug-to-ACTIVE, no-op datapath, median", statistics.median(times) * 1000, "ms")
 
 
@@ -162,8 +191,7 @@ def topology(n: int, quick: bool) -> None:
                 for name, where, _ in ports:
                     if where == host:
                         made.destroy({"uuid": name})
-            service.stop()
-            transport.cleanup()
+            stop(service, transport)
     figure(
         f"{n}-port topology built, leased and pingable",
         built,

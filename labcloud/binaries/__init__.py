@@ -5,8 +5,8 @@
 
 ``labcloud run NAME --config FILE`` runs one in the foreground (runner.py), ``labcloud up
 --processes`` runs them all under a supervisor (supervisor.py), and the in-kernel LabCloud
-builds nova's and cinder's with the same factories, over what it shares (shared.py,
-inkernel.py). ``bootstrap.py`` is what a deployer does once (keystone-manage bootstrap, the
+builds every one with the same factories, over what it shares (shared.py, inkernel.py,
+inkernel_neutron.py). ``bootstrap.py`` is what a deployer does once (keystone-manage bootstrap, the
 service users, the catalog, the demo's flavors, image and network); ``dbsync.py`` is
 ``nova-manage db sync``.
 """

@@ -25,17 +25,9 @@ from labcloud.identity.manager import IdentityManager
 from labcloud.identity.models import Project
 from labcloud.image.manager import ImageManager
 from labcloud.image.store import FileStore
-from labcloud.network.service import NetworkService
+from labcloud.network.manager import NetworkManager
 from labcloud.private import read_json, write_private
-from labcloud.rest.auth import AuthInfo
 from labcloud.spec import CloudSpec
-
-
-class _NoTokens:
-    """The validator of an API that is never served (the loaders only write rows)."""
-
-    def validate(self, token: str) -> AuthInfo:
-        raise RuntimeError("bootstrap serves no API")
 
 
 def endpoint(conf: ServiceConf) -> str:
@@ -97,11 +89,11 @@ def _load_content(confs: dict[str, ServiceConf], spec: CloudSpec, ids: dict[str,
         content.load_images(glance, spec, ids["admin"])
     finally:
         glance.db.dispose()
-    neutron = NetworkService(confs["neutron"].database_url, validator=_NoTokens())
+    neutron = NetworkManager(confs["neutron"].database_url)
     try:
-        content.load_networks(neutron.manager, spec, ids)
+        content.load_networks(neutron, spec, ids)
     finally:
-        neutron.stop()
+        neutron.db.dispose()
     nova = Database(confs["nova"].database_url, NovaBase.metadata)
     try:
         content.load_flavors(nova, spec)

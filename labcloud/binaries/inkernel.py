@@ -1,12 +1,14 @@
-"""keystone, glance, nova and cinder as the in-kernel cloud runs them: their binaries, each
-built by its factory in labcloud.binaries.identity, .compute or .volume (the ones ``labcloud
-run`` uses) over what the cloud shares, and what only a cloud in one process does with them.
+"""keystone, glance, neutron, nova and cinder as the in-kernel cloud runs them: their
+binaries, each built by its factory in labcloud.binaries.identity, .network, .compute or
+.volume (the ones ``labcloud run`` uses) over what the cloud shares, and what only a cloud in
+one process does with them (neutron's: labcloud.binaries.inkernel_neutron).
 
 The cloud's Settings and spec become each project's settings, one ``ServiceConf`` per binary
 as a deployer writes nova.conf and cinder.conf on each machine: ``[DEFAULT] host`` is the
 compute host for nova-compute and ``controller`` for the others (cinder-volume too, with its
-file backend ``controller@file``), as on the multi-node cloud. The hosts' capacities and
-availability zones go to the nova-compute factory through
+file backend ``controller@file``, and neutron-server with the DHCP and L3 agents), as on
+the multi-node cloud; every host runs a linuxbridge agent. The hosts' capacities and
+availability zones go to the nova-compute factory, neutron's datapath to its agents', through
 :class:`~labcloud.binaries.shared.Shared`. Lab 07's failures act on those binaries:
 ``stop_host`` stops a host's nova-compute as if its process died, ``start_host`` starts it
 again on the same hypervisor.
@@ -85,6 +87,7 @@ def project_conf(
                 "instance_build_timeout": s.build_timeout,
                 "vif_plugging_timeout": s.vif_plugging_timeout,
                 "vif_plugging_is_fatal": s.vif_plugging_is_fatal,
+                "send_events_interval": s.send_events_interval,
                 "compute_driver": driver,
             },
             "database": {"connection": s.database_url_for(project)},

@@ -16,7 +16,6 @@ import pytest
 
 from labcloud.netns import links, nat, procs
 from labcloud.netns.internet import Internet, serve_whoami, whoami_from
-from labcloud.network.agents.l3 import L3Agent
 from tests.conftest import require
 from tests.integration.network.harness import NeutronCloud, wait_until
 from tests.system.conftest import Guests, ip_of
@@ -163,10 +162,7 @@ def test_the_agent_removes_its_routers_when_it_stops(
     ns = router_ns(neutron, router["id"])
     gateway_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
     wait_until(lambda: internet.pings(gateway_ip), timeout=20, every=0.1)
-    agent = neutron.service.l3_agent
-    assert agent is not None
-    agent.stop()
-    neutron.service.l3_agent = None
+    neutron.service.stop_l3_agent()
     assert ns not in links.namespaces(ns)
     out = subprocess.run(["ip", "netns"], capture_output=True, text=True, check=False).stdout
     assert "qrouter-" + router["id"] not in out
@@ -187,13 +183,11 @@ def test_the_next_agent_picks_up_a_crashed_ones_routers(
         wait_until(lambda a=address: internet.pings(a), timeout=20, every=0.1)
     crashed = neutron.service.l3_agent
     assert crashed is not None
-    crashed.stop(cleanup=False)
-    neutron.service.l3_agent = None
+    neutron.service.stop_l3_agent(cleanup=False)
     assert {keep["id"], drop["id"]} <= crashed.driver.routers()
     assert neutron.call("DELETE", f"/routers/{drop['id']}").status_code == 204
 
-    agent = L3Agent(neutron.transport, "controller", crashed.driver, report_interval=0.5)
-    neutron.service.l3_agent = agent.start()
+    agent = neutron.service.start_l3_agent()  # a new one, over the namespaces left behind
     gone = router_ns(neutron, drop["id"])
     wait_until(lambda: gone not in links.namespaces(gone), timeout=20)
     assert agent.driver.routers() == {keep["id"]}

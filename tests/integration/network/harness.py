@@ -1,18 +1,29 @@
-"""neutron-server with its agents on one transport, behind its REST API, for tests."""
+"""neutron-server with its agents on one transport, behind its REST API, for tests: built
+by the binaries' factories as the in-kernel cloud builds them (labcloud.binaries.inkernel's
+Neutron), or neutron-server's managers alone behind their app."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from labcloud.binaries.inkernel_neutron import Neutron as InKernelNeutron
+from labcloud.binaries.shared import Shared
+from labcloud.conf.options import ServiceConf
 from labcloud.identity.models import Project
 from labcloud.messaging import get_transport
+from labcloud.netns.fabric import Fabric
+from labcloud.network.agents_db import AGENT_DOWN_TIME, REPORT_INTERVAL, AgentsDb
+from labcloud.network.api import create_network_app
+from labcloud.network.datapath import Datapath
 from labcloud.network.driver import NoopDriver
+from labcloud.network.manager import NetworkManager
 from labcloud.network.models import Port
-from labcloud.network.service import NetworkService
+from labcloud.network.ports import PortManager
 from labcloud.rest.server import ApiServer
 from labcloud.trace import TraceBus
 from labcloud.trace.events import StateEvent
@@ -20,6 +31,9 @@ from tests.conftest import Keystone
 
 
 class NeutronCloud:
+    """``service``: neutron-server, an L2 agent on the network host (``controller``) and on
+    each of ``hosts``, the DHCP and L3 agents on the network host."""
+
     def __init__(
         self,
         keystone: Keystone,
@@ -28,27 +42,51 @@ class NeutronCloud:
         datapath: str = "noop",
         state_dir: Path | None = None,
         transport_url: str = "memory://",
-        **options: Any,
+        report_interval: float = REPORT_INTERVAL,
+        agent_down_time: float = AGENT_DOWN_TIME,
+        polling_interval: float = 0.5,
     ) -> None:
         self.bus = TraceBus()
         self.states = self.bus.collect(lambda e: isinstance(e, StateEvent))
         self.transport = get_transport(transport_url, bus=self.bus)
-        self.service = NetworkService(
-            "sqlite://",
-            validator=keystone.validator(),  # type: ignore[arg-type]
-            transport=self.transport,
-            datapath=datapath,
-            state_dir=state_dir,
-            **options,
+        self.datapath = Datapath(
+            Fabric() if datapath == "linuxbridge" else None,
+            state_dir or Path(tempfile.gettempdir()),
+            datapath,
         )
+        self.server = ApiServer(None, name="neutron")
+        shared = Shared(
+            self.transport,
+            {},
+            servers={"neutron-server": self.server},
+            validator=lambda binary: keystone.validator(),  # type: ignore[return-value,arg-type]
+            datapath=self.datapath,
+            polling_interval=polling_interval,
+        )
+
+        def conf(host: str) -> ServiceConf:
+            return ServiceConf.model_validate(
+                {
+                    "project": "neutron",
+                    "DEFAULT": {
+                        "transport_url": transport_url,
+                        "host": host,
+                        "report_interval": report_interval,
+                        "service_down_time": agent_down_time,
+                        "notify_nova_on_port_status_changes": False,
+                    },
+                    "database": {"connection": "sqlite://"},
+                }
+            )
+
+        self.service = InKernelNeutron(shared, conf, hosts)
         self.service.manager.db.trace(self.bus, "neutron-server", {Port: ("port", "status")})
-        self.server = ApiServer(self.service.create_app(), name="neutron").start()
         self.url = self.server.url + "/v2.0"
         self.keystone = keystone
         self.token = keystone.token("demo")
         self.admin = keystone.token("admin", "admin")
         try:
-            self.service.start(hosts)
+            self.service.start()
         except BaseException:
             self.stop()
             raise
@@ -81,8 +119,9 @@ class NeutronCloud:
         return [e.status for e in list(self.states) if e.resource == "port" and e.id == port_id]
 
     def stop(self) -> None:
-        self.server.stop()
         self.service.stop()
+        self.server.stop()  # never started, if the service failed to
+        self.datapath.destroy()
         self.transport.cleanup()
         self.states.close()
 
@@ -117,12 +156,15 @@ class Neutron:
 
     def __init__(self, keystone: Keystone, db_url: str = "sqlite://") -> None:
         self.driver = NoopDriver()
-        self.service = NetworkService(
-            db_url,
-            validator=keystone.validator(),  # type: ignore[arg-type]
-            driver=self.driver,
+        self.manager = NetworkManager(db_url, self.driver)
+        self.ports = PortManager(self.manager)
+        app = create_network_app(
+            self.manager,
+            keystone.validator(),  # type: ignore[arg-type]
+            self.ports,
+            AgentsDb(self.manager.db),
         )
-        self.server = ApiServer(self.service.create_app(), name="neutron").start()
+        self.server = ApiServer(app, name="neutron").start()
         self.url = self.server.url + "/v2.0"
         self.keystone = keystone
         self.token = keystone.token("demo")
@@ -165,4 +207,4 @@ class Neutron:
 
     def stop(self) -> None:
         self.server.stop()
-        self.service.stop()
+        self.manager.db.dispose()

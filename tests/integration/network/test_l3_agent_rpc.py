@@ -110,16 +110,17 @@ def test_router_interface_gateway_and_floating_ip_reach_the_agent(
 def test_the_agent_resyncs_its_routers_when_it_starts(neutron: NeutronCloud) -> None:
     """Routers made while no L3 agent ran are built by the next one (sync at start), and a
     router it still holds that the server no longer has is removed."""
-    neutron.service.l3_agent.stop()  # type: ignore[union-attr]
+    neutron.service.stop_l3_agent()
     router = neutron.make("router", {"name": "made-while-down"})
     stale = NoopL3()
     stale.process(
         {"id": "0dd0dead-0000-4000-8000-000000000000", "gw_port": None, "_floatingips": []}
     )
-    agent = neutron.service.l3_agent = L3Agent(
-        neutron.transport, "controller", stale, report_interval=0.2
-    ).start()
-    wait_until(lambda: agent.driver.routers() == {router["id"]})
+    agent = L3Agent(neutron.transport, "controller", stale, report_interval=0.2).start()
+    try:
+        wait_until(lambda: agent.driver.routers() == {router["id"]})
+    finally:
+        agent.stop()
 
 
 def test_deleting_an_instances_port_takes_its_floating_ip_off_the_router(
