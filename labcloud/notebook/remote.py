@@ -61,7 +61,8 @@ class RemoteCloud(RemoteSession):
 
     def topology(self) -> TopologyView:
         """The network view of the cloud's namespaces on this machine (reading them needs
-        root), or why there is nothing to draw."""
+        root), read once now; in ``watch()`` it follows the cloud's ports as they change.
+        Or why there is nothing to draw."""
         if self.datapath is None:
             return TopologyView(
                 None,
@@ -73,7 +74,9 @@ class RemoteCloud(RemoteSession):
             return TopologyView(
                 None, reason="the cloud's agents use the no-op datapath ([linux_bridge] datapath)"
             )
-        return TopologyView(Fabric(tag).ns(""))
+        view = TopologyView(Fabric(tag).ns(""))
+        view.refresh()
+        return view
 
     def snapshot(self) -> BrokerSnapshot:
         return rabbitmq_snapshot(self.transport_url, management_url=self.management_url)

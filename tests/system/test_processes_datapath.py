@@ -123,8 +123,7 @@ def test_a_remote_cloud_draws_the_topology(cloud: DatapathCloud) -> None:
     from labcloud.notebook.remote import RemoteCloud
 
     with RemoteCloud.from_config(cloud.state / "labcloud.conf") as remote:
-        view = remote.topology()
-        view.refresh()
+        view = remote.topology()  # drawn at once, as a cell showing it alone needs
     assert view.error == ""
     kinds = [ns.kind for ns in view.inventory.namespaces]
     assert kinds.count("host") == 3, kinds
