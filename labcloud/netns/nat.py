@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 
 from labcloud.netns import procs
-from labcloud.netns.links import DatapathError
 
 LOG = logging.getLogger(__name__)
 BUILTIN = {
@@ -27,18 +25,18 @@ def restore(ns: str, table: str, chains: list[str], rules: list[str]) -> None:
     lines += [f":{c} ACCEPT [0:0]" for c in BUILTIN[table]]
     lines += [f":{c} - [0:0]" for c in chains]
     lines += [*rules, "COMMIT", ""]
-    _run(ns, ["iptables-restore"], "\n".join(lines))
+    procs.check(ns, ["iptables-restore"], "\n".join(lines))
 
 
 def save(ns: str, table: str) -> list[str]:
     """The rules of ``table`` in ``ns`` now, as ``-A CHAIN ...`` lines."""
-    out = _run(ns, ["iptables-save", "-t", table])
+    out = procs.check(ns, ["iptables-save", "-t", table])
     return [line for line in out.splitlines() if line.startswith("-A ")]
 
 
 def enable_forwarding(ns: str) -> None:
     """net.ipv4.ip_forward=1 in ``ns`` (each namespace has its own; the host's is untouched)."""
-    _run(ns, ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+    procs.check(ns, ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
 
 
 def forget(ns: str, address: str) -> None:
@@ -56,20 +54,3 @@ def flows(ns: str, address: str) -> list[str]:
     """``ns``'s connection tracking entries to ``address`` (``conntrack -L``)."""
     out = procs.run(ns, ["conntrack", "-L", "--orig-dst", address]).stdout
     return [line for line in out.splitlines() if line.strip()]
-
-
-def _run(ns: str, argv: list[str], stdin: str | None = None) -> str:
-    try:
-        answer = subprocess.run(
-            procs.in_namespace(ns, argv),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DatapathError(reason=f"{argv[0]} in {ns}: {exc}") from exc
-    if answer.returncode != 0:
-        raise DatapathError(reason=f"{' '.join(argv)} in {ns}: {answer.stderr.strip()}")
-    return answer.stdout

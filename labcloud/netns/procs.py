@@ -19,12 +19,6 @@ from labcloud.netns.links import DatapathError
 from labcloud.pids import alive
 
 
-def in_namespace(ns: str, argv: list[str]) -> list[str]:
-    """``argv`` run in the named namespace ``ns``. nsenter, not ``ip netns exec``: that one
-    also remounts / and /sys, which fails where / is no mount point (a chroot)."""
-    return ["nsenter", f"--net=/run/netns/{ns}", "--", *argv]
-
-
 def start(ns: str, argv: list[str], log: Path | None = None) -> subprocess.Popen[bytes]:
     """Run ``argv`` in namespace ``ns`` in the background (output to ``log``)."""
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
@@ -44,16 +38,19 @@ def start(ns: str, argv: list[str], log: Path | None = None) -> subprocess.Popen
             out.close()  # type: ignore[union-attr]
 
 
-def run(ns: str, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` in namespace ``ns`` and wait for it (its output captured). With no
-    such namespace, it fails as nsenter would (exit status 1)."""
+def run(
+    ns: str, argv: list[str], timeout: float = 10.0, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in namespace ``ns`` and wait for it (``stdin`` its input, its output
+    captured), whatever its exit status. With no such namespace, it fails as nsenter would
+    (exit status 1); a program that cannot be run exits 127, as under a shell."""
     if not os.path.exists(f"{links.NETNS_DIR}/{ns}"):
         return subprocess.CompletedProcess(argv, 1, "", f"no network namespace {ns}\n")
     try:
         proc = _popen(
             ns,
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -61,12 +58,20 @@ def run(ns: str, argv: list[str], timeout: float = 10.0) -> subprocess.Completed
     except OSError as exc:
         return subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: {exc}\n")
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         proc.kill()
         proc.communicate()
         raise DatapathError(reason=f"{' '.join(argv)} in {ns}: no answer in {timeout} s") from exc
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def check(ns: str, argv: list[str], stdin: str | None = None, timeout: float = 10.0) -> str:
+    """Run ``argv`` in namespace ``ns``; its output, or DatapathError if it failed."""
+    done = run(ns, argv, timeout, stdin)
+    if done.returncode != 0:
+        raise DatapathError(reason=f"{' '.join(argv)} in {ns}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def _popen(ns: str, argv: list[str], **how: Any) -> subprocess.Popen[Any]:

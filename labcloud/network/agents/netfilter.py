@@ -12,9 +12,10 @@ import os
 import shutil
 import subprocess
 
-from labcloud.netns import procs
+from labcloud.netns import links, procs
 from labcloud.netns.links import DatapathError
 
+TIMEOUT = 30.0  # seconds: a restore of a host's whole ruleset
 PACKAGES = {
     "iptables-restore": "iptables",
     "ebtables-restore": "iptables",
@@ -39,28 +40,15 @@ class Netfilter:
 
     def exists(self) -> bool:
         """Is the namespace still there? (a host gone took its tables along)"""
-        return os.path.exists(f"/run/netns/{self.ns}")
+        return os.path.exists(f"{links.NETNS_DIR}/{self.ns}")
 
     def run(self, argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in the namespace, whatever its exit status."""
-        try:
-            return subprocess.run(
-                procs.in_namespace(self.ns, argv),
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise DatapathError(reason=f"{argv[0]} in {self.ns}: {exc}") from exc
+        return procs.run(self.ns, argv, TIMEOUT, stdin)
 
     def check(self, argv: list[str], stdin: str | None = None) -> str:
         """Run ``argv`` in the namespace; its output, or DatapathError if it failed."""
-        done = self.run(argv, stdin)
-        if done.returncode != 0:
-            raise DatapathError(reason=f"{' '.join(argv)} in {self.ns}: {done.stderr.strip()}")
-        return done.stdout
+        return procs.check(self.ns, argv, stdin, TIMEOUT)
 
     def restore(self, tool: str, text: str) -> None:
         """``iptables-restore`` or ``ebtables-restore`` ``--noflush``: the chains ``text``
