@@ -14,12 +14,24 @@ from typing import Any
 import pytest
 
 from labcloud.compute.virt.netns import NamespaceGuests
-from labcloud.netns import procs
-from labcloud.netns.fabric import cleanup
+from labcloud.netns import links, procs
+from labcloud.netns.fabric import cleanup, new_tag
 from tests.conftest import Keystone, require
 from tests.integration.network.harness import NeutronCloud
 
 HOSTS = ["compute1", "compute2"]
+
+
+@pytest.fixture
+def ns() -> Iterator[str]:
+    """An empty network namespace of this test's own, deleted after it."""
+    require(os.geteuid() == 0, "network namespaces need root")
+    name = f"lc-{new_tag()}-scratch"
+    links.ensure_namespace(name)
+    try:
+        yield name
+    finally:
+        links.delete_namespace(name)
 
 
 @pytest.fixture

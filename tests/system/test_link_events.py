@@ -4,24 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from labcloud.netns import links
-from labcloud.netns.fabric import new_tag
-from tests.conftest import require
-
-
-@pytest.fixture
-def ns() -> Iterator[str]:
-    require(os.geteuid() == 0, "network namespaces need root")
-    name = f"lc-{new_tag()}-events"
-    links.ensure_namespace(name)
-    try:
-        yield name
-    finally:
-        links.delete_namespace(name)
 
 
 def _fds() -> int:
