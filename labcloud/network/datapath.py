@@ -26,10 +26,11 @@ from labcloud.network.agents.firewall import FirewallDriver, NoopFirewall
 from labcloud.network.agents.iptables_firewall import IptablesFirewall
 from labcloud.network.agents.l2 import L2Datapath, LinuxBridge, NoopL2
 from labcloud.network.agents.l3_driver import L3Driver, NamespaceRouters, NoopL3
+from labcloud.network.agents.netfilter import PACKAGES
 
 DATAPATHS = ("noop", "linuxbridge")
-# Debian: iproute2 dnsmasq-base busybox iputils-ping iptables (its ebtables too) conntrack
-TOOLS = ("ip", "dnsmasq", "busybox", "ping", "iptables-restore", "ebtables-restore", "conntrack")
+# Debian: iproute2 dnsmasq-base busybox iputils-ping, and the firewall's (netfilter.PACKAGES)
+TOOLS = ("ip", "dnsmasq", "busybox", "ping", *PACKAGES)
 
 
 def choose_datapath(wanted: str = "auto") -> tuple[str, str]:
