@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from labcloud.trace import TraceBus
     from tests.system.broker import RabbitNode
 
 HARD_TIMEOUT_GRACE = 60.0  # s after pytest-timeout's limit before the session is ended
@@ -92,7 +93,7 @@ def rabbitmq_url(rabbit: RabbitNode) -> str:
 
 
 @pytest.fixture
-def trace_bus() -> Iterator[object]:
+def trace_bus() -> TraceBus:
     from labcloud.trace import TraceBus
 
     return TraceBus()
