@@ -5,6 +5,8 @@ it, whatever their groups. All traffic stays inside namespaces these tests creat
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,3 +120,53 @@ def test_a_spoofed_ipv6_source_reaches_no_one(neutron: NeutronCloud, guests: Gue
     procs.check(ns, ["ip", "-6", "addr", "add", "fe80::bad/64", "dev", "eth0", "nodad"])
     assert not ping6(guests, "liar", lla(target))
     assert page6(guests, "liar", lla(target)) == ""
+
+
+LISTEN = """
+import socket, sys, time
+sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+sock.settimeout(0.2)
+end, seen = time.monotonic() + float(sys.argv[2]), set()
+while time.monotonic() < end:
+    try:
+        data, (source, *_) = sock.recvfrom(2048)
+    except TimeoutError:
+        continue
+    if source.split("%")[0] == sys.argv[1]:
+        seen.add(data[0])
+print(" ".join(str(t) for t in sorted(seen)), flush=True)
+"""
+SEND = """
+import socket, sys, time
+sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+all_nodes = ("ff02::1", 0, 0, socket.if_nametoindex("eth0"))
+for n in range(10):  # an advertisement, then an echo request (the kernel sums them)
+    sock.sendto(bytes([134, 0, 0, 0, 64, 0, 7, 8]) + bytes(8), all_nodes)
+    sock.sendto(bytes([128, 0, 0, 0, 0, 1, 0, n]), all_nodes)
+    time.sleep(0.2)
+"""
+
+
+def test_a_guest_router_advertisement_is_dropped(
+    neutron: NeutronCloud, guests: Guests, tmp_path: Path
+) -> None:
+    net_id, _ = neutron.network("10.76.0.0/24")
+    open_ = group(neutron, "open")
+    rule(neutron, open_, ethertype="IPv6")  # anything in, from anywhere
+    rogue = boot(guests, "rogue", "compute1", net_id, security_groups=[open_])
+    boot(guests, "victim", "compute2", net_id, security_groups=[open_])
+    settled(guests, "rogue", "victim")
+    log = tmp_path / "heard"
+    listener = procs.start(
+        guests.ns("victim"),
+        [sys.executable, "-c", LISTEN, link_local(rogue["mac_address"]), "4"],
+        log=log,
+    )
+    try:
+        procs.check(guests.ns("rogue"), [sys.executable, "-c", SEND])
+        listener.wait(timeout=10)
+    finally:
+        procs.stop(listener)
+    # the echo requests get through (the group lets everything in), the advertisements not
+    assert log.read_text().split() == ["128"]

@@ -15,7 +15,9 @@ What IPv6 adds to a port's chains, as neutron has it:
              link-local address each of those MACs makes (EUI-64) · DROP
 
 Neighbour discovery is let through before conntrack's INVALID drop: conntrack tracks no
-ND message, so each one is INVALID to it. neutron adds the link-local address to the
+ND message, so each one is INVALID to it. As in the IPv4 chains, that drop comes before the
+groups' rules (neutron's comes after them): a rule lets in no ICMPv6 conntrack cannot track
+(echo requests it tracks; MLD reports or router solicitations it does not). neutron adds the link-local address to the
 spoofing chain only beside an IPv6 fixed IP, and a port with IPv4 addresses only gets no
 IPv6 spoofing chain at all (it may send from any IPv6 source); here every port may send
 from its link-local address and its IPv6 addresses only. Left out, with labcloud's IPv6
