@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from labcloud.netns import procs
-from labcloud.network.agents.ip6tables_firewall import link_local
+from labcloud.network.agents.firewall import link_local
 from labcloud.network.agents.netfilter import PACKAGES
 from tests.conftest import require
 from tests.integration.network.harness import NeutronCloud, wait_until
 from tests.system.conftest import Guests
+from tests.system.test_flows_cut import pinging
 from tests.system.test_security_groups import boot, group, rule
 
 
@@ -170,3 +171,20 @@ def test_a_guest_router_advertisement_is_dropped(
         procs.stop(listener)
     # the echo requests get through (the group lets everything in), the advertisements not
     assert log.read_text().split() == ["128"]
+
+
+def test_a_deleted_ipv6_rule_cuts_its_flow(
+    neutron: NeutronCloud, guests: Guests, tmp_path: Path
+) -> None:
+    """conntrack's IPv6 entries are cut as its IPv4 ones (``conntrack -D -f ipv6``)."""
+    net_id, _ = neutron.network("10.79.0.0/24")
+    locked = group(neutron, "locked")
+    boot(guests, "client", "compute1", net_id)
+    web = boot(guests, "web", "compute2", net_id, security_groups=[locked])
+    allow = rule(neutron, locked, ethertype="IPv6", protocol="icmp")
+    wait_until(lambda: ping6(guests, "client", lla(web)), timeout=15, every=0.1)
+    with pinging(guests, "client", lla(web), tmp_path / "client.ping") as pings:
+        wait_until(lambda: pings.count() >= 3, timeout=10)
+        assert neutron.call("DELETE", f"/security-group-rules/{allow}").status_code == 204
+        # without the cut, conntrack would let its echo requests in for as long as they come
+        wait_until(lambda: pings.silent_for(1.5), timeout=15, every=0.2)

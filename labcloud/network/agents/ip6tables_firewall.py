@@ -17,12 +17,13 @@ What IPv6 adds to a port's chains, as neutron has it:
 Neighbour discovery is let through before conntrack's INVALID drop: conntrack tracks no
 ND message, so each one is INVALID to it. As in the IPv4 chains, that drop comes before the
 groups' rules (neutron's comes after them): a rule lets in no ICMPv6 conntrack cannot track
-(echo requests it tracks; MLD reports or router solicitations it does not). neutron adds the link-local address to the
-spoofing chain only beside an IPv6 fixed IP, and a port with IPv4 addresses only gets no
-IPv6 spoofing chain at all (it may send from any IPv6 source); here every port may send
-from its link-local address and its IPv6 addresses only. Left out, with labcloud's IPv6
-subnets having no router advertisements and no DHCPv6: neutron's provider rules letting
-in the router's RAs and DHCPv6 answers.
+(echo requests it tracks; MLD reports or router solicitations it does not).
+
+neutron adds the link-local address to the spoofing chain only beside an IPv6 fixed IP, and
+a port with IPv4 addresses only gets no IPv6 spoofing chain at all (it may send from any
+IPv6 source); here every port may send from its link-local address and its IPv6 addresses
+only. Left out, with labcloud's IPv6 subnets having no router advertisements and no DHCPv6:
+neutron's provider rules letting in the router's RAs and DHCPv6 answers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import ipaddress
 
 from labcloud.network.agents import iptables_firewall as v4
-from labcloud.network.agents.firewall import Port
+from labcloud.network.agents.firewall import Port, link_local
 from labcloud.network.agents.netfilter import Netfilter
 from labcloud.network.schemas.security import PROTOCOLS
 
@@ -39,18 +40,6 @@ ICMPV6 = 58
 ALLOWED_INGRESS_TYPES = (130, 135, 136)  # MLD query, neighbour solicitation, advertisement
 ALLOWED_UNSPEC_TYPES = (131, 135, 143)  # MLD report, NS (DAD), MLDv2 report: from ::
 RA = 134  # router advertisement: a guest is no router
-
-
-def link_local(mac: str) -> str:
-    """The EUI-64 link-local address a MAC gives an interface (as the kernel makes it).
-
-    >>> link_local("fa:16:3e:00:00:01")
-    'fe80::f816:3eff:fe00:1'
-    """
-    octets = [int(b, 16) for b in mac.split(":")]
-    octets[0] ^= 0x02  # the universal/local bit, inverted
-    eui64 = bytes([*octets[:3], 0xFF, 0xFE, *octets[3:]])
-    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui64))
 
 
 def mac_ip6_pairs(port: Port) -> list[tuple[str, str]]:
