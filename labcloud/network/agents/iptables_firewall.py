@@ -65,7 +65,7 @@ def _physdev(direction: str, device: str) -> str:
 
 def rule_args(rule: dict[str, object]) -> str | None:
     """One security group rule (as the server sends it) as iptables matches; None for
-    a rule this driver does not apply (IPv6)."""
+    an IPv6 rule (ip6tables_firewall.py's)."""
     if rule.get("ethertype") != "IPv4":
         return None
     args = []
