@@ -12,13 +12,13 @@ behind neutron's REST API ``/v2.0``, and neutron's agents over RPC.
 - agents/: neutron-linuxbridge-agent, neutron-dhcp-agent and neutron-l3-agent, with a no-op
   datapath or the real one (Linux bridges, VXLAN, dnsmasq, and routers with iptables NAT in
   namespaces: labcloud.netns), and the L2 agent's firewall (security groups: no-op, or
-  neutron's iptables driver, with ebtables against MAC and ARP spoofing and conntrack
-  cutting the flows of a removed rule).
+  neutron's iptables driver, for IPv4 and IPv6, with ebtables against MAC and ARP spoofing
+  and conntrack cutting the flows of a removed rule).
 - nova.py: what neutron-server tells nova of its instances' ports (network-vif-plugged,
   -unplugged, -deleted), posted to nova-api's /os-server-external-events.
 - service.py: all of it as a cloud runs it; guests.py: ping and exec for labs.
 
 Left out for now: router scheduling (one L3 agent, on the network host, hosts every router),
-DVR and HA routers, IPv6 filtering of security groups, quotas, nova's
+DVR and HA routers, IPv6 router advertisements and DHCPv6, quotas, nova's
 network-changed event; a bulk create is not atomic as neutron's is.
 """

@@ -5,8 +5,8 @@ an agent to expand the smaller ``security_group_info_for_devices`` answer itself
 
 A ``remote_group_id`` becomes one rule per member address (the port's own left out),
 as neutron does when the agent has no ipset; then neutron's "provider rules": a DHCP
-server may answer the port (UDP 67 → 68 to its addresses or to broadcast). IPv6's router
-advertisement rule is left out with IPv6 filtering (see agents/iptables_firewall.py).
+server may answer the port (UDP 67 → 68 to its addresses or to broadcast). IPv6's (the
+router's advertisements, DHCPv6 answers) are left out: labcloud's IPv6 subnets have neither.
 """
 
 from __future__ import annotations

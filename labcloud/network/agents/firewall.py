@@ -14,6 +14,7 @@ neutron's iptables driver on the host's bridges.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from typing import Any, Protocol
 
@@ -40,6 +41,18 @@ def is_filtered(port: Port) -> bool:
     """Does the port get security group rules? (neutron: port security on, not trusted)"""
     owner = str(port.get("device_owner") or "")
     return bool(port.get("port_security_enabled", True)) and not owner.startswith("network:")
+
+
+def link_local(mac: str) -> str:
+    """The EUI-64 link-local address a MAC gives an interface (as the kernel makes it).
+
+    >>> link_local("fa:16:3e:00:00:01")
+    'fe80::f816:3eff:fe00:1'
+    """
+    octets = [int(b, 16) for b in mac.split(":")]
+    octets[0] ^= 0x02  # the universal/local bit, inverted
+    eui64 = bytes([*octets[:3], 0xFF, 0xFE, *octets[3:]])
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui64))
 
 
 class NoopFirewall:

@@ -18,7 +18,8 @@ them. neutron's commands name the protocol, the port's address and, for a member
 member's address; here they also carry the rule's remote prefix and a single port or ICMP
 type, so a flow another rule allowed keeps its entry. A port range is left out (conntrack
 matches one port): flows of the protocol beyond the range are cut too, and meet the rules
-again at their next packet, as with neutron.
+again at their next packet, as with neutron. IPv6 flows (the port's IPv6 addresses and its
+link-local one) are cut alike, with ``-f ipv6``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from labcloud.network.agents.firewall import Port, is_filtered
+from labcloud.network.agents.firewall import Port, is_filtered, link_local
 from labcloud.network.agents.netfilter import Netfilter
 from labcloud.network.schemas.security import PROTOCOLS
 
@@ -37,6 +38,7 @@ NAMES = {
     17: "udp",
     33: "dccp",
     132: "sctp",
+    58: "icmpv6",
 }  # conntrack's own; others by number
 Command = tuple[
     str, ...
@@ -44,9 +46,14 @@ Command = tuple[
 
 
 def addresses(port: Port) -> list[str]:
-    """The port's IPv4 addresses or prefixes: fixed IPs and allowed address pairs."""
+    """The port's addresses or prefixes: fixed IPs, allowed address pairs and the
+    link-local address of its MAC."""
     pairs = [p["ip_address"] for p in port.get("allowed_address_pairs") or []]
-    return [a for a in [*port["fixed_ips"], *pairs] if ":" not in a]
+    return [*port["fixed_ips"], *pairs, link_local(port["mac_address"])]
+
+
+def family(address: str) -> str:
+    return "ipv6" if ":" in address else "ipv4"
 
 
 def _key(rule: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -55,10 +62,10 @@ def _key(rule: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def removed_rules(before: Port, after: Port) -> list[dict[str, Any]]:
-    """The IPv4 rules ``before`` had that ``after`` has not."""
+    """The rules ``before`` had that ``after`` has not."""
     kept = {_key(r) for r in after["security_group_rules"]}
     gone = {_key(r): r for r in before["security_group_rules"] if _key(r) not in kept}
-    return [r for r in gone.values() if r.get("ethertype") == "IPv4"]
+    return list(gone.values())
 
 
 def cuts(before: Port | None, after: Port | None, zone: int) -> set[Command]:
@@ -72,14 +79,16 @@ def cuts(before: Port | None, after: Port | None, zone: int) -> set[Command]:
         return set()
     found = {c for a in set(addresses(before)) - set(addresses(after)) for c in everything(a, zone)}
     for rule in removed_rules(before, after):
-        found |= {by_rule(rule, a, zone) for a in addresses(after)}
+        version = "ipv6" if rule.get("ethertype") == "IPv6" else "ipv4"
+        found |= {by_rule(rule, a, zone) for a in addresses(after) if family(a) == version}
     return found
 
 
 def everything(address: str, zone: int) -> list[Command]:
     """Every flow from or to ``address`` (both ways it may have begun)."""
     return [
-        ("conntrack", "-D", "-f", "ipv4", way, address, "-w", str(zone)) for way in ("-s", "-d")
+        ("conntrack", "-D", "-f", family(address), way, address, "-w", str(zone))
+        for way in ("-s", "-d")
     ]
 
 
@@ -87,23 +96,33 @@ def by_rule(rule: dict[str, Any], address: str, zone: int) -> Command:
     """The flows ``rule`` let in (ingress: begun towards ``address``) or out (egress:
     begun by it)."""
     ingress = rule["direction"] == "ingress"
-    argv = ["conntrack", "-D", "-f", "ipv4", "-d" if ingress else "-s", address]
+    argv = ["conntrack", "-D", "-f", family(address), "-d" if ingress else "-s", address]
     protocol = rule.get("protocol")
     number = None if protocol is None else PROTOCOLS.get(str(protocol), None)
     if protocol is not None and number is None:
         number = int(str(protocol))
+    if number == 1 and family(address) == "ipv6":
+        number = 58  # "icmp" in an IPv6 rule is ICMPv6
     if number:  # 0 ("ip"): any protocol
         argv += ["-p", NAMES.get(number, str(number))]
     remote = rule.get("source_ip_prefix" if ingress else "dest_ip_prefix")
     if remote and not str(remote).endswith("/0"):
-        argv += ["-s" if ingress else "-d", str(remote).removesuffix("/32")]
+        argv += ["-s" if ingress else "-d", str(remote).removesuffix("/32").removesuffix("/128")]
     low, high = rule.get("port_range_min"), rule.get("port_range_max")
-    if number == 1 and low is not None:  # ICMP: type and code
-        argv += ["--icmp-type", str(low)] + (["--icmp-code", str(high)] if high is not None else [])
+    if number in (1, 58) and low is not None:  # ICMP: type and code
+        icmp = "--icmp" if number == 1 else "--icmpv6"
+        argv += [f"{icmp}-type", str(low)] + (
+            [f"{icmp}-code", str(high)] if high is not None else []
+        )
     elif number in NAMES and low is not None and high in (None, low):
         argv += ["--dport", str(low)]
     sport, sport_high = rule.get("source_port_range_min"), rule.get("source_port_range_max")
-    if number in NAMES and number != 1 and sport is not None and sport_high in (None, sport):
+    if (
+        number in NAMES
+        and number not in (1, 58)
+        and sport is not None
+        and sport_high in (None, sport)
+    ):
         argv += ["--sport", str(sport)]
     return (*argv, "-w", str(zone))
 
@@ -116,7 +135,9 @@ def delete(tools: Netfilter, commands: set[Command]) -> None:
     old flows may linger."""
     if not commands:
         return
-    known = live(tools.run(["conntrack", "-L", "-f", "ipv4"]).stdout)
+    known = set()
+    for version in sorted({command[3] for command in commands}):
+        known |= live(tools.run(["conntrack", "-L", "-f", version]).stdout)
     for command in sorted(commands):
         way, address, zone = command[4], command[5], command[-1]
         if "/" not in address and (zone, way, address) not in known:

@@ -23,8 +23,8 @@ Every change rewrites all of these chains in one ``iptables-restore --noflush`` 
 chain it names is flushed first, so what is written is all there is): neutron's iptables
 manager does the same with its whole table. Then the ebtables chains against MAC and ARP
 spoofing (arp_protect.py), and the flows only removed rules let in are cut
-(ip_conntrack.py). IPv6 is left out (ip6tables: no rules, no spoofing check; labcloud's
-guests and DHCP speak IPv4), as are stateless groups (``stateful=False``: stateful here).
+(ip_conntrack.py). IPv6 gets the same chains in ip6tables, with its own fixed rules
+(ip6tables_firewall.py). Stateless groups (``stateful=False``) are left out: stateful here.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from labcloud.network.agents import ip_conntrack
+from labcloud.network.agents import ip6tables_firewall, ip_conntrack
 from labcloud.network.agents.arp_protect import ArpProtection, mac_ip_pairs
 from labcloud.network.agents.firewall import Port, is_filtered
 from labcloud.network.agents.l2 import bridge_name
@@ -65,7 +65,7 @@ def _physdev(direction: str, device: str) -> str:
 
 def rule_args(rule: dict[str, object]) -> str | None:
     """One security group rule (as the server sends it) as iptables matches; None for
-    a rule this driver does not apply (IPv6)."""
+    an IPv6 rule (ip6tables_firewall.py's)."""
     if rule.get("ethertype") != "IPv4":
         return None
     args = []
@@ -130,9 +130,15 @@ def port_chains(port: Port) -> dict[str, list[str]]:
     }
 
 
-def ruleset(ports: dict[str, Port], zones: dict[str, int], stale: set[str]) -> str:
+def ruleset(
+    ports: dict[str, Port],
+    zones: dict[str, int],
+    stale: set[str],
+    chains_of: Callable[[Port], dict[str, list[str]]] = port_chains,
+) -> str:
     """``iptables-restore --noflush`` input: every chain of this driver, rewritten;
-    ``stale``: chains of ports no longer filtered, deleted."""
+    ``stale``: chains of ports no longer filtered, deleted; ``chains_of``: a port's own
+    chains (ip6tables_firewall's for ``ip6tables-restore``)."""
     filtered = {d: p for d, p in sorted(ports.items()) if is_filtered(p)}
     chains: dict[str, list[str]] = {FORWARD: [], INPUT: [], SG_CHAIN: [], FALLBACK: ["-j DROP"]}
     for device, port in filtered.items():
@@ -141,7 +147,7 @@ def ruleset(ports: dict[str, Port], zones: dict[str, int], stale: set[str]) -> s
         chains[SG_CHAIN].append(f"{_physdev('out', device)} -j {chain('i', port)}")
         chains[SG_CHAIN].append(f"{_physdev('in', device)} -j {chain('o', port)}")
         chains[INPUT].append(f"{_physdev('in', device)} -j {chain('o', port)}")
-        chains |= port_chains(port)
+        chains |= chains_of(port)
     chains[SG_CHAIN].append("-j ACCEPT")
     for device in sorted(set(ports) - set(filtered)):  # after every filtered port's jumps
         for direction in ("out", "in"):
@@ -173,6 +179,7 @@ class IptablesFirewall:
         self.ns = ns
         self.tools = Netfilter(ns)
         self._arp = ArpProtection(self.tools)
+        self._v6 = ip6tables_firewall.Ip6Tables(self.tools)
         self._lock = threading.Lock()
         self._ports: dict[str, Port] = {}
         self._zones: dict[str, int] = {}
@@ -229,11 +236,13 @@ class IptablesFirewall:
             text += "".join(f"-X {c}\n" for c in mine["filter"]) + "COMMIT\n"
             text += f"*raw\n:{PREROUTING} - [0:0]\n-X {PREROUTING}\nCOMMIT\n"
             self.tools.restore("iptables-restore", text)
+            self._v6.cleanup()
             self._arp.cleanup()
 
     # -- the host's tables -----------------------------------------------------------------
     def _apply(self) -> None:
-        """One ``iptables-restore`` per change, then one ``ebtables-restore``; the tables are
+        """One ``iptables-restore`` per change, one ``ip6tables-restore``, then one
+        ``ebtables-restore``; the tables are
         read (``iptables-save``) only the first time, for chains a crashed agent left: after
         that, this driver knows which chains it wrote."""
         if self._ready:
@@ -254,6 +263,7 @@ class IptablesFirewall:
                             ["iptables", "-t", table, "-I", builtin, "1", "-j", target]
                         )
             self._ready = True
+        self._v6.apply(self._ports, self._zones)
         self._arp.apply(self._ports)
 
     def _cut(self, before: Mapping[str, Port | None], zones: dict[str, int] | None = None) -> None:

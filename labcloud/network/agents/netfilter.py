@@ -1,8 +1,9 @@
 """Netfilter's tools run in a host's network namespace for the L2 agent's firewall:
-``iptables-restore`` (security groups), ``ebtables-restore`` (ARP and MAC spoofing) and
-``conntrack`` (flows a removed rule let in), as neutron's agents run them as root.
+``iptables-restore`` and ``ip6tables-restore`` (security groups), ``ebtables-restore`` (ARP
+and MAC spoofing) and ``conntrack`` (flows a removed rule let in), as neutron's agents run
+them as root.
 
-Debian 12 has the first two in its ``iptables`` package (the nftables variants, chosen by
+Debian 12 has the first three in its ``iptables`` package (the nftables variants, chosen by
 update-alternatives) and the third in ``conntrack``.
 """
 
@@ -18,6 +19,7 @@ from labcloud.netns.links import DatapathError
 TIMEOUT = 30.0  # seconds: a restore of a host's whole ruleset
 PACKAGES = {
     "iptables-restore": "iptables",
+    "ip6tables-restore": "iptables",
     "ebtables-restore": "iptables",
     "conntrack": "conntrack",
 }

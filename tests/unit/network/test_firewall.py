@@ -82,7 +82,7 @@ def test_a_rule_becomes_iptables_matches(rule: dict[str, Any], args: str) -> Non
     assert rule_args({"direction": "ingress", "ethertype": "IPv4"} | rule) == args
 
 
-def test_ipv6_rules_are_left_to_ip6tables_which_this_driver_leaves_out() -> None:
+def test_ipv6_rules_are_left_to_the_ip6tables_half() -> None:
     assert rule_args({"direction": "ingress", "ethertype": "IPv6"}) is None
 
 
@@ -141,6 +141,7 @@ def firewall(request: pytest.FixtureRequest) -> Iterator[FirewallDriver]:
 def saved(firewall: FirewallDriver) -> str:
     if isinstance(firewall, IptablesFirewall):
         tables = procs.run(firewall.ns, ["iptables-save"]).stdout
+        tables += procs.run(firewall.ns, ["ip6tables-save"]).stdout
         return tables + procs.run(firewall.ns, ["ebtables-save", "-t", "nat"]).stdout
     return ""
 
@@ -154,6 +155,9 @@ def test_the_firewall_contract(firewall: FirewallDriver) -> None:
     if isinstance(firewall, IptablesFirewall):
         assert "-A neutron-linuxbri-o0123456789 -j RETURN" not in saved(firewall)
         assert "-A FORWARD -j neutron-linuxbri-FORWARD" in saved(firewall)
+        v6 = procs.run(firewall.ns, ["ip6tables-save"]).stdout
+        assert "-A FORWARD -j neutron-linuxbri-FORWARD" in v6
+        assert "-A neutron-linuxbri-s0123456789 -s fe80::f816:3eff:fe00:1/128" in v6
         assert "-A PREROUTING -j neutron-PREROUTING" in saved(firewall)  # ebtables
         assert "-A neutron-PREROUTING -i tap0123456789a -j neutronMAC-" in saved(firewall)
     firewall.remove_port_filters(["tap0123456789a"])

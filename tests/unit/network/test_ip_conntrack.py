@@ -15,6 +15,7 @@ WEB_IN = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp"} | {
     "port_range_max": 80,
 }
 ALL_OUT = {"direction": "egress", "ethertype": "IPv4"}
+LLA = "fe80::f816:3eff:fe00:1"  # the port's MAC's link-local address
 
 
 def port(*rules: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -58,7 +59,9 @@ def test_a_remote_group_member_gone_cuts_its_flows_only() -> None:
 
 
 def test_a_gone_or_newly_filtered_port_loses_every_flow_and_a_new_one_has_none() -> None:
-    every = {"conntrack -D -f ipv4 -s 10.0.0.5 -w 4097", "conntrack -D -f ipv4 -d 10.0.0.5 -w 4097"}
+    every = {f"conntrack -D -f ipv4 {way} 10.0.0.5 -w 4097" for way in ("-s", "-d")} | {
+        f"conntrack -D -f ipv6 {way} {LLA} -w 4097" for way in ("-s", "-d")
+    }
     assert cut(port(ICMP_IN), None) == every
     assert cut(port(port_security_enabled=False), port(ICMP_IN)) == every
     assert cut(port(ICMP_IN), port(port_security_enabled=False)) == set()  # all allowed now
@@ -90,9 +93,17 @@ def test_a_rule_as_conntrack_matches() -> None:
     assert argv(dhcp) == "conntrack -D -f ipv4 -d 10.0.0.5 -p udp --sport 67 -w 9"
 
 
-def test_ipv6_rules_cut_nothing() -> None:
-    v6 = ICMP_IN | {"ethertype": "IPv6"}
-    assert cut(port(v6), port()) == set()
+def test_ipv6_rules_cut_ipv6_flows_of_the_link_local_and_fixed_addresses() -> None:
+    v6 = ICMP_IN | {"ethertype": "IPv6", "source_ip_prefix": "2001:db8::7/128"}
+    dual = ["10.0.0.5", "2001:db8::5"]
+    assert cut(port(v6, fixed_ips=dual), port(fixed_ips=dual)) == {
+        f"conntrack -D -f ipv6 -d {a} -p icmpv6 -s 2001:db8::7 -w 4097"
+        for a in (LLA, "2001:db8::5")
+    }
+    echo = v6 | {"port_range_min": 128}
+    assert " ".join(by_rule(echo, LLA, 9)).endswith(
+        "-p icmpv6 -s 2001:db8::7 --icmpv6-type 128 -w 9"
+    )
     assert everything("10.0.0.5", 1)[0][-2:] == ("-w", "1")
 
 
@@ -134,9 +145,10 @@ def test_only_commands_that_may_match_a_known_flow_are_run() -> None:
     delete(tools, cuts(gone, None, 4097))  # type: ignore[arg-type]
     assert [" ".join(argv) for argv in tools.ran] == [
         "conntrack -L -f ipv4",
+        "conntrack -L -f ipv6",  # its link-local address has none either
         "conntrack -D -f ipv4 -d 10.0.0.5 -w 4097",  # 10.0.0.6 has none; a prefix may
         "conntrack -D -f ipv4 -d 10.2.0.0/24 -w 4097",
         "conntrack -D -f ipv4 -s 10.2.0.0/24 -w 4097",
     ]
     delete(tools, set())  # type: ignore[arg-type]
-    assert len(tools.ran) == 4  # nothing to cut: not even a listing
+    assert len(tools.ran) == 5  # nothing to cut: not even a listing
