@@ -1,9 +1,10 @@
 """Netfilter's tools run in a host's network namespace for the L2 agent's firewall:
-``iptables-restore`` (security groups), ``ebtables-restore`` (ARP and MAC spoofing) and
-``conntrack`` (flows a removed rule let in), as neutron's agents run them as root.
+``iptables-restore`` (security groups), ``ebtables-restore`` (ARP and MAC spoofing),
+``conntrack`` (flows a removed rule let in) and ``ipset`` (a remote group's members), as
+neutron's agents run them as root.
 
 Debian 12 has the first two in its ``iptables`` package (the nftables variants, chosen by
-update-alternatives) and the third in ``conntrack``.
+update-alternatives), the third in ``conntrack``, the fourth in ``ipset``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ PACKAGES = {
     "iptables-restore": "iptables",
     "ebtables-restore": "iptables",
     "conntrack": "conntrack",
+    "ipset": "ipset",
 }
 
 
