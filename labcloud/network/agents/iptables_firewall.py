@@ -19,13 +19,13 @@ marks them as labcloud's:
     raw PREROUTING → neutron-linuxbri-PREROUTING: a conntrack zone per network
                      (two networks may use the same addresses)
 
-Every change rewrites all of these chains in one ``iptables-restore --noflush`` (a
-chain it names is flushed first, so what is written is all there is): neutron's iptables
-manager does the same with its whole table, and, like it, skips the restore when the text
-is what it wrote last. A rule naming a remote group is one ``-m set --match-set`` of the
-group's ipset (``enable_ipset``, neutron's default; ipset.py), so a member coming or going
-changes the set only; without ipset it is one rule per member.
-Then the ebtables chains against MAC and ARP
+The first change writes all of these chains in one ``iptables-restore --noflush`` (a
+chain it names is flushed first, so what is written is all there is); after it, only the
+chains whose rules changed (netfilter.changed_chains), and nothing when none did, as
+neutron's iptables manager writes only its differences. A rule naming a remote group is
+one ``-m set --match-set`` of the group's ipset (``enable_ipset``, neutron's default;
+ipset.py), so a member coming or going changes the set, not the chains; without ipset it
+is one rule per member. Then the ebtables chains against MAC and ARP
 spoofing (arp_protect.py), and the flows only removed rules let in are cut
 (ip_conntrack.py). IPv6 is left out (ip6tables: no rules, no spoofing check; labcloud's
 guests and DHCP speak IPv4), as are stateless groups (``stateful=False``: stateful here).
@@ -42,7 +42,7 @@ from labcloud.network.agents import ip_conntrack, ipset
 from labcloud.network.agents.arp_protect import ArpProtection, mac_ip_pairs
 from labcloud.network.agents.firewall import Port, is_filtered
 from labcloud.network.agents.l2 import bridge_name
-from labcloud.network.agents.netfilter import Netfilter, require_tools
+from labcloud.network.agents.netfilter import Netfilter, changed_chains, require_tools
 from labcloud.network.schemas.security import PROTOCOLS
 from labcloud.network.sgrules import per_member
 
@@ -280,9 +280,10 @@ class IptablesFirewall:
         text = ruleset(self._ports, self._zones, stale)
         used = self._used_sets()
         self._ipsets.set_members({n: [] for n in used - self._ipsets.names()})  # none known yet
-        if text != self._text or not self._ready:
-            self.tools.restore("iptables-restore", text)
-            self._text = text
+        delta = text if not self._ready else changed_chains(self._text, text)
+        if delta:
+            self.tools.restore("iptables-restore", delta)
+        self._text = text
         self._ipsets.destroy_unused(used)
         self._members = {  # only the groups rules name now
             g: by for g, by in self._members.items() if {ipset.set_name(g, e) for e in by} & used

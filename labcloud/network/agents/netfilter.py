@@ -56,3 +56,40 @@ class Netfilter:
         """``iptables-restore`` or ``ebtables-restore`` ``--noflush``: the chains ``text``
         declares are flushed and rewritten at once, the others left as they are."""
         self.check([tool, "--noflush"], text)
+
+
+def changed_chains(old: str, new: str) -> str:
+    """The part of restore input ``new`` that differs from ``old`` (both as ``ruleset``
+    writes them: each table's chains declared, then their rules, then ``-X``): only the
+    chains whose rules changed are declared and rewritten, and the deletions kept; ""
+    when nothing changed. neutron's iptables manager likewise writes only what changed:
+    iptables-nft flushes and rebuilds every chain it is given."""
+    before = _chains(old)
+    lines: list[str] = []
+    for table, (chains, deleted) in _chains(new).items():
+        kept = before.get(table, ({}, []))[0]
+        changed = [c for c, rules in chains.items() if kept.get(c) != rules or c in deleted]
+        if changed or deleted:
+            lines += [f"*{table}", *(f":{c} - [0:0]" for c in changed)]
+            lines += [f"-A {c} {r}" for c in changed if c not in deleted for r in chains[c]]
+            lines += [*(f"-X {c}" for c in deleted), "COMMIT"]
+    return "\n".join([*lines, ""]) if lines else ""
+
+
+def _chains(text: str) -> dict[str, tuple[dict[str, list[str]], list[str]]]:
+    """Restore input as {table: ({chain: its rules}, chains deleted)}."""
+    found: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
+    chains: dict[str, list[str]] = {}
+    deleted: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("*"):
+            chains, deleted = {}, []
+            found[line[1:]] = (chains, deleted)
+        elif line.startswith(":"):
+            chains[line[1:].split()[0]] = []
+        elif line.startswith("-A "):
+            name, _, rule = line[3:].partition(" ")
+            chains[name].append(rule)
+        elif line.startswith("-X "):
+            deleted.append(line[3:])
+    return found
