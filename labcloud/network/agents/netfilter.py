@@ -59,25 +59,25 @@ class Netfilter:
 
 
 def changed_chains(old: str, new: str) -> str:
-    """The part of restore input ``new`` that differs from ``old`` (both as ``ruleset``
-    writes them: each table's chains declared, then their rules, then ``-X``): only the
-    chains whose rules changed are declared and rewritten, and the deletions kept; ""
-    when nothing changed. neutron's iptables manager likewise writes only what changed:
-    iptables-nft flushes and rebuilds every chain it is given."""
+    """The part of restore input ``new`` (iptables- or ebtables-restore's, as the firewall
+    writes it: each table's chains declared, then their rules, then ``-X``) that differs
+    from ``old``: only the chains whose rules changed are declared (so flushed) and
+    rewritten, the deletions kept; "" when nothing changed. neutron's iptables manager
+    likewise writes only differences: iptables-nft rebuilds every chain it is given."""
     before = _chains(old)
     lines: list[str] = []
     for table, (chains, deleted) in _chains(new).items():
         kept = before.get(table, ({}, []))[0]
         changed = [c for c, rules in chains.items() if kept.get(c) != rules or c in deleted]
         if changed or deleted:
-            lines += [f"*{table}", *(f":{c} - [0:0]" for c in changed)]
-            lines += [f"-A {c} {r}" for c in changed if c not in deleted for r in chains[c]]
+            lines += [f"*{table}", *(chains[c][0] for c in changed)]
+            lines += [f"-A {c} {r}" for c in changed if c not in deleted for r in chains[c][1:]]
             lines += [*(f"-X {c}" for c in deleted), "COMMIT"]
     return "\n".join([*lines, ""]) if lines else ""
 
 
 def _chains(text: str) -> dict[str, tuple[dict[str, list[str]], list[str]]]:
-    """Restore input as {table: ({chain: its rules}, chains deleted)}."""
+    """Restore input as {table: ({chain: [its declaration, its rules...]}, chains deleted)}."""
     found: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
     chains: dict[str, list[str]] = {}
     deleted: list[str] = []
@@ -86,7 +86,7 @@ def _chains(text: str) -> dict[str, tuple[dict[str, list[str]], list[str]]]:
             chains, deleted = {}, []
             found[line[1:]] = (chains, deleted)
         elif line.startswith(":"):
-            chains[line[1:].split()[0]] = []
+            chains[line[1:].split()[0]] = [line]
         elif line.startswith("-A "):
             name, _, rule = line[3:].partition(" ")
             chains[name].append(rule)
