@@ -4,7 +4,7 @@ neutron ships the same kind of tool (``neutron-netns-cleanup``, ``neutron-linuxb
 for a host whose agents died without tidying up. Everything labcloud's datapath makes lives in
 network namespaces named ``lc-<tag>-...`` (hosts, the fabric, ``qdhcp-``, ``qrouter-``, the
 instances' namespaces, "the internet"): their bridges, VXLAN and VLAN links, veths, iptables
-rules and dnsmasq processes go with them.
+rules, ipsets and dnsmasq processes go with them.
 """
 
 from __future__ import annotations

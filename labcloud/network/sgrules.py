@@ -4,7 +4,8 @@ its provider rules). Pure: the server uses it to answer ``security_group_rules_f
 an agent to expand the smaller ``security_group_info_for_devices`` answer itself.
 
 A ``remote_group_id`` becomes one rule per member address (the port's own left out),
-as neutron does when the agent has no ipset; then neutron's "provider rules": a DHCP
+as neutron does when the agent has no ipset (with one, ``ipset=True``, the rule stays as
+it is and the firewall matches the group's set); then neutron's "provider rules": a DHCP
 server may answer the port (UDP 67 → 68 to its addresses or to broadcast). IPv6's (the
 router's advertisements, DHCPv6 answers) are left out: labcloud's IPv6 subnets have neither.
 """
@@ -23,6 +24,7 @@ def expand(
     groups: dict[str, list[Rule]],
     members: dict[str, dict[str, list[str]]],
     memo: dict[int, list[tuple[str, Rule]]] | None = None,
+    ipset: bool = False,
 ) -> list[Rule]:
     """``port``: its ``fixed_ips`` (addresses) and ``security_groups``; ``groups``: each
     group's rules (``remote_ip_prefix`` already as source/dest_ip_prefix); ``members``:
@@ -33,7 +35,7 @@ def expand(
     rules: list[Rule] = []
     for group in port["security_groups"]:
         for rule in groups.get(group, []):
-            if not rule.get("remote_group_id"):
+            if not rule.get("remote_group_id") or ipset:
                 rules.append(rule)
                 continue
             if id(rule) not in memo:

@@ -169,8 +169,11 @@ def test_a_guest_router_advertisement_is_dropped(
         listener.wait(timeout=10)
     finally:
         procs.stop(listener)
-    # the echo requests get through (the group lets everything in), the advertisements not
-    assert log.read_text().split() == ["128"]
+    # the echo requests get through (the group lets everything in), the advertisements not;
+    # the rogue's neighbour advertisements (136), answering the victim's solicitations when
+    # it replies, are allowed ND and may be heard too
+    heard = log.read_text().split()
+    assert "128" in heard and "134" not in heard, heard
 
 
 def test_a_deleted_ipv6_rule_cuts_its_flow(

@@ -17,8 +17,8 @@ prefix allows any address, so its port gets no ARP chain (neutron's rule too).
 
 neutron adds each tap's two jumps to PREROUTING itself, an ebtables call each, and its ARP
 chains check the sender IP only; here the jumps hang from one chain of the agent's,
-rewritten with every port chain in one ``ebtables-restore``, and the ARP chains check the
-sender MAC with each address.
+written with the port chains in one ``ebtables-restore`` (after the first, only the chains
+that changed), and the ARP chains check the sender MAC with each address.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import ipaddress
 from typing import Any
 
 from labcloud.network.agents.firewall import Port, is_filtered
-from labcloud.network.agents.netfilter import Netfilter
+from labcloud.network.agents.netfilter import Netfilter, changed_chains
 
 DISPATCH = "neutron-PREROUTING"
 MAC_CHAIN, ARP_CHAIN = "neutronMAC-", "neutronARP-"  # + the tap's name
@@ -90,7 +90,9 @@ class ArpProtection:
         text = ruleset(ports, stale)
         if text == self._written:
             return
-        self.tools.restore("ebtables-restore", text)
+        self.tools.restore(
+            "ebtables-restore", text if first else changed_chains(self._written, text)
+        )
         self._written = text
         self._chains = {line[1:].split()[0] for line in text.splitlines() if line[:1] == ":"}
         self._chains -= {line.split()[1] for line in text.splitlines() if line[:3] == "-X "}

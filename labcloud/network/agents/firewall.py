@@ -22,6 +22,12 @@ Port = dict[str, Any]
 
 
 class FirewallDriver(Protocol):
+    enable_ipset: bool  # remote groups' rules come unexpanded, their members apart
+
+    def update_security_group_members(self, members: dict[str, dict[str, list[str]]]) -> None:
+        """With ``enable_ipset``: the remote groups' addresses by ethertype, before the
+        ports whose rules name them are filtered."""
+
     def prepare_port_filters(self, ports: list[Port]) -> None:
         """Filter these ports by their rules, replacing what they had; before the agent
         plugs a port into its bridge, so no packet passes unfiltered. The first call, even
@@ -56,9 +62,14 @@ def link_local(mac: str) -> str:
 
 
 class NoopFirewall:
+    enable_ipset = False  # its ports keep their rules expanded, as the reference
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ports: dict[str, Port] = {}
+
+    def update_security_group_members(self, members: dict[str, dict[str, list[str]]]) -> None:
+        pass
 
     def prepare_port_filters(self, ports: list[Port]) -> None:
         with self._lock:

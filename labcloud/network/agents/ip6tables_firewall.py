@@ -60,11 +60,11 @@ def rule_args(rule: dict[str, object]) -> str | None:
     matches are the IPv4 builder's, with ICMPv6 in place of ICMP."""
     if rule.get("ethertype") != "IPv6":
         return None
-    rule = {k: v for k, v in rule.items() if v != "::/0"} | {"ethertype": "IPv4"}
+    rule = {k: v for k, v in rule.items() if v != "::/0"}
     protocol = rule.get("protocol")
     if protocol is None or PROTOCOLS.get(str(protocol), str(protocol)) not in (1, 58, "58"):
-        return v4.rule_args(rule)
-    args = v4.rule_args({k: v for k, v in rule.items() if k != "protocol"}) or ""
+        return v4.matches(rule, "IPv6")
+    args = v4.matches({k: v for k, v in rule.items() if k != "protocol"}, "IPv6")
     args = f"{args} -p ipv6-icmp".strip()  # "icmp" in an IPv6 rule means ICMPv6, as neutron
     low, high = rule.get("port_range_min"), rule.get("port_range_max")
     if low is not None:

@@ -19,9 +19,13 @@ marks them as labcloud's:
     raw PREROUTING → neutron-linuxbri-PREROUTING: a conntrack zone per network
                      (two networks may use the same addresses)
 
-Every change rewrites all of these chains in one ``iptables-restore --noflush`` (a
-chain it names is flushed first, so what is written is all there is): neutron's iptables
-manager does the same with its whole table. Then the ebtables chains against MAC and ARP
+The first change writes all of these chains in one ``iptables-restore --noflush`` (a
+chain it names is flushed first, so what is written is all there is); after it, only the
+chains whose rules changed (netfilter.changed_chains), and nothing when none did, as
+neutron's iptables manager writes only its differences. A rule naming a remote group is
+one ``-m set --match-set`` of the group's ipset (``enable_ipset``, neutron's default;
+ipset.py), so a member coming or going changes the set, not the chains; without ipset it
+is one rule per member. Then the ebtables chains against MAC and ARP
 spoofing (arp_protect.py), and the flows only removed rules let in are cut
 (ip_conntrack.py). IPv6 gets the same chains in ip6tables, with its own fixed rules
 (ip6tables_firewall.py). Stateless groups (``stateful=False``) are left out: stateful here.
@@ -34,12 +38,13 @@ import itertools
 import threading
 from collections.abc import Callable, Mapping
 
-from labcloud.network.agents import ip6tables_firewall, ip_conntrack
+from labcloud.network.agents import ip6tables_firewall, ip_conntrack, ipset
 from labcloud.network.agents.arp_protect import ArpProtection, mac_ip_pairs
 from labcloud.network.agents.firewall import Port, is_filtered
 from labcloud.network.agents.l2 import bridge_name
-from labcloud.network.agents.netfilter import Netfilter, require_tools
+from labcloud.network.agents.netfilter import Netfilter, changed_chains, require_tools
 from labcloud.network.schemas.security import PROTOCOLS
+from labcloud.network.sgrules import per_member
 
 WRAP = "neutron-linuxbri"  # "neutron-linuxbridge-agent"[:16], neutron's wrap name
 FORWARD, INPUT, SG_CHAIN, FALLBACK = (
@@ -68,11 +73,19 @@ def rule_args(rule: dict[str, object]) -> str | None:
     an IPv6 rule (ip6tables_firewall.py's)."""
     if rule.get("ethertype") != "IPv4":
         return None
+    return matches(rule, "IPv4")
+
+
+def matches(rule: dict[str, object], ethertype: str) -> str:
+    """A rule's matches, a remote group's set being the ``ethertype``'s (ip6tables_firewall
+    builds its rules on these too)."""
     args = []
     for key, flag in (("source_ip_prefix", "-s"), ("dest_ip_prefix", "-d")):
         prefix = rule.get(key)
         if prefix and prefix != "0.0.0.0/0":
             args.append(f"{flag} {prefix}")
+    if rule.get("remote_group_id"):  # with ipset: its members are the group's set
+        args.append(ipset.match(str(rule["remote_group_id"]), ethertype, str(rule["direction"])))
     protocol = rule.get("protocol")
     if protocol is None:
         return " ".join(args)
@@ -173,13 +186,18 @@ def _filter_chains(text: str) -> set[str]:
 
 
 class IptablesFirewall:
-    def __init__(self, ns: str) -> None:
-        """``ns``: the host's network namespace (where its bridges are)."""
+    def __init__(self, ns: str, enable_ipset: bool = True) -> None:
+        """``ns``: the host's network namespace (where its bridges are); ``enable_ipset``:
+        remote groups as ipsets (the agent then leaves their rules unexpanded)."""
         require_tools()
         self.ns = ns
+        self.enable_ipset = enable_ipset
         self.tools = Netfilter(ns)
         self._arp = ArpProtection(self.tools)
         self._v6 = ip6tables_firewall.Ip6Tables(self.tools)
+        self._ipsets = ipset.IpsetManager(self.tools)
+        self._members: dict[str, dict[str, list[str]]] = {}  # remote groups' addresses
+        self._text = ""  # the last iptables-restore input
         self._lock = threading.Lock()
         self._ports: dict[str, Port] = {}
         self._zones: dict[str, int] = {}
@@ -216,6 +234,27 @@ class IptablesFirewall:
         with self._lock:
             return dict(self._ports)
 
+    def update_security_group_members(self, members: dict[str, dict[str, list[str]]]) -> None:
+        """The remote groups' addresses by ethertype (the server's ``sg_member_ips``), before
+        the ports naming them are filtered: their sets are brought up to date, and the flows
+        a member gone was let in by are cut (neutron's delete_conntrack_state_by_remote_ips)."""
+        with self._lock:
+            shrunk = {
+                g
+                for g, by in members.items()
+                if any(set(self._members.get(g, {}).get(e, [])) - set(a) for e, a in by.items())
+            }
+            before = {
+                d: self._per_member(p)
+                for d, p in self._ports.items()
+                if any(r.get("remote_group_id") in shrunk for r in p["security_group_rules"])
+            }
+            self._members |= members
+            self._ipsets.set_members(
+                {ipset.set_name(g, e): a for g, by in members.items() for e, a in by.items()}
+            )
+            self._cut(before)
+
     def cleanup(self) -> None:
         """Unhook and delete every ``neutron-linuxbri-`` chain, a crashed agent's too, and
         the ebtables chains."""
@@ -224,6 +263,8 @@ class IptablesFirewall:
             self._zones.clear()
             self._ready = False
             self._chains = set()
+            self._members.clear()
+            self._text = ""
             if not self.tools.exists():
                 return  # the host is gone, and its tables with it
             for table, hooks in HOOKS.items():
@@ -237,21 +278,26 @@ class IptablesFirewall:
             text += f"*raw\n:{PREROUTING} - [0:0]\n-X {PREROUTING}\nCOMMIT\n"
             self.tools.restore("iptables-restore", text)
             self._v6.cleanup()
+            self._ipsets.cleanup()  # once no chain names them
             self._arp.cleanup()
 
     # -- the host's tables -----------------------------------------------------------------
     def _apply(self) -> None:
         """One ``iptables-restore`` per change, one ``ip6tables-restore``, then one
-        ``ebtables-restore``; the tables are
-        read (``iptables-save``) only the first time, for chains a crashed agent left: after
-        that, this driver knows which chains it wrote."""
+        ``ebtables-restore``; the tables are read (``iptables-save``) only the first time,
+        for chains a crashed agent left: after that, this driver knows which chains it wrote."""
         if self._ready:
             stale = self._chains
         else:
             stale = set(self._existing()["filter"])
             self.tools.check(["tee", SYSCTL], "1\n")  # bridged IPv4 meets iptables
         text = ruleset(self._ports, self._zones, stale)
-        self.tools.restore("iptables-restore", text)
+        used = self._used_sets()
+        self._ipsets.set_members({n: [] for n in used - self._ipsets.names()})  # none known yet
+        delta = text if not self._ready else changed_chains(self._text, text)
+        if delta:
+            self.tools.restore("iptables-restore", delta)
+        self._text = text
         self._chains = _filter_chains(text)
         if not self._ready:  # hooked in once its chains exist (a crashed agent's may remain)
             for table, hooks in HOOKS.items():
@@ -264,7 +310,21 @@ class IptablesFirewall:
                         )
             self._ready = True
         self._v6.apply(self._ports, self._zones)
+        self._ipsets.destroy_unused(used)  # once neither table's chains name them
+        self._members = {  # only the groups rules name now
+            g: by for g, by in self._members.items() if {ipset.set_name(g, e) for e in by} & used
+        }
         self._arp.apply(self._ports)
+
+    def _used_sets(self) -> set[str]:
+        """The sets the filtered ports' rules name."""
+        return {
+            ipset.set_name(r["remote_group_id"], r["ethertype"])
+            for p in self._ports.values()
+            if is_filtered(p)
+            for r in p["security_group_rules"]
+            if r.get("remote_group_id")
+        }
 
     def _cut(self, before: Mapping[str, Port | None], zones: dict[str, int] | None = None) -> None:
         """After the tables changed: the flows only the ports' removed rules let in."""
@@ -274,8 +334,21 @@ class IptablesFirewall:
             new = self._ports.get(device)
             zone = zones.get((new or old or {}).get("network_id", ""))
             if zone is not None:
-                commands |= ip_conntrack.cuts(old, new, zone)
+                commands |= ip_conntrack.cuts(self._per_member(old), self._per_member(new), zone)
         ip_conntrack.delete(self.tools, commands)
+
+    def _per_member(self, port: Port | None) -> Port | None:
+        """The port with each remote-group rule as one rule per member, as conntrack cuts
+        compare them (a rule gone cuts its members' flows only)."""
+        if port is None or not any(r.get("remote_group_id") for r in port["security_group_rules"]):
+            return port
+        rules = []
+        for rule in port["security_group_rules"]:
+            if rule.get("remote_group_id"):
+                rules += [r for _, r in per_member(rule, self._members)]
+            else:
+                rules.append(rule)
+        return port | {"security_group_rules": rules}
 
     def _existing(self) -> dict[str, list[str]]:
         """This driver's chains in the host's tables now, by table."""

@@ -82,10 +82,16 @@ class SecurityGroupAgentRpc:
             info = self.plugin.security_group_info_for_devices(ctxt, wanted)
             groups, members = info["security_groups"], info["sg_member_ips"]
             memo: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # shared by these ports
+            ipset = self.firewall.enable_ipset  # neutron: sets first, then the ports' rules
+            if ipset:
+                self.firewall.update_security_group_members(members)
             self.firewall.prepare_port_filters(
                 [
                     port
-                    | {"device": d, "security_group_rules": expand(port, groups, members, memo)}
+                    | {
+                        "device": d,
+                        "security_group_rules": expand(port, groups, members, memo, ipset),
+                    }
                     for d, port in info["devices"].items()
                 ]
             )

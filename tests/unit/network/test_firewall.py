@@ -23,7 +23,7 @@ from labcloud.network.agents.iptables_firewall import (
     rule_args,
     ruleset,
 )
-from labcloud.network.agents.netfilter import PACKAGES
+from labcloud.network.agents.netfilter import PACKAGES, changed_chains
 from tests.conftest import require
 
 PORT_ID = "0123456789ab-cdef"
@@ -66,6 +66,10 @@ def port(device: str = "tap0123456789a", **kw: Any) -> dict[str, Any]:
             "-p 136 -m multiport --dports 5:6",
         ),
         ({"protocol": "gre"}, "-p 47"),
+        (
+            {"remote_group_id": "g0123", "direction": "ingress", "protocol": "tcp"},
+            "-m set --match-set NIPv4g0123 src -p tcp -m tcp",
+        ),
         (
             {
                 "protocol": "udp",
@@ -170,3 +174,41 @@ def test_the_firewall_contract(firewall: FirewallDriver) -> None:
     assert firewall.ports() == {}
     assert "neutron-linuxbri" not in saved(firewall)
     assert "neutron-PREROUTING" not in saved(firewall)
+
+
+@pytest.mark.parametrize("firewall", ["iptables"], indirect=True)
+def test_a_remote_group_is_a_set_that_goes_with_its_last_port(firewall: FirewallDriver) -> None:
+    assert isinstance(firewall, IptablesFirewall)
+    remote = {"direction": "ingress", "ethertype": "IPv4", "remote_group_id": "g0123"}
+    firewall.update_security_group_members({"g0123": {"IPv4": ["10.0.0.5", "10.0.0.6"]}})
+    firewall.prepare_port_filters([port(security_group_rules=[remote])])
+    assert "--match-set NIPv4g0123 src -j RETURN" in saved(firewall)
+    listing = procs.run(firewall.ns, ["ipset", "list", "NIPv4g0123"]).stdout
+    assert set(listing.split("Members:")[1].split()) == {"10.0.0.5", "10.0.0.6"}
+    firewall.remove_port_filters(["tap0123456789a"])
+    assert "NIPv4g0123" not in procs.run(firewall.ns, ["ipset", "list", "-n"]).stdout
+    firewall.update_security_group_members({"g0123": {"IPv4": ["10.0.0.5"]}})
+    firewall.prepare_port_filters([port(security_group_rules=[remote])])
+    firewall.cleanup()
+    assert "NIPv4g0123" not in procs.run(firewall.ns, ["ipset", "list", "-n"]).stdout
+
+
+def test_after_the_first_restore_only_changed_chains_are_written() -> None:
+    old = "*raw\n:P - [0:0]\n-A P -j CT --zone 1\nCOMMIT\n*filter\n:A - [0:0]\n:B - [0:0]\n"
+    old += "-A A -j B\n-A B -j DROP\nCOMMIT\n"
+    assert changed_chains(old, old) == ""
+    new = old.replace("-A B -j DROP", "-A B -s 10.0.0.1/32 -j RETURN\n-A B -j DROP")
+    assert changed_chains(old, new) == (
+        "*filter\n:B - [0:0]\n-A B -s 10.0.0.1/32 -j RETURN\n-A B -j DROP\nCOMMIT\n"
+    )
+    gone = "*raw\n:P - [0:0]\n-A P -j CT --zone 1\nCOMMIT\n*filter\n:A - [0:0]\n:B - [0:0]\n"
+    gone += "-A A -j DROP\n-X B\nCOMMIT\n"
+    assert (
+        changed_chains(old, gone) == "*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j DROP\n-X B\nCOMMIT\n"
+    )
+    ebtables = (
+        "*nat\n:A ACCEPT\n:B ACCEPT\n-A A -j B\n-A B -j DROP\nCOMMIT\n"  # its declarations kept
+    )
+    assert changed_chains(ebtables, ebtables.replace("B -j DROP", "B -j RETURN")) == (
+        "*nat\n:B ACCEPT\n-A B -j RETURN\nCOMMIT\n"
+    )
