@@ -106,7 +106,9 @@ class PortManager:
             str(body.get("device_owner", "")),
         )
         agents = self.networks.agents
-        dhcp_hosted = agents and bool(self.dhcp_agents(net["id"]))
+        # read once: the DHCP block below and the port_create_end cast both need them
+        dhcp_hosts = self.dhcp_agents(net["id"]) if agents else None
+        dhcp_hosted = bool(dhcp_hosts)
         for _ in range(ALLOCATION_ATTEMPTS):
             try:
                 with self.db.session() as s:
@@ -123,7 +125,7 @@ class PortManager:
                 continue
         else:
             raise ipam.IpAddressGenerationFailure(net_id=net["id"])
-        self.networks.driver.plug_port(ctxt, result)
+        self.networks.driver.plug_port(ctxt, result, network=net, dhcp_hosts=dhcp_hosts)
         self.networks.driver.security_groups_member_updated(ctxt, groups)
         self.status_changed(result, None)  # ACTIVE at once without agents: plugged
         return result
