@@ -114,7 +114,7 @@ class PortManager:
                 with self.db.session() as s:
                     port = self._insert(s, project_id, net, body, requested)
                     fixed_ips = allocations.allocate(s, port.id, net["id"], requested)
-                    self._bind(s, port.id, groups)
+                    self._bind(s, port.id, groups, new=True)
                     s.flush()  # the unique constraints speak here
                     if agents:  # who has to provision it before it goes ACTIVE
                         blocks.insert_l2_block(s, port)
@@ -161,10 +161,12 @@ class PortManager:
         return port
 
     @staticmethod
-    def _bind(s: Session, port_id: str, groups: list[str]) -> None:
-        s.execute(
-            delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id)
-        )
+    def _bind(s: Session, port_id: str, groups: list[str], *, new: bool = False) -> None:
+        """Bind the port to exactly ``groups``; a ``new`` port has no binding to delete."""
+        if not new:
+            s.execute(
+                delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id)
+            )
         for group_id in groups:
             s.add(SecurityGroupPortBinding(port_id=port_id, security_group_id=group_id))
 
