@@ -24,8 +24,17 @@ class NetworkDriver(Protocol):
     def update_subnet(self, ctxt: RequestContext, subnet: dict[str, Any], event: str) -> None:
         """A subnet was created, updated or deleted (``event``: create, update, delete)."""
 
-    def plug_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
-        """A port was created (its MAC and fixed IPs are known)."""
+    def plug_port(
+        self,
+        ctxt: RequestContext,
+        port: dict[str, Any],
+        *,
+        network: dict[str, Any] | None = None,
+        dhcp_hosts: list[str] | None = None,
+    ) -> None:
+        """A port was created (its MAC and fixed IPs are known). ``network`` (its view) and
+        ``dhcp_hosts`` (the live DHCP agents' hosts), when given, are what the caller has
+        just read: the driver uses them rather than reading them again."""
 
     def update_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
         """A port changed (bound to a host, renamed ...)."""
@@ -58,7 +67,14 @@ class NoopDriver:
     def update_subnet(self, ctxt: RequestContext, subnet: dict[str, Any], event: str) -> None:
         self._record(f"{event}_subnet", subnet["id"])
 
-    def plug_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
+    def plug_port(
+        self,
+        ctxt: RequestContext,
+        port: dict[str, Any],
+        *,
+        network: dict[str, Any] | None = None,
+        dhcp_hosts: list[str] | None = None,
+    ) -> None:
         self._record("plug_port", port["id"])
 
     def update_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:

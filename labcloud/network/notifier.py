@@ -19,6 +19,8 @@ from labcloud.context import RequestContext
 from labcloud.messaging import Transport
 from labcloud.network.rpcapi import AgentNotifierApi, DhcpAgentNotifyAPI, L3AgentNotifyAPI
 
+SEGMENT_KEYS = ("network_type", "physical_network", "segmentation_id")  # segments.of's
+
 
 class AgentNotifier:
     def __init__(
@@ -35,8 +37,10 @@ class AgentNotifier:
         self._dhcp_hosts = dhcp_hosts
         self._segment = segment
 
-    def _to_dhcp(self, ctxt: RequestContext, method: str, **payload: Any) -> None:
-        self.dhcp.notify(ctxt, self._dhcp_hosts(), method, **payload)
+    def _to_dhcp(
+        self, ctxt: RequestContext, method: str, hosts: list[str] | None = None, **payload: Any
+    ) -> None:
+        self.dhcp.notify(ctxt, self._dhcp_hosts() if hosts is None else hosts, method, **payload)
 
     def ensure_network(self, ctxt: RequestContext, network: dict[str, Any]) -> None:
         self._to_dhcp(ctxt, "network_create_end", network=network)
@@ -48,10 +52,23 @@ class AgentNotifier:
     def update_subnet(self, ctxt: RequestContext, subnet: dict[str, Any], event: str) -> None:
         self._to_dhcp(ctxt, f"subnet_{event}_end", subnet=subnet)
 
-    def plug_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
+    def plug_port(
+        self,
+        ctxt: RequestContext,
+        port: dict[str, Any],
+        *,
+        network: dict[str, Any] | None = None,
+        dhcp_hosts: list[str] | None = None,
+    ) -> None:
+        """``network`` and ``dhcp_hosts``, read by create_port just before, spare a second
+        read of the network's segment and of the DHCP agents for each port."""
         if port.get("binding:host_id"):
-            self.agents.port_update(ctxt, port, self._segment(port["network_id"]))
-        self._to_dhcp(ctxt, "port_create_end", port=port)
+            if network is None or network["id"] != port["network_id"]:
+                segment = self._segment(port["network_id"])
+            else:
+                segment = {k: network[f"provider:{k}"] for k in SEGMENT_KEYS}
+            self.agents.port_update(ctxt, port, segment)
+        self._to_dhcp(ctxt, "port_create_end", dhcp_hosts, port=port)
 
     def update_port(self, ctxt: RequestContext, port: dict[str, Any]) -> None:
         self.agents.port_update(ctxt, port, self._segment(port["network_id"]))

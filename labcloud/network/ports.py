@@ -106,13 +106,15 @@ class PortManager:
             str(body.get("device_owner", "")),
         )
         agents = self.networks.agents
-        dhcp_hosted = agents and bool(self.dhcp_agents(net["id"]))
+        # read once: the DHCP block below and the port_create_end cast both need them
+        dhcp_hosts = self.dhcp_agents(net["id"]) if agents else None
+        dhcp_hosted = bool(dhcp_hosts)
         for _ in range(ALLOCATION_ATTEMPTS):
             try:
                 with self.db.session() as s:
                     port = self._insert(s, project_id, net, body, requested)
                     fixed_ips = allocations.allocate(s, port.id, net["id"], requested)
-                    self._bind(s, port.id, groups)
+                    self._bind(s, port.id, groups, new=True)
                     s.flush()  # the unique constraints speak here
                     if agents:  # who has to provision it before it goes ACTIVE
                         blocks.insert_l2_block(s, port)
@@ -123,7 +125,7 @@ class PortManager:
                 continue
         else:
             raise ipam.IpAddressGenerationFailure(net_id=net["id"])
-        self.networks.driver.plug_port(ctxt, result)
+        self.networks.driver.plug_port(ctxt, result, network=net, dhcp_hosts=dhcp_hosts)
         self.networks.driver.security_groups_member_updated(ctxt, groups)
         self.status_changed(result, None)  # ACTIVE at once without agents: plugged
         return result
@@ -159,10 +161,12 @@ class PortManager:
         return port
 
     @staticmethod
-    def _bind(s: Session, port_id: str, groups: list[str]) -> None:
-        s.execute(
-            delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id)
-        )
+    def _bind(s: Session, port_id: str, groups: list[str], *, new: bool = False) -> None:
+        """Bind the port to exactly ``groups``; a ``new`` port has no binding to delete."""
+        if not new:
+            s.execute(
+                delete(SecurityGroupPortBinding).where(SecurityGroupPortBinding.port_id == port_id)
+            )
         for group_id in groups:
             s.add(SecurityGroupPortBinding(port_id=port_id, security_group_id=group_id))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
@@ -26,6 +26,7 @@ from labcloud.network.models import (
     SecurityGroupPortBinding,
     SecurityGroupRule,
 )
+from labcloud.network.port_status import TAP_ID_LENGTH, devices_where
 from labcloud.network.sgrules import DIRECTION_IP_PREFIX, ethertype, expand
 
 RULE_KEYS = ("protocol", "port_range_min", "port_range_max", "remote_group_id")
@@ -56,14 +57,14 @@ def ports_of_devices(db: Database, devices: list[str]) -> dict[str, dict[str, An
     prefixes = {d.removeprefix("tap"): d for d in devices}
     if not prefixes:
         return {}
-    wanted = {p[:11]: (d, p) for p, d in prefixes.items()}  # a tap name holds 11
-    match = or_(*(Port.id.between(p, p + "~") for p in prefixes))
+    wanted = {p[:TAP_ID_LENGTH]: (d, p) for p, d in prefixes.items()}
+    match = devices_where(prefixes.values())
     columns = (Port.id, Port.network_id, Port.mac_address, Port.device_owner)
     found: dict[str, dict[str, Any]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     with db.reader() as s:
         for row in s.execute(select(*columns, Port.port_security_enabled).where(match)):
-            hit = wanted.get(row.id[:11])
+            hit = wanted.get(row.id[:TAP_ID_LENGTH])
             if hit is None or not row.id.startswith(hit[1]):
                 continue
             device = hit[0]

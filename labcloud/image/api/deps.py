@@ -25,7 +25,9 @@ class UnsupportedMediaType(LabCloudError):
     code = 415
 
 
-def _manager(request: Request) -> ImageManager:
+# ``async def`` though they never wait: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hop to the thread pool and back per dependency and request.
+async def _manager(request: Request) -> ImageManager:
     manager: ImageManager = request.app.state.manager
     return manager
 
@@ -34,7 +36,7 @@ async def _context(request: Request) -> RequestContext:
     return await require_token(request.app.state.validator)(request)
 
 
-def _image_id(image_id: Annotated[str, PathParam()]) -> str:
+async def _image_id(image_id: Annotated[str, PathParam()]) -> str:
     """glance's ids are UUIDs: any other id names no image (and never reaches the database
     or the store, where ``..`` or a NUL would mean something else)."""
     if not re.match(UUID_PATTERN, image_id):

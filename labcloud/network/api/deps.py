@@ -5,7 +5,7 @@ that name a resource, list filters checked at the edge, and the request envelope
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -41,7 +41,10 @@ class Plugin:
     quotas: NetworkQuotas
 
 
-def _plugin(request: Request) -> Plugin:
+# The dependencies below are ``async def`` though they never wait: FastAPI runs a plain
+# ``def`` dependency in a worker thread, a hop to the thread pool and back per dependency
+# and request, for what takes a microsecond on the event loop.
+async def _plugin(request: Request) -> Plugin:
     plugin: Plugin = request.app.state.plugin
     return plugin
 
@@ -54,11 +57,11 @@ NeutronPlugin = Annotated[Plugin, Depends(_plugin)]
 Ctxt = Annotated[RequestContext, Depends(_context)]
 
 
-def resource_id(not_found: Callable[[str], LabCloudError]) -> Callable[[str], str]:
+def resource_id(not_found: Callable[[str], LabCloudError]) -> Callable[[str], Awaitable[str]]:
     """A check of a path's id: neutron's ids are UUIDs, so any other names no resource
     (404, as neutron answers) and never reaches the database."""
 
-    def check(ident: str) -> str:
+    async def check(ident: str) -> str:
         try:
             return str(uuid.UUID(ident)) if len(ident) == 36 else _raise(not_found(ident))
         except ValueError:
