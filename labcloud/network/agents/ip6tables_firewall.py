@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from labcloud.network.agents import iptables_firewall as v4
+from labcloud.network.agents import iptables_rules as v4
 from labcloud.network.agents.firewall import Port, link_local
 from labcloud.network.agents.netfilter import Netfilter
 from labcloud.network.schemas.security import PROTOCOLS
@@ -130,7 +130,7 @@ class Ip6Tables:
             stale = self._chains
         text = v4.ruleset(ports, zones, stale, port_chains)
         self.tools.restore("ip6tables-restore", text)
-        self._chains = v4._filter_chains(text)
+        self._chains = v4.filter_chains(text)
         if first:  # hooked in once its chains exist (a crashed agent's may remain)
             for table, hooks in v4.HOOKS.items():
                 for builtin, target in hooks:

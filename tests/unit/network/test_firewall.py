@@ -14,10 +14,10 @@ import pytest
 
 from labcloud.netns import links, procs
 from labcloud.network.agents.firewall import FirewallDriver, NoopFirewall
-from labcloud.network.agents.iptables_firewall import (
+from labcloud.network.agents.iptables_firewall import IptablesFirewall
+from labcloud.network.agents.iptables_rules import (
     FALLBACK,
     FORWARD,
-    IptablesFirewall,
     chain,
     port_chains,
     rule_args,

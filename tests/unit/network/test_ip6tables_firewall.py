@@ -10,7 +10,7 @@ import pytest
 
 from labcloud.network.agents.firewall import link_local
 from labcloud.network.agents.ip6tables_firewall import mac_ip6_pairs, port_chains, rule_args
-from labcloud.network.agents.iptables_firewall import FALLBACK, chain, ruleset
+from labcloud.network.agents.iptables_rules import FALLBACK, chain, ruleset
 from tests.unit.network.test_firewall import port
 
 LLA = "fe80::f816:3eff:fe00:1"
