@@ -111,7 +111,13 @@ def oslo_conf() -> Any:
 
 
 def oslo_url(url: str) -> str:
-    return url.replace("amqp://", "rabbit://").rstrip("/") + "/"
+    """The same broker and vhost as oslo writes it: ``rabbit://user:pass@host:port/<vhost>``
+    (``amqp://...//``, the default vhost, becomes ``.../``; ``amqp://.../bench`` keeps
+    ``bench``, not ``bench/``, which RabbitMQ would take for another vhost)."""
+    rabbit = url.replace("amqp://", "rabbit://", 1)
+    _, sep, vhost = rabbit.partition("@")[2].partition("/")
+    base = rabbit[: len(rabbit) - len(vhost)] if sep else rabbit + "/"
+    return base if vhost in ("", "/") else base + vhost
 
 
 def serve(lib: str, url: str, topic: str) -> None:

@@ -58,8 +58,8 @@ def load_accounts(
         keystone.create_role(role)
     for project in spec.projects:
         keystone.create_project(project)
+    keystone.create_users([(u.name, passwords[u.name], u.project) for u in spec.users])
     for user in spec.users:
-        keystone.create_user(user.name, passwords[user.name], user.project)
         for role in user.roles:
             keystone.assign_role(user.name, user.project, role)
         if "admin" in user.roles:
@@ -74,10 +74,9 @@ def add_service_users(keystone: IdentityManager, names: Iterable[str]) -> dict[s
     keystone.create_role(SERVICE_ROLE)
     with contextlib.suppress(Conflict):  # the spec may have one already
         keystone.create_project(SERVICE_PROJECT, "the services' own users")
-    passwords = {}
-    for name in names:
-        passwords[name] = new_password()
-        keystone.create_user(name, passwords[name], SERVICE_PROJECT)
+    passwords = {name: new_password() for name in names}
+    keystone.create_users([(name, pw, SERVICE_PROJECT) for name, pw in passwords.items()])
+    for name in passwords:
         keystone.assign_role(name, SERVICE_PROJECT, SERVICE_ROLE)
     return passwords
 

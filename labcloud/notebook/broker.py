@@ -39,7 +39,14 @@ from labcloud.trace.events import MessageEvent
 __all__ = ["BrokerView", "edge_id", "node_id"]
 
 LOG = logging.getLogger(__name__)
-SNAPSHOT_EVERY = 0.5  # seconds between broker snapshots (depths, new queues)
+SNAPSHOT_EVERY = 0.5  # seconds at least between two broker snapshots (depths, new queues)
+# When to read: after messages went by (the in-process broker's counts are exact then);
+# on RabbitMQ, whose management API counts lag up to ~9 s, also for BUSY_FOR s after the
+# last message; and every IDLE_SNAPSHOT_EVERY s whatever happens (a queue declared with no
+# message yet, or depths moved by processes this one does not trace). An idle dashboard
+# on an idle cloud so reads its broker a few times a minute, not twice a second.
+BUSY_FOR = 15.0
+IDLE_SNAPSHOT_EVERY = 5.0
 RATE_WINDOW = 2.0  # seconds over which rates are averaged
 
 
@@ -80,6 +87,8 @@ class BrokerView(anywidget.AnyWidget):
         self._hide = hide
         self._topology = ""
         self._last_snapshot = 0.0
+        self._last_message = time.monotonic()  # busy at first: services are starting
+        self._unread = False  # messages went by since the last snapshot
         self._deliveries: deque[tuple[float, str]] = deque(maxlen=50_000)
         self._links: set[Link] = set()
         # the filter changes the layout: the publisher thread reads the broker at its next turn
@@ -88,12 +97,29 @@ class BrokerView(anywidget.AnyWidget):
     def _hidden(self, queue: str) -> bool:
         return self._hide(queue) or (self.hide_fanout and is_fanout(queue))
 
+    def _snapshot_due(self, now: float) -> bool:
+        if self.error:
+            return False
+        since = now - self._last_snapshot
+        lagging = self.source != "memory" and now - self._last_message < BUSY_FOR
+        if since >= SNAPSHOT_EVERY and (self._unread or lagging):
+            return True
+        return since >= IDLE_SNAPSHOT_EVERY or not self.svg
+
+    def due(self) -> bool:
+        """A turn without events: pulses to clear, a delivery leaving the rates' window, or
+        a read of the broker."""
+        now = time.monotonic()
+        leaving = bool(self._deliveries) and self._deliveries[0][0] < now - RATE_WINDOW
+        return bool(self.pulses) or leaving or self._snapshot_due(now)
+
     def take(self, events: list[Any]) -> None:
         now = time.monotonic()
         pulses: dict[str, dict[str, str]] = {}
         for e in events:
             if not isinstance(e, MessageEvent):
                 continue
+            self._last_message, self._unread = now, True
             link = link_of(e)
             if link is not None:
                 self._links.add(link)
@@ -106,7 +132,7 @@ class BrokerView(anywidget.AnyWidget):
             self._deliveries.popleft()
         counts = Counter(q for _, q in self._deliveries)
         self.rates = {q: round(n / RATE_WINDOW, 1) for q, n in counts.items()}
-        if not self.error and (now - self._last_snapshot >= SNAPSHOT_EVERY or not self.svg):
+        if self._snapshot_due(now):
             self.refresh()
 
     def refresh(self) -> None:
@@ -115,7 +141,7 @@ class BrokerView(anywidget.AnyWidget):
         A broker that cannot be read (RabbitMQ without its management API) sets ``error``
         once and the view stops asking; :meth:`retry` asks again.
         """
-        self._last_snapshot = time.monotonic()
+        self._last_snapshot, self._unread = time.monotonic(), False
         try:
             snap = self._snapshot()
         except MessagingError as exc:

@@ -154,11 +154,17 @@ class FlowView(anywidget.AnyWidget):
         self._events: deque[Boot] = deque(maxlen=HISTORY)
         self._volume_asks: deque[tuple[str, str]] = deque(maxlen=HISTORY)  # (request, volume)
         self._volume_status: dict[str, str] = {}
+        self._stale = False  # follow() chose another instance: show it at the next turn
 
     def follow(self, instance_uuid: str) -> None:
         self._pinned = True
         self._pending = ""
         self.instance = instance_uuid
+        self._stale = True
+
+    def due(self) -> bool:
+        """Nothing changes without events, but the instance follow() chose."""
+        return self._stale
 
     def take(self, events: list[Any]) -> None:
         for e in events:
@@ -185,6 +191,7 @@ class FlowView(anywidget.AnyWidget):
             self._pending = e.request_id
 
     def _show(self) -> None:
+        self._stale = False
         ours: list[Boot] = []
         if self._pending and not self._building():
             ours = [e for e in self._events if e.request_id == self._pending]

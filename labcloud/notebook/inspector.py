@@ -43,6 +43,10 @@ class MessageInspector(anywidget.AnyWidget):
         super().__init__(limit=limit, **kwargs)
         self._rows: deque[dict[str, Any]] = deque(maxlen=limit)
 
+    def due(self) -> bool:
+        """Only messages change what it shows."""
+        return False
+
     def take(self, events: list[Any]) -> None:
         fresh = [row(e) for e in events if isinstance(e, MessageEvent) and e.event == "publish"]
         if fresh:

@@ -26,6 +26,7 @@ def _widgets_dir() -> Path:
 WIDGETS = _widgets_dir()
 MAX_RATE_HZ = 20.0
 BUFFER = 20_000  # events kept between two updates; older ones are dropped (and counted)
+IDLE_CHECK = 0.25  # s between asking idle views whether they want a turn without events
 
 
 def esm(name: str) -> Path:
@@ -43,11 +44,21 @@ class View(Protocol):
     def hold_sync(self) -> Any: ...
 
 
+def wants_turn(view: View) -> bool:
+    """Whether ``view`` has work with no new events (a rate to decay, a source to read
+    again): its ``due()`` says, and a view without one is asked every turn."""
+    due = getattr(view, "due", None)
+    return True if due is None else bool(due())
+
+
 class Publisher:
-    """Subscribe to a bus; every 1/``rate`` s hand each view the events since the last time.
+    """Subscribe to a bus; at most every 1/``rate`` s hand each view the events since the
+    last time.
 
     Memory stays bounded whatever the event rate: the buffer keeps the latest ``BUFFER``
-    events, and views keep only their latest state.
+    events, and views keep only their latest state. While nothing happens the thread
+    sleeps: a turn with no events goes only to the views whose ``due()`` asks for one
+    (checked every ``IDLE_CHECK`` s), so an idle dashboard costs next to no CPU.
     """
 
     def __init__(self, bus: TraceBus, *, rate: float = MAX_RATE_HZ) -> None:
@@ -60,6 +71,7 @@ class Publisher:
         self._events: deque[Any] = deque(maxlen=BUFFER)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._pending = threading.Event()  # set by the first event since the last flush
         self._sub = bus.subscribe(self._on_event)
         self._thread = threading.Thread(target=self._run, name="widget-publisher", daemon=True)
         self._thread.start()
@@ -74,6 +86,8 @@ class Publisher:
             if len(self._events) == BUFFER:
                 self.dropped += 1
             self._events.append(event)
+        if not self._pending.is_set():
+            self._pending.set()
 
     def flush(self, *, final: bool = False) -> None:
         """Apply pending events now (the thread does this by itself; tests call it).
@@ -87,7 +101,10 @@ class Publisher:
         with self._lock:
             batch = list(self._events)
             self._events.clear()
+            self._pending.clear()
             views = list(self.views)
+        if not batch and not final:
+            views = [view for view in views if wants_turn(view)]
         for view in views:
             try:
                 with view.hold_sync():
@@ -103,9 +120,18 @@ class Publisher:
                         self._stop.set()
         self.updates += 1
 
+    def _idle(self) -> bool:
+        with self._lock:
+            views = list(self.views)
+        return not self._pending.is_set() and not any(wants_turn(v) for v in views)
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            if self._idle():  # sleep until an event comes, looking up now and then
+                self._pending.wait(IDLE_CHECK)
+                continue
             self.flush()
+            self._stop.wait(self.interval)  # batch what comes next: at most `rate` a second
 
     def close(self) -> None:
         """Stop, after one last flush: what happened before the cloud stopped reaches every
@@ -113,6 +139,7 @@ class Publisher:
         one interval old."""
         self._sub.close()
         self._stop.set()
+        self._pending.set()  # wake the thread if it sleeps
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         with self._lock:

@@ -61,6 +61,11 @@ class StepperControls(anywidget.AnyWidget):
             raise ValueError(f"unknown stepper command {op!r}")
         self._sync()
 
+    def due(self) -> bool:
+        """Breakpoints set or cleared from elsewhere (the notebook, the CLI) since the last
+        sync; pauses come as events."""
+        return len(self.breakpoints) != len(self.stepper.breakpoints)
+
     def take(self, events: list[Any]) -> None:
         if any(isinstance(e, PauseEvent | StepperEvent) for e in events) or len(
             self.breakpoints

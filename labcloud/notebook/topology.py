@@ -63,13 +63,17 @@ class TopologyView(anywidget.AnyWidget):
         if prefix is None:
             self.error = f"Nothing to draw: {reason or 'this cloud has no datapath'}."
 
+    def due(self) -> bool:
+        """A read of the kernel: every READ_EVERY s, or soon after a port changed."""
+        if self._prefix is None:
+            return False
+        since = time.monotonic() - self._last_read
+        return since >= READ_EVERY or (self._ports_changed and since >= MIN_GAP)
+
     def take(self, events: list[Any]) -> None:
         if any(isinstance(e, StateEvent) and e.resource == "port" for e in events):
             self._ports_changed = True
-        if self._prefix is None:
-            return
-        since = time.monotonic() - self._last_read
-        if since >= READ_EVERY or (self._ports_changed and since >= MIN_GAP):
+        if self.due():
             self.refresh()
 
     def refresh(self) -> None:

@@ -1,0 +1,85 @@
+"""The widget publisher: events reach every view; with none, only the views that ask."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from labcloud.messaging import get_transport
+from labcloud.notebook.broker import BrokerView
+from labcloud.notebook.publisher import Publisher
+from labcloud.trace.bus import TraceBus
+
+
+class View:
+    """Records each batch it is handed; ``due`` None: a view without a due() method."""
+
+    def __init__(self, due: bool | None) -> None:
+        self.batches: list[list[Any]] = []
+        self.taken = threading.Event()
+        if due is not None:
+            self.due = lambda: due
+
+    @contextmanager
+    def hold_sync(self) -> Iterator[None]:
+        yield
+
+    def take(self, events: list[Any]) -> None:
+        self.batches.append(events)
+        self.taken.set()
+
+
+@pytest.fixture
+def publisher() -> Iterator[Publisher]:
+    bus = TraceBus()
+    pub = Publisher(bus, rate=1.0)  # the tests flush by hand; the thread is slow
+    yield pub
+    pub.close()
+
+
+def test_with_no_events_only_the_views_that_ask_get_a_turn(publisher: Publisher) -> None:
+    idle, busy, plain = View(due=False), View(due=True), View(due=None)
+    for view in (idle, busy, plain):
+        publisher.add(view)
+    publisher.flush()
+    assert idle.batches == []
+    assert busy.batches == [[]]
+    assert plain.batches == [[]]  # a view without due() is asked every turn, as before
+
+
+def test_events_reach_every_view_and_the_last_flush_too(publisher: Publisher) -> None:
+    idle = publisher.add(View(due=False))
+    assert isinstance(idle, View)
+    publisher.bus.emit("an event")
+    publisher.flush()
+    assert idle.batches == [["an event"]]
+    publisher.flush(final=True)  # closing: every view is brought up to date
+    assert idle.batches == [["an event"], []]
+
+
+def test_an_event_wakes_the_sleeping_thread() -> None:
+    bus = TraceBus()
+    publisher = Publisher(bus, rate=20.0)
+    idle = publisher.add(View(due=False))
+    assert isinstance(idle, View)
+    try:
+        bus.emit("an event")
+        assert idle.taken.wait(timeout=10)
+        assert idle.batches[0] == ["an event"]
+    finally:
+        publisher.close()
+
+
+def test_an_idle_broker_view_on_the_in_process_broker_asks_for_no_turn() -> None:
+    transport = get_transport("memory://")
+    try:
+        view = BrokerView(transport.snapshot)
+        assert view.due()  # never read yet: it has no graph
+        view.refresh()
+        assert not view.due()  # read, no message since: nothing to read again yet
+    finally:
+        transport.cleanup()
