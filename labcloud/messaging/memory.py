@@ -165,6 +165,9 @@ class MemoryBroker:
         self._lock = threading.RLock()
         self._exchanges: dict[str, _Exchange] = {e.name: _Exchange(e) for e in PREDECLARED}
         self._queues: dict[str, _Queue] = {}
+        # (exchange, routing key) -> the queues its bindings name: matching a key against
+        # every binding was done again for each message; emptied when a binding changes
+        self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._tags = itertools.count(1)
         self._reconnects: list[Reconnect] = []  # each driver's, run after a restart
         self.restarts = 0
@@ -198,6 +201,7 @@ class MemoryBroker:
             }
             for ex in self._exchanges.values():
                 ex.bindings = [b for b in ex.bindings if b[1] in self._queues]
+            self._routes = {}
             self.restarts += 1
             # redeclared under the lock: nobody publishes into the gap between the two
             for reconnect in self._reconnects:
@@ -210,6 +214,7 @@ class MemoryBroker:
             existing = self._exchanges.get(spec.name)
             if existing is None:
                 self._exchanges[spec.name] = _Exchange(spec)
+                self._routes = {}
             elif existing.spec != spec:
                 raise PreconditionFailed(
                     what="exchange",
@@ -244,11 +249,13 @@ class MemoryBroker:
                 raise ExchangeNotFound(exchange=exchange)
             if (routing_key, queue) not in ex.bindings:
                 ex.bindings.append((routing_key, queue))
+                self._routes = {}
 
     def delete_queue(self, name: str) -> None:
         with self._lock:
             if self._queues.pop(name, None) is None:
                 return
+            self._routes = {}
             for ex in list(self._exchanges.values()):
                 before = len(ex.bindings)
                 ex.bindings = [b for b in ex.bindings if b[1] != name]
@@ -290,14 +297,19 @@ class MemoryBroker:
         ex = self._exchanges.get(exchange)
         if ex is None:
             raise ExchangeNotFound(exchange=exchange)
-        kind = ex.spec.type
-        names = {
-            queue
-            for pattern, queue in ex.bindings
-            if kind == "fanout"
-            or (kind == "direct" and pattern == key)
-            or (kind == "topic" and topic_matches(pattern, key))
-        }
+        names = self._routes.get((exchange, key))
+        if names is None:
+            kind = ex.spec.type
+            names = tuple(
+                {
+                    queue
+                    for pattern, queue in ex.bindings
+                    if kind == "fanout"
+                    or (kind == "direct" and pattern == key)
+                    or (kind == "topic" and topic_matches(pattern, key))
+                }
+            )
+            self._routes[(exchange, key)] = names
         return [self._queues[n] for n in names if n in self._queues]
 
     def _enqueue(self, queue: _Queue, msg: _Message) -> None:
