@@ -70,6 +70,7 @@ class Instances:
         # built once, run with parameters: building and hashing a new statement for each of
         # a build's reads and writes cost more than running it
         self._by_uuid = select(TABLE).where(TABLE.c.uuid == bindparam("uuid"))
+        self._locked = self._by_uuid.with_for_update()
         self._set = update(TABLE).where(TABLE.c.uuid == bindparam("where_uuid"))
 
     def get(
@@ -148,11 +149,10 @@ class Instances:
             raise ValueError(f"instances have no column {', '.join(sorted(unknown))}")
         values["updated_at"] = now()
         with self.db.session() as s:
-            if expected_vm_state is None:
-                row = s.execute(self._by_uuid, {"uuid": uuid}).mappings().first()
-            else:  # locked from the check to the write (PostgreSQL; SQLite writes one at a time)
-                locked = select(TABLE).where(TABLE.c.uuid == uuid).with_for_update()
-                row = s.execute(locked).mappings().first()
+            # with an expected state, locked from the check to the write (PostgreSQL;
+            # SQLite writes one at a time)
+            read = self._by_uuid if expected_vm_state is None else self._locked
+            row = s.execute(read, {"uuid": uuid}).mappings().first()
             if row is None:
                 raise InstanceNotFound(instance_id=uuid)
             if expected_vm_state is not None and row["vm_state"] != expected_vm_state:
