@@ -71,6 +71,7 @@ class Instances:
         # a build's reads and writes cost more than running it
         self._by_uuid = select(TABLE).where(TABLE.c.uuid == bindparam("uuid"))
         self._locked = self._by_uuid.with_for_update()
+        self._by_uuids = select(TABLE).where(TABLE.c.uuid.in_(bindparam("uuids", expanding=True)))
         self._set = update(TABLE).where(TABLE.c.uuid == bindparam("where_uuid"))
 
     def get(
@@ -177,8 +178,8 @@ class Instances:
             return []
         uuids = [uuid for uuid, _ in changes]
         with self.db.session() as s:
-            query = select(TABLE).where(TABLE.c.uuid.in_(uuids))
-            found = {r["uuid"]: r for r in s.execute(query).mappings()}
+            rows = s.execute(self._by_uuids, {"uuids": uuids}).mappings()
+            found = {r["uuid"]: r for r in rows}
             when = now()
             writes = []
             for uuid, updates in changes:
