@@ -211,16 +211,19 @@ class MemoryBroker:
     # -- declarations -------------------------------------------------------------------
     def declare_exchange(self, spec: ExchangeSpec) -> None:
         with self._lock:
-            existing = self._exchanges.get(spec.name)
-            if existing is None:
-                self._exchanges[spec.name] = _Exchange(spec)
-                self._routes = {}
-            elif existing.spec != spec:
-                raise PreconditionFailed(
-                    what="exchange",
-                    name=spec.name,
-                    detail=f"declared as {existing.spec}, asked {spec}",
-                )
+            self._declare_exchange(spec)
+
+    def _declare_exchange(self, spec: ExchangeSpec) -> None:  # under the lock
+        existing = self._exchanges.get(spec.name)
+        if existing is None:
+            self._exchanges[spec.name] = _Exchange(spec)
+            self._routes = {}
+        elif existing.spec is not spec and existing.spec != spec:
+            raise PreconditionFailed(
+                what="exchange",
+                name=spec.name,
+                detail=f"declared as {existing.spec}, asked {spec}",
+            )
 
     def declare_queue(self, spec: QueueSpec) -> None:
         with self._lock:
@@ -277,12 +280,17 @@ class MemoryBroker:
         body: bytes,
         properties: PropertyMap | None = None,
         mandatory: bool = False,
+        declare: ExchangeSpec | None = None,
     ) -> int:
-        """Route one message; return how many queues took it."""
+        """Route one message; return how many queues took it. ``declare``: the exchange is
+        declared first, under the same hold of the lock (as kombu's publish with
+        ``declare=[exchange]``)."""
         props = properties or {}
         ttl = props.get("expiration")
         expires = time.monotonic() + float(ttl) if ttl else None
         with self._lock:
+            if declare is not None:
+                self._declare_exchange(declare)
             targets = self._route(exchange, routing_key)
             if not targets and mandatory:
                 raise MessageUndeliverable(exchange=exchange, routing_key=routing_key)
@@ -483,9 +491,8 @@ class MemoryDriver:
         mandatory: bool = False,
         timeout: float | None = None,
     ) -> None:
-        if exchange.name:
-            self.broker.declare_exchange(exchange)
-        self.broker.publish(exchange.name, routing_key, body, properties, mandatory)
+        declare = exchange if exchange.name else None
+        self.broker.publish(exchange.name, routing_key, body, properties, mandatory, declare)
 
     def consume(
         self,
