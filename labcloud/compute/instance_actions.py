@@ -102,11 +102,12 @@ class InstanceActions:
         task's, say) is not recorded."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
         with self.db.session() as s:
-            action_id = s.execute(self._action_id, where).scalar()
+            c = s.connection()  # Core statements: past the ORM's execution layer
+            action_id = c.execute(self._action_id, where).scalar()
             if action_id is None:
                 return
             row = {"action_id": action_id, "event": event, "host": host, "start_time": when}
-            event_id = s.execute(self._add_event, row).scalar()
+            event_id = c.execute(self._add_event, row).scalar()
             self.db.record(s, EVENTS.name, "insert", str(event_id))
 
     def event_finish(
@@ -122,10 +123,11 @@ class InstanceActions:
         the action's message, as nova's ``action_event_finish`` does."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
         with self.db.session() as s:
-            action_id = s.execute(self._action_id, where).scalar()
+            c = s.connection()  # Core statements: past the ORM's execution layer
+            action_id = c.execute(self._action_id, where).scalar()
             if action_id is None:
                 return
-            event_id = s.execute(
+            event_id = c.execute(
                 self._open_event, {"action_id": action_id, "event": event}
             ).scalar()
             if event_id is None:
@@ -136,10 +138,10 @@ class InstanceActions:
                 "traceback": traceback,
                 "details": (details or "")[:255] or None,
             }
-            s.execute(self._finish_event, values | {"event_id": event_id})
+            c.execute(self._finish_event, values | {"event_id": event_id})
             self.db.record(s, EVENTS.name, "update", str(event_id))
             if traceback:
-                s.execute(self._mark_error, {"where_id": action_id})
+                c.execute(self._mark_error, {"where_id": action_id})
                 self.db.record(s, ACTIONS.name, "update", str(action_id))
 
     def list(self, instance_uuid: str) -> list[dict[str, Any]]:
