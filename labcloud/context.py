@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any
 
 
@@ -37,7 +38,7 @@ class RequestContext:
     def to_dict(self) -> dict[str, Any]:
         """The keys oslo.context puts on the wire (plus the legacy ``user``/``tenant``)."""
         data = dict(self.extra)
-        data.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "extra")
+        data.update((name, getattr(self, name)) for name in _field_names())
         data["roles"] = list(self.roles)
         data["user"] = self.user_id
         data["tenant"] = self.project_id
@@ -52,7 +53,7 @@ class RequestContext:
         roles = data.get("roles") or ()
         if isinstance(roles, str) or not isinstance(roles, list | tuple):
             raise TypeError(f"roles must be a list of names, not {roles!r}")
-        known = {f.name for f in fields(cls)} | {"user", "tenant"}
+        known = _known_keys()
         return cls(
             user_id=data.get("user_id") or data.get("user"),
             project_id=data.get("project_id") or data.get("tenant"),
@@ -65,6 +66,17 @@ class RequestContext:
             global_request_id=data.get("global_request_id"),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+@cache
+def _field_names() -> tuple[str, ...]:
+    """The fields that go on the wire (every message carries them: looked up once)."""
+    return tuple(f.name for f in fields(RequestContext) if f.name != "extra")
+
+
+@cache
+def _known_keys() -> frozenset[str]:
+    return frozenset({f.name for f in fields(RequestContext)} | {"user", "tenant"})
 
 
 def get_admin_context() -> RequestContext:

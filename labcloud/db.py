@@ -55,8 +55,10 @@ def make_engine(url: str) -> Engine:
         # busy_timeout instead of failing when a read transaction tries to become a write.
         # A reader's transaction (Database.reader) never writes: a plain (deferred) BEGIN
         # takes no lock, and in WAL mode it reads a snapshot beside the writer.
+        # On the DB-API connection itself: SQLAlchemy's execute (events, a result object)
+        # for a statement that returns nothing cost as much as a build's own queries.
         reading = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        conn.connection.dbapi_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -37,9 +37,11 @@ class QuotaTable:
     def limits(self, project_id: str, defaults: Mapping[str, int]) -> dict[str, int]:
         """The project's limit on each resource: its own where set, else ``defaults``."""
         result = dict(defaults)
+        model = self.model  # its columns, not its objects: read before every boot
+        query = select(model.resource, model.hard_limit).where(model.project_id == project_id)
         with self.db.reader() as s:
-            for row in s.scalars(select(self.model).where(self.model.project_id == project_id)):
-                result[row.resource] = row.hard_limit
+            for resource, limit in s.execute(query):
+                result[resource] = limit
         return result
 
     def update(self, project_id: str, values: Mapping[str, int]) -> None:

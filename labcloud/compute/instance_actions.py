@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from labcloud.compute.models import InstanceAction, InstanceActionEvent
@@ -29,6 +29,7 @@ from labcloud.db import Database
 from labcloud.exceptions import NotFound
 
 ACTIONS: Table = InstanceAction.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+EVENTS: Table = InstanceActionEvent.__table__  # type: ignore[assignment]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -61,36 +62,53 @@ def start(
     db.record(s, ACTIONS.name, "insert", *map(str, ids.scalars()))
 
 
-def _action_id(s: Session, instance_uuid: str, request_id: str) -> int | None:
-    """The request's action on the instance (nova's ``action_get_by_request_id``)."""
-    return s.scalar(
-        select(InstanceAction.id)
-        .where(
-            InstanceAction.instance_uuid == instance_uuid,
-            InstanceAction.request_id == request_id,
-        )
-        .order_by(InstanceAction.id.desc())
-        .limit(1)
-    )
-
-
 class InstanceActions:
+    """Actions and their events. The events a build reports go through the conductor twice
+    per instance: they are Core statements built once and run with parameters (an ORM
+    object loaded, changed and flushed each time was most of the conductor's work)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        # the request's action on the instance (nova's ``action_get_by_request_id``)
+        self._action_id = (
+            select(ACTIONS.c.id)
+            .where(
+                ACTIONS.c.instance_uuid == bindparam("instance_uuid"),
+                ACTIONS.c.request_id == bindparam("request_id"),
+            )
+            .order_by(ACTIONS.c.id.desc())
+            .limit(1)
+        )
+        self._add_event = insert(EVENTS).returning(EVENTS.c.id)
+        self._open_event = (  # the latest of its events by that name not yet finished
+            select(EVENTS.c.id)
+            .where(
+                EVENTS.c.action_id == bindparam("action_id"),
+                EVENTS.c.event == bindparam("event"),
+                EVENTS.c.finish_time.is_(None),
+            )
+            .order_by(EVENTS.c.id.desc())
+            .limit(1)
+        )
+        self._finish_event = update(EVENTS).where(EVENTS.c.id == bindparam("event_id"))
+        self._mark_error = (
+            update(ACTIONS).where(ACTIONS.c.id == bindparam("where_id")).values(message="Error")
+        )
 
     def event_start(
         self, instance_uuid: str, request_id: str, event: str, host: str, when: datetime
     ) -> None:
         """Work on the instance began; an event with no action of its request (a periodic
         task's, say) is not recorded."""
+        where = {"instance_uuid": instance_uuid, "request_id": request_id}
         with self.db.session() as s:
-            action_id = _action_id(s, instance_uuid, request_id)
-            if action_id is not None:
-                s.add(
-                    InstanceActionEvent(
-                        action_id=action_id, event=event, host=host, start_time=when
-                    )
-                )
+            c = s.connection()  # Core statements: past the ORM's execution layer
+            action_id = c.execute(self._action_id, where).scalar()
+            if action_id is None:
+                return
+            row = {"action_id": action_id, "event": event, "host": host, "start_time": when}
+            event_id = c.execute(self._add_event, row).scalar()
+            self.db.record(s, EVENTS.name, "insert", str(event_id))
 
     def event_finish(
         self,
@@ -103,31 +121,28 @@ class InstanceActions:
     ) -> None:
         """The work ended: ``Error`` with a traceback, else ``Success``; an Error also marks
         the action's message, as nova's ``action_event_finish`` does."""
+        where = {"instance_uuid": instance_uuid, "request_id": request_id}
         with self.db.session() as s:
-            action_id = _action_id(s, instance_uuid, request_id)
+            c = s.connection()  # Core statements: past the ORM's execution layer
+            action_id = c.execute(self._action_id, where).scalar()
             if action_id is None:
                 return
-            row = s.scalar(
-                select(InstanceActionEvent)
-                .where(
-                    InstanceActionEvent.action_id == action_id,
-                    InstanceActionEvent.event == event,
-                    InstanceActionEvent.finish_time.is_(None),
-                )
-                .order_by(InstanceActionEvent.id.desc())
-                .limit(1)
-            )
-            if row is None:
+            event_id = c.execute(
+                self._open_event, {"action_id": action_id, "event": event}
+            ).scalar()
+            if event_id is None:
                 return
-            row.finish_time = when
-            row.result = "Error" if traceback else "Success"
-            row.traceback, row.details = traceback, (details or "")[:255] or None
+            values = {
+                "finish_time": when,
+                "result": "Error" if traceback else "Success",
+                "traceback": traceback,
+                "details": (details or "")[:255] or None,
+            }
+            c.execute(self._finish_event, values | {"event_id": event_id})
+            self.db.record(s, EVENTS.name, "update", str(event_id))
             if traceback:
-                s.execute(
-                    update(InstanceAction)
-                    .where(InstanceAction.id == action_id)
-                    .values(message="Error")
-                )
+                c.execute(self._mark_error, {"where_id": action_id})
+                self.db.record(s, ACTIONS.name, "update", str(action_id))
 
     def list(self, instance_uuid: str) -> list[dict[str, Any]]:
         with self.db.reader() as s:

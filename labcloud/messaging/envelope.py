@@ -160,11 +160,15 @@ def request(
     return msg
 
 
+def context_fields(msg: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``_context_*`` fields of a request, without their prefix."""
+    return {k[9:]: v for k, v in msg.items() if k.startswith("_context_")}
+
+
 def split_context(msg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate ``_context_*`` fields from the rest of a request."""
-    ctxt = {k[9:]: v for k, v in msg.items() if k.startswith("_context_")}
     rest = {k: v for k, v in msg.items() if not k.startswith("_context_")}
-    return ctxt, rest
+    return context_fields(msg), rest
 
 
 def reply(msg_id: str, result: Any = None, failure: str | None = None) -> dict[str, Any]:

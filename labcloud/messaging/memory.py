@@ -175,6 +175,9 @@ class MemoryBroker:
         # no queue can expire before this (monotonic) time: the queues are looked through
         # only once it passed, not at every declaration (100 hosts declare ~1,500 queues)
         self._next_expiry = math.inf
+        # (exchange, routing key) -> the queues its bindings name: matching a key against
+        # every binding was done again for each message; emptied when a binding changes
+        self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._tags = itertools.count(1)
         self._reconnects: list[Reconnect] = []  # each driver's, run after a restart
         self.restarts = 0
@@ -208,6 +211,7 @@ class MemoryBroker:
             }
             for ex in self._exchanges.values():
                 ex.bindings = [b for b in ex.bindings if b[1] in self._queues]
+            self._routes = {}
             self.restarts += 1
             # redeclared under the lock: nobody publishes into the gap between the two
             for reconnect in self._reconnects:
@@ -217,15 +221,19 @@ class MemoryBroker:
     # -- declarations -------------------------------------------------------------------
     def declare_exchange(self, spec: ExchangeSpec) -> None:
         with self._lock:
-            existing = self._exchanges.get(spec.name)
-            if existing is None:
-                self._exchanges[spec.name] = _Exchange(spec)
-            elif existing.spec != spec:
-                raise PreconditionFailed(
-                    what="exchange",
-                    name=spec.name,
-                    detail=f"declared as {existing.spec}, asked {spec}",
-                )
+            self._declare_exchange(spec)
+
+    def _declare_exchange(self, spec: ExchangeSpec) -> None:  # under the lock
+        existing = self._exchanges.get(spec.name)
+        if existing is None:
+            self._exchanges[spec.name] = _Exchange(spec)
+            self._routes = {}
+        elif existing.spec is not spec and existing.spec != spec:
+            raise PreconditionFailed(
+                what="exchange",
+                name=spec.name,
+                detail=f"declared as {existing.spec}, asked {spec}",
+            )
 
     def declare_queue(self, spec: QueueSpec) -> None:
         with self._lock:
@@ -256,11 +264,13 @@ class MemoryBroker:
                 raise ExchangeNotFound(exchange=exchange)
             if (routing_key, queue) not in ex.bindings:
                 ex.bindings.append((routing_key, queue))
+                self._routes = {}
 
     def delete_queue(self, name: str) -> None:
         with self._lock:
             if self._queues.pop(name, None) is None:
                 return
+            self._routes = {}
             for ex in list(self._exchanges.values()):
                 before = len(ex.bindings)
                 ex.bindings = [b for b in ex.bindings if b[1] != name]
@@ -293,12 +303,17 @@ class MemoryBroker:
         body: bytes,
         properties: PropertyMap | None = None,
         mandatory: bool = False,
+        declare: ExchangeSpec | None = None,
     ) -> int:
-        """Route one message; return how many queues took it."""
+        """Route one message; return how many queues took it. ``declare``: the exchange is
+        declared first, under the same hold of the lock (as kombu's publish with
+        ``declare=[exchange]``)."""
         props = properties or {}
         ttl = props.get("expiration")
         expires = time.monotonic() + float(ttl) if ttl else None
         with self._lock:
+            if declare is not None:
+                self._declare_exchange(declare)
             targets = self._route(exchange, routing_key)
             if not targets and mandatory:
                 raise MessageUndeliverable(exchange=exchange, routing_key=routing_key)
@@ -313,14 +328,19 @@ class MemoryBroker:
         ex = self._exchanges.get(exchange)
         if ex is None:
             raise ExchangeNotFound(exchange=exchange)
-        kind = ex.spec.type
-        names = {
-            queue
-            for pattern, queue in ex.bindings
-            if kind == "fanout"
-            or (kind == "direct" and pattern == key)
-            or (kind == "topic" and topic_matches(pattern, key))
-        }
+        names = self._routes.get((exchange, key))
+        if names is None:
+            kind = ex.spec.type
+            names = tuple(
+                dict.fromkeys(  # each queue once, in the order it was bound
+                    queue
+                    for pattern, queue in ex.bindings
+                    if kind == "fanout"
+                    or (kind == "direct" and pattern == key)
+                    or (kind == "topic" and topic_matches(pattern, key))
+                )
+            )
+            self._routes[(exchange, key)] = names
         return [self._queues[n] for n in names if n in self._queues]
 
     def _enqueue(self, queue: _Queue, msg: _Message) -> None:
@@ -494,9 +514,8 @@ class MemoryDriver:
         mandatory: bool = False,
         timeout: float | None = None,
     ) -> None:
-        if exchange.name:
-            self.broker.declare_exchange(exchange)
-        self.broker.publish(exchange.name, routing_key, body, properties, mandatory)
+        declare = exchange if exchange.name else None
+        self.broker.publish(exchange.name, routing_key, body, properties, mandatory, declare)
 
     def consume(
         self,

@@ -68,9 +68,8 @@ def _request_of(msg: dict[str, Any]) -> tuple[RequestContext, str, dict[str, Any
         raise InvalidMessage(reason=f"'method' is not a method name: {method!r}")
     if not isinstance(args, dict):
         raise InvalidMessage(reason=f"'args' is not an object: {type(args).__name__}")
-    ctxt_dict, _ = envelope.split_context(msg)
     try:
-        ctxt = RequestContext.from_dict(ctxt_dict)
+        ctxt = RequestContext.from_dict(envelope.context_fields(msg))
     except (TypeError, ValueError, AttributeError) as exc:
         raise InvalidMessage(reason=f"bad _context_ fields: {exc}") from None
     return ctxt, method, args

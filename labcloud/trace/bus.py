@@ -61,6 +61,8 @@ class TraceBus:
         self._lock = threading.Lock()
         self._subs: tuple[Subscription, ...] = ()
         self._gates: tuple[Callback, ...] = ()
+        # wants(): its answer by kinds, with the subscriber and gate tuples it was for
+        self._wanted: dict[tuple[type, ...], tuple[Any, Any, bool]] = {}
 
     @property
     def active(self) -> bool:
@@ -70,12 +72,15 @@ class TraceBus:
     def wants(self, *kinds: type) -> bool:
         """True when someone listens for events of one of ``kinds``: a gate (it sees every
         event), a subscriber without ``types``, or one whose ``types`` include it."""
-        if self._gates:
-            return True
-        for sub in self._subs:
-            if sub.types is None or any(issubclass(k, sub.types) for k in kinds):
-                return True
-        return False
+        subs, gates = self._subs, self._gates
+        known = self._wanted.get(kinds)
+        if known is not None and known[0] is subs and known[1] is gates:
+            return known[2]  # the answer for these subscribers (asked per message)
+        answer = bool(gates) or any(
+            sub.types is None or any(issubclass(k, sub.types) for k in kinds) for sub in subs
+        )
+        self._wanted[kinds] = (subs, gates, answer)
+        return answer
 
     def add_gate(self, gate: Callback) -> None:
         """Run ``gate(event)`` in the emitting thread after every subscriber saw the event.
