@@ -31,6 +31,7 @@ from __future__ import annotations
 import ipaddress
 
 from labcloud.network.agents import iptables_rules as v4
+from labcloud.network.agents import wrapped_chains
 from labcloud.network.agents.firewall import Port, link_local
 from labcloud.network.agents.netfilter import Netfilter
 from labcloud.network.schemas.security import PROTOCOLS
@@ -124,7 +125,7 @@ class Ip6Tables:
     def apply(self, ports: dict[str, Port], zones: dict[str, int]) -> None:
         first = self._chains is None
         if self._chains is None:
-            stale = set(self._existing()["filter"])
+            stale = set(wrapped_chains.existing(self.tools, "ip6tables")["filter"])
             self.tools.check(["tee", SYSCTL], "1\n")  # bridged IPv6 meets ip6tables
         else:
             stale = self._chains
@@ -132,31 +133,9 @@ class Ip6Tables:
         self.tools.restore("ip6tables-restore", text)
         self._chains = v4.filter_chains(text)
         if first:  # hooked in once its chains exist (a crashed agent's may remain)
-            for table, hooks in v4.HOOKS.items():
-                for builtin, target in hooks:
-                    hook = ["ip6tables", "-t", table, "-C", builtin, "-j", target]
-                    if self.tools.run(hook).returncode:
-                        self.tools.check([*hook[:3], "-I", builtin, "1", "-j", target])
+            wrapped_chains.hook(self.tools, "ip6tables")
 
     def cleanup(self) -> None:
         """Unhook and delete every ``neutron-linuxbri-`` chain of ip6tables; safe to repeat."""
         self._chains = None
-        for table, hooks in v4.HOOKS.items():
-            for builtin, target in hooks:
-                unhook = ["ip6tables", "-t", table, "-D", builtin, "-j", target]
-                while self.tools.run(unhook).returncode == 0:
-                    pass
-        mine = self._existing()
-        text = "*filter\n" + "".join(f":{c} - [0:0]\n" for c in mine["filter"])
-        text += "".join(f"-X {c}\n" for c in mine["filter"]) + "COMMIT\n"
-        text += f"*raw\n:{v4.PREROUTING} - [0:0]\n-X {v4.PREROUTING}\nCOMMIT\n"
-        self.tools.restore("ip6tables-restore", text)
-
-    def _existing(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {"filter": [], "raw": []}
-        for table in found:
-            out = self.tools.check(["ip6tables-save", "-t", table])
-            found[table] = [
-                line[1:].split()[0] for line in out.splitlines() if line.startswith(f":{v4.WRAP}-")
-            ]
-        return found
+        wrapped_chains.remove(self.tools, "ip6tables")

@@ -38,14 +38,11 @@ import itertools
 import threading
 from collections.abc import Mapping
 
-from labcloud.network.agents import ip6tables_firewall, ip_conntrack, ipset
+from labcloud.network.agents import ip6tables_firewall, ip_conntrack, ipset, wrapped_chains
 from labcloud.network.agents.arp_protect import ArpProtection
 from labcloud.network.agents.firewall import Port, is_filtered
 from labcloud.network.agents.iptables_rules import (
-    HOOKS,
-    PREROUTING,
     SYSCTL,
-    WRAP,
     ZONE_START,
     filter_chains,
     ruleset,
@@ -136,16 +133,7 @@ class IptablesFirewall:
             self._text = ""
             if not self.tools.exists():
                 return  # the host is gone, and its tables with it
-            for table, hooks in HOOKS.items():
-                for builtin, target in hooks:
-                    unhook = ["iptables", "-t", table, "-D", builtin, "-j", target]
-                    while self.tools.run(unhook).returncode == 0:
-                        pass
-            mine = self._existing()
-            text = "*filter\n" + "".join(f":{c} - [0:0]\n" for c in mine["filter"])
-            text += "".join(f"-X {c}\n" for c in mine["filter"]) + "COMMIT\n"
-            text += f"*raw\n:{PREROUTING} - [0:0]\n-X {PREROUTING}\nCOMMIT\n"
-            self.tools.restore("iptables-restore", text)
+            wrapped_chains.remove(self.tools, "iptables")
             self._v6.cleanup()
             self._ipsets.cleanup()  # once no chain names them
             self._arp.cleanup()
@@ -158,7 +146,7 @@ class IptablesFirewall:
         if self._ready:
             stale = self._chains
         else:
-            stale = set(self._existing()["filter"])
+            stale = set(wrapped_chains.existing(self.tools, "iptables")["filter"])
             self.tools.check(["tee", SYSCTL], "1\n")  # bridged IPv4 meets iptables
         text = ruleset(self._ports, self._zones, stale)
         used = self._used_sets()
@@ -169,14 +157,7 @@ class IptablesFirewall:
         self._text = text
         self._chains = filter_chains(text)
         if not self._ready:  # hooked in once its chains exist (a crashed agent's may remain)
-            for table, hooks in HOOKS.items():
-                for builtin, target in hooks:
-                    if self.tools.run(
-                        ["iptables", "-t", table, "-C", builtin, "-j", target]
-                    ).returncode:
-                        self.tools.check(
-                            ["iptables", "-t", table, "-I", builtin, "1", "-j", target]
-                        )
+            wrapped_chains.hook(self.tools, "iptables")
             self._ready = True
         self._v6.apply(self._ports, self._zones)
         self._ipsets.destroy_unused(used)  # once neither table's chains name them
@@ -218,13 +199,3 @@ class IptablesFirewall:
             else:
                 rules.append(rule)
         return port | {"security_group_rules": rules}
-
-    def _existing(self) -> dict[str, list[str]]:
-        """This driver's chains in the host's tables now, by table."""
-        found: dict[str, list[str]] = {"filter": [], "raw": []}
-        for table in found:
-            out = self.tools.check(["iptables-save", "-t", table])
-            found[table] = [
-                line[1:].split()[0] for line in out.splitlines() if line.startswith(f":{WRAP}-")
-            ]
-        return found
