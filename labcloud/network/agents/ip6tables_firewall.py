@@ -31,9 +31,7 @@ from __future__ import annotations
 import ipaddress
 
 from labcloud.network.agents import iptables_rules as v4
-from labcloud.network.agents import wrapped_chains
 from labcloud.network.agents.firewall import Port, link_local
-from labcloud.network.agents.netfilter import Netfilter
 from labcloud.network.schemas.security import PROTOCOLS
 
 SYSCTL = "/proc/sys/net/bridge/bridge-nf-call-ip6tables"
@@ -112,30 +110,3 @@ def port_chains(port: Port) -> dict[str, list[str]]:
         ],
         s: [*spoof, "-j DROP"],
     }
-
-
-class Ip6Tables:
-    """The ip6tables side of the firewall: called with its ports after each change, as
-    the IPv4 tables are (same chains, same hooks, same conntrack zones)."""
-
-    def __init__(self, tools: Netfilter) -> None:
-        self.tools = tools
-        self._chains: set[str] | None = None  # filter chains written last; None: not read
-
-    def apply(self, ports: dict[str, Port], zones: dict[str, int]) -> None:
-        first = self._chains is None
-        if self._chains is None:
-            stale = set(wrapped_chains.existing(self.tools, "ip6tables")["filter"])
-            self.tools.check(["tee", SYSCTL], "1\n")  # bridged IPv6 meets ip6tables
-        else:
-            stale = self._chains
-        text = v4.ruleset(ports, zones, stale, port_chains)
-        self.tools.restore("ip6tables-restore", text)
-        self._chains = v4.filter_chains(text)
-        if first:  # hooked in once its chains exist (a crashed agent's may remain)
-            wrapped_chains.hook(self.tools, "ip6tables")
-
-    def cleanup(self) -> None:
-        """Unhook and delete every ``neutron-linuxbri-`` chain of ip6tables; safe to repeat."""
-        self._chains = None
-        wrapped_chains.remove(self.tools, "ip6tables")

@@ -41,13 +41,8 @@ from collections.abc import Mapping
 from labcloud.network.agents import ip6tables_firewall, ip_conntrack, ipset, wrapped_chains
 from labcloud.network.agents.arp_protect import ArpProtection
 from labcloud.network.agents.firewall import Port, is_filtered
-from labcloud.network.agents.iptables_rules import (
-    SYSCTL,
-    ZONE_START,
-    filter_chains,
-    ruleset,
-)
-from labcloud.network.agents.netfilter import Netfilter, changed_chains, require_tools
+from labcloud.network.agents.iptables_rules import SYSCTL, ZONE_START, port_chains
+from labcloud.network.agents.netfilter import Netfilter, require_tools
 from labcloud.network.sgrules import per_member
 
 
@@ -60,19 +55,19 @@ class IptablesFirewall:
         self.enable_ipset = enable_ipset
         self.tools = Netfilter(ns)
         self._arp = ArpProtection(self.tools)
-        self._v6 = ip6tables_firewall.Ip6Tables(self.tools)
+        self._v4 = wrapped_chains.WrappedTables(self.tools, "iptables", SYSCTL, port_chains)
+        self._v6 = wrapped_chains.WrappedTables(
+            self.tools, "ip6tables", ip6tables_firewall.SYSCTL, ip6tables_firewall.port_chains
+        )
         self._ipsets = ipset.IpsetManager(self.tools)
         self._members: dict[str, dict[str, list[str]]] = {}  # remote groups' addresses
-        self._text = ""  # the last iptables-restore input
         self._lock = threading.Lock()
         self._ports: dict[str, Port] = {}
         self._zones: dict[str, int] = {}
-        self._ready = False
-        self._chains: set[str] = set()  # the filter chains of the last restore
 
     def prepare_port_filters(self, ports: list[Port]) -> None:
         with self._lock:
-            if not ports and self._ready:
+            if not ports and self._v4.ready:
                 return
             before = {p["device"]: self._ports.get(p["device"]) for p in ports}
             self._ports |= {p["device"]: p for p in ports}
@@ -127,38 +122,23 @@ class IptablesFirewall:
         with self._lock:
             self._ports.clear()
             self._zones.clear()
-            self._ready = False
-            self._chains = set()
             self._members.clear()
-            self._text = ""
-            if not self.tools.exists():
-                return  # the host is gone, and its tables with it
-            wrapped_chains.remove(self.tools, "iptables")
+            if not self.tools.exists():  # the host is gone, and its tables with it
+                self._v4.forget()
+                self._v6.forget()
+                return
+            self._v4.cleanup()
             self._v6.cleanup()
             self._ipsets.cleanup()  # once no chain names them
             self._arp.cleanup()
 
     # -- the host's tables -----------------------------------------------------------------
     def _apply(self) -> None:
-        """One ``iptables-restore`` per change, one ``ip6tables-restore``, then one
-        ``ebtables-restore``; the tables are read (``iptables-save``) only the first time,
-        for chains a crashed agent left: after that, this driver knows which chains it wrote."""
-        if self._ready:
-            stale = self._chains
-        else:
-            stale = set(wrapped_chains.existing(self.tools, "iptables")["filter"])
-            self.tools.check(["tee", SYSCTL], "1\n")  # bridged IPv4 meets iptables
-        text = ruleset(self._ports, self._zones, stale)
+        """The sets the rules name first (created empty if new), then the iptables and
+        ip6tables chains (each only what changed), unused sets, then the ebtables chains."""
         used = self._used_sets()
         self._ipsets.set_members({n: [] for n in used - self._ipsets.names()})  # none known yet
-        delta = text if not self._ready else changed_chains(self._text, text)
-        if delta:
-            self.tools.restore("iptables-restore", delta)
-        self._text = text
-        self._chains = filter_chains(text)
-        if not self._ready:  # hooked in once its chains exist (a crashed agent's may remain)
-            wrapped_chains.hook(self.tools, "iptables")
-            self._ready = True
+        self._v4.apply(self._ports, self._zones)
         self._v6.apply(self._ports, self._zones)
         self._ipsets.destroy_unused(used)  # once neither table's chains name them
         self._members = {  # only the groups rules name now
