@@ -86,20 +86,22 @@ class IpsetManager:
         """Destroy the sets written that no rule names now (after the tables stopped
         naming them: a set iptables refers to cannot be destroyed)."""
         unused = sorted(set(self._sets) - used)
-        if unused:
-            self.tools.check(
-                ["ipset", "restore", "-exist"], "".join(f"destroy {n}\n" for n in unused)
-            )
-            for name in unused:
-                del self._sets[name]
+        self._destroy(unused)
+        for name in unused:
+            del self._sets[name]
 
     def cleanup(self) -> None:
         """Destroy every ``NIPv4``/``NIPv6`` set in the namespace, a crashed agent's too
         (after the chains naming them are gone)."""
         self._sets.clear()
         listing = self.tools.run(["ipset", "list", "-n"]).stdout.split()
-        mine = [n for n in listing if n.startswith((f"{NET_PREFIX}IPv4", f"{NET_PREFIX}IPv6"))]
-        if mine:
+        self._destroy(
+            [n for n in listing if n.startswith((f"{NET_PREFIX}IPv4", f"{NET_PREFIX}IPv6"))]
+        )
+
+    def _destroy(self, names: list[str]) -> None:
+        """These sets destroyed, in one ``ipset restore``."""
+        if names:
             self.tools.check(
-                ["ipset", "restore", "-exist"], "".join(f"destroy {n}\n" for n in mine)
+                ["ipset", "restore", "-exist"], "".join(f"destroy {n}\n" for n in names)
             )
