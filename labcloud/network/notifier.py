@@ -17,9 +17,8 @@ from typing import Any
 
 from labcloud.context import RequestContext
 from labcloud.messaging import Transport
+from labcloud.network import segments
 from labcloud.network.rpcapi import AgentNotifierApi, DhcpAgentNotifyAPI, L3AgentNotifyAPI
-
-SEGMENT_KEYS = ("network_type", "physical_network", "segmentation_id")  # segments.of's
 
 
 class AgentNotifier:
@@ -66,7 +65,7 @@ class AgentNotifier:
             if network is None or network["id"] != port["network_id"]:
                 segment = self._segment(port["network_id"])
             else:
-                segment = {k: network[f"provider:{k}"] for k in SEGMENT_KEYS}
+                segment = segments.of_view(network)
             self.agents.port_update(ctxt, port, segment)
         self._to_dhcp(ctxt, "port_create_end", dhcp_hosts, port=port)
 

@@ -71,9 +71,13 @@ def allocate(s: Session, body: dict[str, Any]) -> tuple[str, str | None, int | N
     return kind, physnet, int(vlan)
 
 
+KEYS = ("network_type", "physical_network", "segmentation_id")  # a segment's, as agents get it
+
+
 def of(net: Network) -> dict[str, Any]:
-    return {
-        "network_type": net.network_type,
-        "physical_network": net.physical_network,
-        "segmentation_id": net.segmentation_id,
-    }
+    return {k: getattr(net, k) for k in KEYS}
+
+
+def of_view(network: dict[str, Any]) -> dict[str, Any]:
+    """The segment of a network as the API shows it (``provider:network_type`` ...)."""
+    return {k: network[f"provider:{k}"] for k in KEYS}
