@@ -31,7 +31,7 @@ from typing import Any
 from _figures import figure, load
 
 HOSTS = ["compute1", "compute2"]
-BUILDS = 8  # concurrent builds (nova's max_concurrent_builds is 10)
+BUILDS = 10 * len(HOSTS)  # concurrent builds: nova-compute's max_concurrent_builds (10) per host
 
 
 def neutron(datapath: str, state_dir: Path) -> tuple[Any, Any, Any]:
