@@ -112,7 +112,7 @@ def linuxbridge_agent(conf: ServiceConf, *, shared: Shared | None = None) -> Bin
     them with the host's firewall."""
     binary = Binary("neutron-linuxbridge-agent", conf, shared=shared)
     host, drivers = conf.DEFAULT.host, _drivers(binary)
-    firewall = drivers.firewall(host)
+    firewall = drivers.firewall(host, enable_ipset=conf.securitygroup.enable_ipset)
     polling = shared.polling_interval if shared is not None else None
     agent = LinuxBridgeAgent(
         binary.transport,

@@ -183,6 +183,16 @@ class LinuxBridgeSection(Section):
     )
 
 
+class SecurityGroupSection(Section):
+    """neutron's linuxbridge_agent.ini [securitygroup]: how the L2 agent's firewall is written."""
+
+    enable_ipset: bool = Field(
+        default=True,
+        description="A rule naming a remote group matches an ipset of the group's members "
+        "(one rule; members change in the set) instead of one rule per member (linuxbridge).",
+    )
+
+
 SECTIONS: dict[str, type[Section]] = {
     "DEFAULT": DefaultSection,
     "database": DatabaseSection,
@@ -194,6 +204,7 @@ SECTIONS: dict[str, type[Section]] = {
     "scheduler": SchedulerSection,
     "glance_store": GlanceStoreSection,
     "linux_bridge": LinuxBridgeSection,
+    "securitygroup": SecurityGroupSection,
 }
 
 
@@ -217,6 +228,7 @@ class ServiceConf(BaseModel):
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
     glance_store: GlanceStoreSection = Field(default_factory=GlanceStoreSection)
     linux_bridge: LinuxBridgeSection = Field(default_factory=LinuxBridgeSection)
+    securitygroup: SecurityGroupSection = Field(default_factory=SecurityGroupSection)
 
     @property
     def database_url(self) -> str:

@@ -74,8 +74,11 @@ class Datapath:
     def l2(self, host: str) -> L2Datapath:
         return NoopL2() if self.fabric is None else LinuxBridge(self.fabric.host(host))
 
-    def firewall(self, host: str) -> FirewallDriver:
-        return NoopFirewall() if self.fabric is None else IptablesFirewall(self.fabric.host(host))
+    def firewall(self, host: str, *, enable_ipset: bool = True) -> FirewallDriver:
+        """``enable_ipset``: ``[securitygroup] enable_ipset`` (the no-op firewall has none)."""
+        if self.fabric is None:
+            return NoopFirewall()
+        return IptablesFirewall(self.fabric.host(host), enable_ipset=enable_ipset)
 
     def dhcp(self, host: str) -> DhcpDriver:
         fabric = self.fabric

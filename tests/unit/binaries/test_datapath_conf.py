@@ -88,3 +88,17 @@ def test_up_keeps_noop_unless_asked_and_explains_auto(capsys: pytest.CaptureFixt
     chosen = choose("auto")
     assert chosen == ("linuxbridge" if _can_build() else "noop")
     assert "neutron's agents:" in capsys.readouterr().out
+
+
+def test_securitygroup_enable_ipset_reaches_the_agents_firewall() -> None:
+    """neutron's ``[securitygroup] enable_ipset`` (default true), off when the file says so."""
+    assert parse("", "neutron").securitygroup.enable_ipset is True
+    conf = parse(LINUXBRIDGE + "[securitygroup]\nenable_ipset = false\n", "neutron")
+    assert conf.securitygroup.enable_ipset is False
+    assert "#enable_ipset = true" in sample()
+    if not _can_build():
+        return  # the firewall is built only where the datapath can be (root, tools)
+    drivers = datapath(conf)
+    firewall = drivers.firewall("compute1", enable_ipset=conf.securitygroup.enable_ipset)
+    assert firewall.enable_ipset is False
+    assert drivers.firewall("compute1").enable_ipset is True
