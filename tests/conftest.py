@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -105,6 +106,12 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="labcloud-tests-config-")
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # a CI cancel: tear down, then exit
         signal.signal(signal.SIGTERM, _interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    config_home = os.environ.get("XDG_CONFIG_HOME", "")
+    if os.path.basename(config_home).startswith("labcloud-tests-config-"):
+        shutil.rmtree(config_home, ignore_errors=True)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

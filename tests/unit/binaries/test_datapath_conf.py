@@ -12,6 +12,7 @@ from labcloud.binaries.fabric import HostFabric, choose, conf_section, describe
 from labcloud.binaries.network import datapath
 from labcloud.conf import parse, sample
 from labcloud.conf.options import ConfigError
+from labcloud.netns.fabric import Fabric, new_tag
 
 LINUXBRIDGE = "[linux_bridge]\ndatapath = linuxbridge\nfabric_tag = 3f2a\n"
 
@@ -93,12 +94,19 @@ def test_up_keeps_noop_unless_asked_and_explains_auto(capsys: pytest.CaptureFixt
 def test_securitygroup_enable_ipset_reaches_the_agents_firewall() -> None:
     """neutron's ``[securitygroup] enable_ipset`` (default true), off when the file says so."""
     assert parse("", "neutron").securitygroup.enable_ipset is True
-    conf = parse(LINUXBRIDGE + "[securitygroup]\nenable_ipset = false\n", "neutron")
+    tag = new_tag()  # its own namespaces, removed at the end
+    text = f"[linux_bridge]\ndatapath = linuxbridge\nfabric_tag = {tag}\n"
+    conf = parse(text + "[securitygroup]\nenable_ipset = false\n", "neutron")
     assert conf.securitygroup.enable_ipset is False
     assert "#enable_ipset = true" in sample()
     if not _can_build():
         return  # the firewall is built only where the datapath can be (root, tools)
     drivers = datapath(conf)
-    firewall = drivers.firewall("compute1", enable_ipset=conf.securitygroup.enable_ipset)
-    assert firewall.enable_ipset is False
-    assert drivers.firewall("compute1").enable_ipset is True
+    try:
+        firewall = drivers.firewall("compute1", enable_ipset=conf.securitygroup.enable_ipset)
+        assert firewall.enable_ipset is False
+        assert drivers.firewall("compute1").enable_ipset is True
+    finally:
+        assert drivers.fabric is not None
+        drivers.fabric.destroy()
+    assert not Fabric(tag).namespaces()
