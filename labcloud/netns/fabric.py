@@ -98,6 +98,12 @@ class Fabric:
     def _wire(self, name: str) -> None:
         links.ensure_namespace(self.switch)
         with links.iproute(self.switch) as ipr:
+            # the bridges first, so that no port of the switch has the index its peer has in
+            # the host (2 and 3 there: data0, phy0). The kernel's linkwatch tells a link whose
+            # index equals its peer's from a physical NIC only by that, and then may hold its
+            # carrier (so the port, disabled) for up to a second, dropping what crosses it
+            links.ensure_bridge(ipr, "data")
+            links.ensure_bridge(ipr, PHYSNET)
             n = 1 + sum(x[1:].isdigit() for x in links.link_names(ipr, "d"))  # d1, d2 ...
         host = self.ns(name)
         links.ensure_namespace(host)
@@ -108,8 +114,6 @@ class Fabric:
             links.set_up(ipr, "data0")
             links.set_up(ipr, "phy0")
         with links.iproute(self.switch) as ipr:
-            links.ensure_bridge(ipr, "data")
-            links.ensure_bridge(ipr, PHYSNET)
             links.set_up(ipr, f"d{n}", master="data")
             links.set_up(ipr, f"p{n}", master=PHYSNET)
 

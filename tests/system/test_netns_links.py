@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from labcloud.netns import links, procs
-from labcloud.netns.fabric import new_tag
+from labcloud.netns.fabric import Fabric, new_tag
+from labcloud.netns.internet import Internet
 
 
 def _ip(ns: str, *argv: str) -> str:
@@ -75,3 +78,28 @@ def test_a_command_that_does_not_answer_is_a_datapath_error(ns: str) -> None:
     assert procs.run(ns, ["no-such-command-here"]).returncode == 127
     with pytest.raises(links.DatapathError):
         procs.run(ns, ["sleep", "5"], timeout=0.2)
+
+
+def test_no_fabric_link_has_the_index_of_its_peer(ns: str) -> None:
+    """A veth whose two ends have the same index (each in its namespace) looks to the kernel's
+    linkwatch like a physical NIC: its carrier may then wait up to a second, its bridge port
+    disabled meanwhile (the first host's ``d1`` was, dropping the first guests' DHCP
+    DISCOVERs on their way to the controller). Every link the fabric wires differs."""
+    fabric = Fabric()
+    try:
+        for host in ("controller", "compute1", "compute2"):
+            fabric.host(host)
+        Internet(fabric, "203.0.113.1/24", Path(tempfile.mkdtemp())).start().stop()
+        for name in [fabric.switch, *(fabric.ns(h) for h in ("controller", "compute1"))]:
+            with links.iproute(name) as ipr:
+                veths = [
+                    (link.get_attr("IFLA_IFNAME"), link["index"], link.get_attr("IFLA_LINK"))
+                    for link in ipr.get_links()
+                    if link.get_attr("IFLA_LINK") is not None
+                ]
+            assert veths, name
+            for ifname, index, peer in veths:
+                assert index != peer, f"{ifname} in {name}: index {index}, its peer's too"
+    finally:
+        fabric.destroy()
+    assert not fabric.namespaces()
