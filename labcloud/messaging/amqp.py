@@ -29,6 +29,7 @@ import kombu
 import kombu.exceptions
 
 from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all
+from labcloud.messaging.amqpreplies import AmqpReplyConsumer
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.driver import DeliverCallback, PropertyMap
 from labcloud.messaging.exceptions import (
@@ -246,8 +247,10 @@ class AmqpDriver:
         *,
         prefetch: int = 64,
         name: str = "",
+        read_by_callers: bool = False,
     ) -> AmqpConsumer:
-        consumer = AmqpConsumer(self, subscriptions, callback, prefetch=prefetch, name=name)
+        kind = AmqpReplyConsumer if read_by_callers else AmqpConsumer
+        consumer = kind(self, subscriptions, callback, prefetch=prefetch, name=name)
         with self._lock:
             self._consumers.append(consumer)
         consumer.start()

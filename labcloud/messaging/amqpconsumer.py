@@ -118,17 +118,21 @@ class AmqpConsumer:
             for sub in self._subs
         ]
         self.ready.set()
-        while not self._stopped.is_set():
-            # socket.timeout: nothing arrived; look at the stop flag and the heartbeats
-            with contextlib.suppress(TimeoutError):
-                conn.drain_events(timeout=DRAIN_TIMEOUT)
-            conn.heartbeat_check(rate=HEARTBEAT_RATE)  # raises when the broker's stopped
+        self._serve(conn)
         try:  # cancel first, so nothing is delivered to a closing channel; unacked go back
             for tag in tags:
                 channel.basic_cancel(tag)
             channel.close()
         except (*self._driver.connection_errors, amqp.exceptions.AMQPError):
             pass
+
+    def _serve(self, conn: Any) -> None:
+        """Drain deliveries (running the callback) until stopped; raise when the broker goes."""
+        while not self._stopped.is_set():
+            # socket.timeout: nothing arrived; look at the stop flag and the heartbeats
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=DRAIN_TIMEOUT)
+            conn.heartbeat_check(rate=HEARTBEAT_RATE)  # raises when the broker's stopped
 
     def _on_message(self, channel: Any, sub: Subscription) -> Any:
         queue = sub.queue.name
