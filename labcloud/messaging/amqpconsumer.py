@@ -117,8 +117,17 @@ class AmqpConsumer:
             channel.basic_consume(queue=sub.queue.name, callback=self._on_message(channel, sub))
             for sub in self._subs
         ]
+        # Reads wait DRAIN_TIMEOUT at most: set once here, py-amqp's drain_events(timeout=
+        # DRAIN_TIMEOUT) finds it set and leaves it, instead of setting and restoring it
+        # around each frame (two ioctls per frame, six per message).
+        sock = conn.connection.transport.sock
+        sock.settimeout(DRAIN_TIMEOUT)
         self.ready.set()
-        self._serve(conn)
+        try:
+            self._serve(conn)
+        finally:
+            with contextlib.suppress(OSError):  # closed already when the broker went away
+                sock.settimeout(None)
         try:  # cancel first, so nothing is delivered to a closing channel; unacked go back
             for tag in tags:
                 channel.basic_cancel(tag)
