@@ -80,7 +80,7 @@ class AmqpReplyConsumer(AmqpConsumer):
                 conn.drain_events(timeout=min(left, DRAIN_TIMEOUT))
             except TimeoutError:
                 self._check_heartbeat(conn)
-            except self._driver.connection_errors as exc:
+            except Exception as exc:  # the consumer's thread reconnects, or ends as it would
                 self._lost(exc)
                 return
 
@@ -91,7 +91,8 @@ class AmqpReplyConsumer(AmqpConsumer):
             self._lost(exc)
 
     def _lost(self, exc: BaseException) -> None:
-        """The connection failed under a caller: the consumer's thread reconnects."""
+        """The connection failed under a caller: the consumer's thread raises ``exc`` as
+        if it had read it itself (a lost broker: it reconnects)."""
         with self._state:
             self._conn = None
             self._failure = exc
