@@ -1,7 +1,7 @@
 """RPC benchmark: labcloud against oslo.messaging on the same RabbitMQ, interleaved.
 
     .venv/bin/python bench/rpc.py [--url amqp://...] [--rounds 5] [--calls 2000]
-                                  [--casts 10000] [--quick]
+                                  [--casts 10000] [--quick] [--floor]
 
 The broker is ``--url``, else $LABCLOUD_BENCH_RABBIT_URL, else the machine's RabbitMQ on
 127.0.0.1:5672. Runs alternate, labcloud, oslo.messaging, labcloud, ... so that a change in
@@ -15,6 +15,9 @@ Measured per run: call latency to a no-op (after a warm-up), and cast throughput
 4 threads, counted when the server has received every cast. labcloud waits for the broker's
 publisher confirm on every cast (a cast that returned is on the broker); oslo.messaging
 does not. Targets (issue 9): labcloud's call median <= 0.5 x oslo's, casts >= 2.5 x.
+``--floor`` adds to each round a bare py-amqp loop with a confirm per publish, drained by a
+bare consumer that acks each message (_rpcfloor.py): the most any library that confirms
+every cast can reach on this broker, against oslo's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import _rpcfloor as rpcfloor
 from _figures import figure, load
 
 URL = os.environ.get("LABCLOUD_BENCH_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -295,6 +299,24 @@ def summarize(runs: dict[str, list[dict[str, Any]]], casts: int) -> list[str]:
     return [f"{r['left']} left on the broker" for lib in LIBS for r in runs[lib] if r["left"]]
 
 
+def summarize_floor(floors: list[dict[str, float]], runs: dict[str, list[dict[str, Any]]]) -> None:
+    for threads in CAST_THREADS:
+        rate = statistics.median(f[f"casts_{threads}"] for f in floors)
+        oslo = statistics.median(r[f"casts_{threads}"] for r in runs["oslo"])
+        figure(
+            f"floor: bare py-amqp casts confirmed and delivered/s from {threads} thread(s)",
+            rate,
+            "/s",
+            digits=0,
+        )
+        figure(
+            f"floor/oslo.messaging casts, {threads} thread(s)",
+            rate / oslo,
+            "",
+            note="(the most a library confirming every cast could reach here)",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=URL)
@@ -302,6 +324,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--casts", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="1 round, 100 calls, 400 casts")
+    parser.add_argument("--floor", action="store_true", help="also run _rpcfloor.py's loop")
     parser.add_argument("--serve", choices=LIBS, help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -312,11 +335,21 @@ def main() -> None:
     record_declarations()
     print(f"labcloud RPC benchmark, broker {args.url}; {load()}", flush=True)
     runs: dict[str, list[dict[str, Any]]] = {lib: [] for lib in LIBS}
+    floors: list[dict[str, float]] = []
     for i in range(args.rounds):
         for lib in LIBS:  # interleaved: labcloud, oslo, labcloud, oslo, ...
             runs[lib].append(one_run(lib, args.url, args.calls, args.casts))
+        if args.floor:
+            floors.append(
+                {
+                    f"casts_{threads}": rpcfloor.delivered_per_second(args.url, args.casts, threads)
+                    for threads in CAST_THREADS
+                }
+            )
         print(f"  round {i + 1} of {args.rounds} done ({load()})", flush=True)
     left = summarize(runs, args.casts)
+    if floors:
+        summarize_floor(floors, runs)
     figure("memory:// call median", memory_call_median(args.calls), "ms", digits=3)
     for problem in left:
         print(f"FAILURE {problem}")

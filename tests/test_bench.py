@@ -42,6 +42,7 @@ FIGURES = {
         "cast throughput ratio labcloud/oslo.messaging, 1 thread(s)",
         "cast throughput ratio labcloud/oslo.messaging, 4 thread(s)",
         "memory:// call median",
+        "floor/oslo.messaging casts, 1 thread(s)",  # asked for with --floor
     ],
     "network.py": ["port plug-to-ACTIVE, no-op datapath, median"],
     "scheduler.py": ["one scheduling decision among 200 hosts, median"],
@@ -94,7 +95,7 @@ def test_bench_quick(script: str) -> None:
 @pytest.mark.interop
 def test_rpc_bench_quick(rabbitmq_url: str) -> None:
     require(importlib.util.find_spec("oslo_messaging") is not None, "oslo.messaging missing")
-    out = run_quick("rpc.py", "--url", rabbitmq_url)
+    out = run_quick("rpc.py", "--url", rabbitmq_url, "--floor")
     for name in FIGURES["rpc.py"]:
         assert f"FIGURE {name}: " in out, f"rpc.py did not print {name!r}:\n{out}"
 

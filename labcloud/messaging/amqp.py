@@ -19,16 +19,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from queue import Empty, LifoQueue
 from typing import Any
 
+import amqp
 import amqp.exceptions
+import amqp.spec
 import kombu
 import kombu.exceptions
 
 from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all
+from labcloud.messaging.amqpreplies import AmqpReplyConsumer
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.driver import DeliverCallback, PropertyMap
 from labcloud.messaging.exceptions import (
@@ -47,6 +49,14 @@ POOL_SIZE = 8
 PERSISTENT = 2  # AMQP delivery_mode, as kombu (and so oslo) sends every message
 
 
+CONFIRMS = [amqp.spec.Basic.Ack, amqp.spec.Basic.Nack]
+
+
+def _on_confirm(method: Any, *args: Any) -> None:
+    if method == amqp.spec.Basic.Nack:
+        raise amqp.exceptions.MessageNacked()
+
+
 class _Publisher:
     """One pooled connection + confirm-mode channel, with the exchanges it has declared."""
 
@@ -58,8 +68,10 @@ class _Publisher:
             transport_options={"confirm_publish": True},
         )
         self.conn.ensure_connection(max_retries=0)  # one attempt: the publish loop retries
-        with self.bounded(deadline):
-            self.channel = self.conn.channel()
+        self.sock = self.conn.connection.transport.sock
+        self.bound(deadline)
+        self.channel = self.conn.channel()
+        self.channel.confirm_select()
         self.channel.events["basic_return"].add(self._on_return)
         self.declared: set[str] = set()
         self.returned: str | None = None
@@ -68,14 +80,13 @@ class _Publisher:
     def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
         self.returned = f"{exc}"
 
-    @contextmanager
-    def bounded(self, deadline: float) -> Iterator[None]:
-        """Every socket read and write inside waits at most until ``deadline`` (oslo does
-        the same around a publish): a frozen broker ends in TimeoutError, not a hang."""
-        sock = self.conn.connection.transport.sock
-        sock.settimeout(max(0.001, deadline - time.monotonic()))
-        yield
-        sock.settimeout(None)  # only on success: a connection that timed out is discarded
+    def bound(self, deadline: float) -> None:
+        """Every socket read and write from now waits at most until ``deadline`` (oslo does
+        the same around a publish), the wait for a confirm included (py-amqp waits on the
+        socket's timeout): a frozen broker ends in TimeoutError, not a hang, and a
+        connection that timed out is discarded. Left set after the publish: a pooled
+        publisher's socket is only used by publishes, and each one sets it again."""
+        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
 
     def publish(
         self,
@@ -86,28 +97,29 @@ class _Publisher:
         mandatory: bool,
         deadline: float,
     ) -> None:
-        with self.bounded(deadline):
-            if exchange.name and exchange.name not in self.declared:
-                declare_exchange(self.channel, exchange)
-                self.declared.add(exchange.name)
-            self.returned = None
-            expiration = props.get("expiration")
-            message = self.channel.prepare_message(
-                body,
-                priority=0,
-                content_type=props.get("content_type", "application/json"),
-                content_encoding=props.get("content_encoding", "utf-8"),
-                headers={},
-                properties={"delivery_mode": props.get("delivery_mode", PERSISTENT)}
-                | ({"expiration": str(int(expiration * 1000))} if expiration else {}),
-            )
-            self.channel.basic_publish(
-                message,
-                exchange=exchange.name,
-                routing_key=key,
-                mandatory=mandatory,
-                confirm_timeout=max(0.001, deadline - time.monotonic()),
-            )
+        self.bound(deadline)
+        if exchange.name and exchange.name not in self.declared:
+            declare_exchange(self.channel, exchange)
+            self.declared.add(exchange.name)
+        self.returned = None
+        expiration = props.get("expiration")
+        extra = {"expiration": str(int(expiration * 1000))} if expiration else {}
+        message = amqp.Message(  # the properties kombu's prepare_message would set
+            body,
+            priority=0,
+            content_type=props.get("content_type", "application/json"),
+            content_encoding=props.get("content_encoding", "utf-8"),
+            application_headers={},
+            delivery_mode=props.get("delivery_mode", PERSISTENT),
+            **extra,
+        )
+        # py-amqp's basic_publish_confirm, less the connection.blocked poll it makes before
+        # every publish (a read that fails with EWOULDBLOCK, and two timeout changes): the
+        # wait for the confirm reads whatever the broker sent anyway, that included.
+        self.channel.send_method(
+            amqp.spec.Basic.Publish, "Bssbb", (0, exchange.name, key, mandatory, False), message
+        )
+        self.channel.wait(CONFIRMS, callback=_on_confirm)
         self.used = time.monotonic()
         if self.returned is not None:
             raise MessageUndeliverable(exchange=exchange.name, routing_key=key)
@@ -246,8 +258,10 @@ class AmqpDriver:
         *,
         prefetch: int = 64,
         name: str = "",
+        read_by_callers: bool = False,
     ) -> AmqpConsumer:
-        consumer = AmqpConsumer(self, subscriptions, callback, prefetch=prefetch, name=name)
+        kind = AmqpReplyConsumer if read_by_callers else AmqpConsumer
+        consumer = kind(self, subscriptions, callback, prefetch=prefetch, name=name)
         with self._lock:
             self._consumers.append(consumer)
         consumer.start()

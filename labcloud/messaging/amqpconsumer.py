@@ -117,18 +117,31 @@ class AmqpConsumer:
             channel.basic_consume(queue=sub.queue.name, callback=self._on_message(channel, sub))
             for sub in self._subs
         ]
+        # Reads wait DRAIN_TIMEOUT at most: set once here, py-amqp's drain_events(timeout=
+        # DRAIN_TIMEOUT) finds it set and leaves it, instead of setting and restoring it
+        # around each frame (two ioctls per frame, six per message).
+        sock = conn.connection.transport.sock
+        sock.settimeout(DRAIN_TIMEOUT)
         self.ready.set()
-        while not self._stopped.is_set():
-            # socket.timeout: nothing arrived; look at the stop flag and the heartbeats
-            with contextlib.suppress(TimeoutError):
-                conn.drain_events(timeout=DRAIN_TIMEOUT)
-            conn.heartbeat_check(rate=HEARTBEAT_RATE)  # raises when the broker's stopped
+        try:
+            self._serve(conn)
+        finally:
+            with contextlib.suppress(OSError):  # closed already when the broker went away
+                sock.settimeout(None)
         try:  # cancel first, so nothing is delivered to a closing channel; unacked go back
             for tag in tags:
                 channel.basic_cancel(tag)
             channel.close()
         except (*self._driver.connection_errors, amqp.exceptions.AMQPError):
             pass
+
+    def _serve(self, conn: Any) -> None:
+        """Drain deliveries (running the callback) until stopped; raise when the broker goes."""
+        while not self._stopped.is_set():
+            # socket.timeout: nothing arrived; look at the stop flag and the heartbeats
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=DRAIN_TIMEOUT)
+            conn.heartbeat_check(rate=HEARTBEAT_RATE)  # raises when the broker's stopped
 
     def _on_message(self, channel: Any, sub: Subscription) -> Any:
         queue = sub.queue.name

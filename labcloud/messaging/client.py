@@ -9,6 +9,7 @@ Shaped like oslo.messaging's RPCClient, so nova-style rpcapi modules read the sa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from labcloud.context import RequestContext
 from labcloud.messaging import envelope
-from labcloud.messaging.driver import Delivery
+from labcloud.messaging.driver import Delivery, ReadByCallers
 from labcloud.messaging.exceptions import InvalidMessage, MessagingError, MessagingTimeout
 from labcloud.messaging.target import Target
 from labcloud.messaging.topology import (
@@ -45,14 +46,21 @@ class _Slot:
         self._lock.acquire()
         self.reply: dict[str, Any] | None = None
 
+    @property
+    def done(self) -> bool:
+        return self.reply is not None
+
     def put(self, reply: dict[str, Any]) -> None:
         if self.reply is None:
             self.reply = reply
+            self.wake()
+
+    def wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # woken already, and not parked since
             self._lock.release()
 
-    def wait(self, timeout: float) -> dict[str, Any] | None:
+    def park(self, timeout: float) -> None:
         self._lock.acquire(timeout=timeout)
-        return self.reply
 
 
 class ReplyWaiter:
@@ -63,11 +71,23 @@ class ReplyWaiter:
         self.queue = reply_queue_name()
         self._slots: dict[str, _Slot] = {}
         sub = Subscription(transient_queue(self.queue))
-        self._consumer = transport.driver.consume([sub], self._on_reply, name=self.queue)
+        self._consumer = transport.driver.consume(
+            [sub], self._on_reply, name=self.queue, read_by_callers=True
+        )
+        consumer = self._consumer
+        self._reader = consumer if isinstance(consumer, ReadByCallers) else None
 
     def listen(self, msg_id: str) -> _Slot:
         slot = self._slots[msg_id] = _Slot()
         return slot
+
+    def wait(self, slot: _Slot, timeout: float) -> dict[str, Any] | None:
+        """The reply, or None after ``timeout``; read in this thread when the driver can."""
+        if self._reader is not None:
+            self._reader.wait(slot, timeout)
+        elif not slot.done:
+            slot.park(timeout)
+        return slot.reply
 
     def unlisten(self, msg_id: str) -> None:
         self._slots.pop(msg_id, None)
@@ -177,7 +197,7 @@ class RPCClient:
         deadline = time.monotonic() + self.timeout  # one timeout for the publish and the reply
         try:
             self._publish(msg, "call", mandatory=True, expiration=self.timeout)
-            reply = slot.wait(max(0.0, deadline - time.monotonic()))
+            reply = replies.wait(slot, max(0.0, deadline - time.monotonic()))
         finally:
             replies.unlisten(msg_id)
         if reply is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.topology import ExchangeSpec, Subscription
@@ -58,6 +58,26 @@ class Consumer(Protocol):
         """Cancel consumption and join the consumer thread; safe to call twice."""
 
 
+class Parked(Protocol):
+    """A caller waiting for a delivery: ``done`` once it came, parked until woken."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def park(self, timeout: float) -> None:
+        """Block until woken (or ``timeout``); a wake-up that came first ends it at once."""
+
+    def wake(self) -> None: ...
+
+
+@runtime_checkable
+class ReadByCallers(Protocol):
+    """A consumer whose deliveries the waiting callers may read in their own threads."""
+
+    def wait(self, waiter: Parked, timeout: float) -> None:
+        """Return once ``waiter`` is done, or after ``timeout``."""
+
+
 class Driver(Protocol):
     url: str
 
@@ -91,8 +111,12 @@ class Driver(Protocol):
         *,
         prefetch: int = 64,
         name: str = "",
+        read_by_callers: bool = False,
     ) -> Consumer:
-        """Declare and consume the queues; the consumer survives broker restarts."""
+        """Declare and consume the queues; the consumer survives broker restarts.
+
+        With ``read_by_callers`` the driver may return a ReadByCallers consumer.
+        """
 
     def snapshot(self) -> BrokerSnapshot:
         """Exchanges, queues with current depths and consumers, and bindings."""

@@ -524,6 +524,7 @@ class MemoryDriver:
         *,
         prefetch: int = 64,
         name: str = "",
+        read_by_callers: bool = False,  # its own thread delivers: in-process, a cheap handoff
     ) -> _Consumer:
         self.declare(subscriptions)
         consumer = self.broker.consume(

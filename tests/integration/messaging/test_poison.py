@@ -60,7 +60,7 @@ def test_a_call_the_server_cannot_run_gets_an_error_reply(
         transport.driver.publish(
             topic_exchange(exchange), "calc", envelope.pack(msg), mandatory=True
         )
-        reply = slot.wait(10)
+        reply = replies.wait(slot, 10)
     finally:
         replies.unlisten(msg_id)
     assert reply is not None, "no reply: the caller would wait for its whole timeout"

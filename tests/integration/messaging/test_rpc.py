@@ -185,6 +185,62 @@ def test_many_concurrent_calls_get_their_own_results(serve: Any, client: RPCClie
     assert len(results) == 160
 
 
+class Gate:
+    """``wait_open`` blocks until the test opens the gate (at most 20 s)."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Semaphore(0)  # released by each wait_open as it starts
+
+    def wait_open(self, ctxt: object) -> str:
+        self.entered.release()
+        self.opened.wait(20)
+        return "opened"
+
+    def add(self, ctxt: object, a: int, b: int) -> int:
+        return a + b
+
+
+def test_a_call_is_answered_while_another_caller_waits(serve: Any, client: RPCClient) -> None:
+    """Over RabbitMQ the first caller reads the reply queue for everyone while it waits."""
+    gate = Gate()
+    serve(gate)
+    slow: list[str] = []
+    waiting = threading.Thread(target=lambda: slow.append(client.call({}, "wait_open")))
+    waiting.start()
+    try:
+        assert [client.call({}, "add", a=1, b=i) for i in range(5)] == [1, 2, 3, 4, 5]
+        assert not slow, "the first call ended before its method did"
+    finally:
+        gate.opened.set()
+        waiting.join()
+    assert slow == ["opened"]
+
+
+def test_a_caller_waiting_behind_one_that_timed_out_gets_its_reply(
+    serve: Any, client: RPCClient
+) -> None:
+    gate = Gate()
+    serve(gate)
+    outcomes: list[str] = []
+
+    def gives_up() -> None:  # the only caller, so the one reading the reply queue
+        with pytest.raises(MessagingTimeout):
+            client.prepare(timeout=1).call({}, "wait_open")
+        outcomes.append("timed out")
+
+    first = threading.Thread(target=gives_up)
+    first.start()
+    assert gate.entered.acquire(timeout=10)
+    second = threading.Thread(target=lambda: outcomes.append(client.call({}, "wait_open")))
+    second.start()
+    assert gate.entered.acquire(timeout=10)
+    first.join()
+    gate.opened.set()  # the second reply comes after its reader left: the second reads it
+    second.join()
+    assert outcomes == ["timed out", "opened"]
+
+
 def test_every_step_is_traced(transport: Transport, serve: Any, client: RPCClient) -> None:
     log = transport.bus.collect()
     serve(Calculator())
