@@ -8,8 +8,9 @@ membership of; an admin sees everything. Uploading moves an image from ``queued`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -64,19 +65,22 @@ class ImageManager:
         self.store = store
 
     def _visible(
-        self, ctxt: RequestContext, image: Image, members: dict[str, str], listing: bool = False
+        self,
+        ctxt: RequestContext,
+        image: Image,
+        members: Callable[[], dict[str, str]],
+        listing: bool = False,
     ) -> bool:
-        """Glance's rule; a shared image is listed once accepted, shown to any member."""
+        """Glance's rule; a shared image is listed once accepted, shown to any member
+        (``members`` are read only for a shared image of another project)."""
         if ctxt.is_admin or image.owner == ctxt.project_id:
             return True
         if image.visibility in ("public", "community"):
             return True
-        status = members.get(ctxt.project_id or "")
-        return (
-            image.visibility == "shared"
-            and status is not None
-            and (status == "accepted" or not listing)
-        )
+        if image.visibility != "shared":
+            return False
+        status = members().get(ctxt.project_id or "")
+        return status is not None and (status == "accepted" or not listing)
 
     def _members(self, s: Session, image_id: str) -> dict[str, str]:
         rows = s.scalars(select(ImageMember).where(ImageMember.image_id == image_id))
@@ -84,7 +88,7 @@ class ImageManager:
 
     def _get(self, s: Session, ctxt: RequestContext, image_id: str) -> Image:
         image = s.get(Image, image_id)
-        if image is None or not self._visible(ctxt, image, self._members(s, image_id)):
+        if image is None or not self._visible(ctxt, image, lambda: self._members(s, image_id)):
             raise ImageNotFound(image_id=image_id)
         return image
 
@@ -128,7 +132,7 @@ class ImageManager:
             return [
                 i
                 for i in rows
-                if self._visible(ctxt, i, self._members(s, i.id), listing=True)
+                if self._visible(ctxt, i, partial(self._members, s, i.id), listing=True)
                 and all(
                     matches(str(getattr(i, k, i.properties.get(k))), v) for k, v in filters.items()
                 )

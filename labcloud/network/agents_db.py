@@ -65,7 +65,10 @@ class AgentsDb:
         return "alive"  # neutron answers agent_consts.AGENT_ALIVE
 
     def is_up(self, row: Agent) -> bool:
-        return (utcnow() - row.heartbeat_timestamp).total_seconds() <= self.down_time
+        return self._beats(row.heartbeat_timestamp)
+
+    def _beats(self, heartbeat: datetime) -> bool:
+        return (utcnow() - heartbeat).total_seconds() <= self.down_time
 
     def list_agents(self, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
         with self.db.reader() as s:
@@ -90,11 +93,15 @@ class AgentsDb:
 
     def hosts(self, agent_type: str, alive_only: bool = True) -> list[str]:
         """Hosts with an agent of this type (alive ones only, by default)."""
+        # three columns, not the agents' rows: neutron-server asks for every port it creates
+        query = select(Agent.host, Agent.admin_state_up, Agent.heartbeat_timestamp).where(
+            Agent.agent_type == agent_type
+        )
         with self.db.reader() as s:
-            rows = list(s.scalars(select(Agent).where(Agent.agent_type == agent_type)))
-            return sorted(
-                a.host for a in rows if a.admin_state_up and (self.is_up(a) or not alive_only)
-            )
+            rows = s.execute(query).all()
+        return sorted(
+            host for host, up, beat in rows if up and (self._beats(beat) or not alive_only)
+        )
 
     def _view(self, a: Agent) -> dict[str, Any]:
         stamp = "%Y-%m-%d %H:%M:%S"  # neutron's format for these three

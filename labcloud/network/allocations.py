@@ -33,12 +33,13 @@ def allocate(
     net_id: str,
     requested: list[dict[str, Any]] | None,
     keep: tuple[tuple[str, str], ...] = (),
+    subnets: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, str]]:
     """Insert the port's addresses: ``requested`` (neutron's fixed_ips; None: one from the
-    first subnet of each IP version), ``keep`` those it already holds (not inserted)."""
-    subnets = {
-        x.id: row_dict(x) for x in s.scalars(select(Subnet).where(Subnet.network_id == net_id))
-    }
+    first subnet of each IP version), ``keep`` those it already holds (not inserted);
+    ``subnets``: the network's (``subnets_of``), when the caller has read them already."""
+    if subnets is None:
+        subnets = subnets_of(s, net_id)
     wanted = _wanted(s, net_id, subnets, requested, keep)
     for subnet_id, address in wanted:
         if (subnet_id, address) not in keep:
@@ -48,6 +49,11 @@ def allocate(
                 )
             )
     return [{"subnet_id": sub, "ip_address": address} for sub, address in wanted]
+
+
+def subnets_of(s: Session, net_id: str) -> dict[str, dict[str, Any]]:
+    """The network's subnets by id, as dicts."""
+    return {x.id: row_dict(x) for x in s.scalars(select(Subnet).where(Subnet.network_id == net_id))}
 
 
 def _wanted(

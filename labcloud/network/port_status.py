@@ -105,11 +105,10 @@ class PortStatus:
         meanwhile; nova hears network-vif-plugged. Safe to repeat."""
         changed: list[tuple[dict[str, Any], str]] = []
         with self.db.session() as s:
-            query = select(Port).where(Port.id.in_(port_ids)).with_for_update()
-            ports = list(s.scalars(query))
-            again = blocks.blocked(s, port_ids)
-            for port in ports:
-                if port.status == "ACTIVE" or port.id in again:
+            # a port with a block again (its address changed meanwhile) is not read
+            unblocked = select(Port).where(Port.id.in_(port_ids), ~blocks.has_block())
+            for port in s.scalars(unblocked.with_for_update()):
+                if port.status == "ACTIVE":
                     continue
                 if not port.host or not port.admin_state_up:
                     continue  # unbound (a DHCP agent was first) or disabled: not ACTIVE

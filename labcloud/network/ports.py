@@ -113,12 +113,18 @@ class PortManager:
             try:
                 with self.db.session() as s:
                     port = self._insert(s, project_id, net, body, requested)
-                    fixed_ips = allocations.allocate(s, port.id, net["id"], requested)
+                    subnets = allocations.subnets_of(s, net["id"])
+                    fixed_ips = allocations.allocate(
+                        s, port.id, net["id"], requested, subnets=subnets
+                    )
                     self._bind(s, port.id, groups, new=True)
-                    s.flush()  # the unique constraints speak here
                     if agents:  # who has to provision it before it goes ACTIVE
-                        blocks.insert_l2_block(s, port)
-                        blocks.setup_dhcp_block(s, port.id, fixed_ips, dhcp_hosted)
+                        blocks.insert_l2_block(s, port, new=True)
+                        dhcp = [i for i, x in subnets.items() if x["enable_dhcp"]]
+                        blocks.setup_dhcp_block(
+                            s, port.id, fixed_ips, dhcp_hosted, dhcp_subnets=dhcp, new=True
+                        )
+                    s.flush()  # the unique constraints speak here
                     result = views.port(port, fixed_ips, groups)
                 break
             except IntegrityError:  # another port took that address (or MAC) first: again

@@ -24,9 +24,9 @@ left out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
@@ -37,10 +37,11 @@ L2_AGENT_ENTITY = "L2"
 DHCP_ENTITY = "DHCP"
 
 
-def add_provisioning_component(s: Session, port_id: str, entity: str) -> None:
+def add_provisioning_component(s: Session, port_id: str, entity: str, *, new: bool = False) -> None:
     """Block the port's transition to ACTIVE until ``entity`` completes it (in the
-    caller's transaction; a block already there stays one)."""
-    if s.get(ProvisioningBlock, (port_id, entity)) is None:
+    caller's transaction; a block already there stays one). A ``new`` port, created in
+    this transaction, has no block yet: nothing to look for."""
+    if new or s.get(ProvisioningBlock, (port_id, entity)) is None:
         s.add(ProvisioningBlock(port_id=port_id, entity=entity))
         LOG.debug("port %s will not go ACTIVE until provisioned by %s", port_id, entity)
 
@@ -63,35 +64,59 @@ def _remove(s: Session, port_ids: list[str], entity: str) -> int:
     return len(found)
 
 
-def insert_l2_block(s: Session, port: Port) -> None:
+def _complete(db: Database, s: Session, port_ids: list[str], entity: str) -> None:
+    """``_remove`` as the agents' reports need it, a round of ports at a time: one
+    DELETE ... RETURNING (SQLite and PostgreSQL alike) instead of loading each block to
+    delete it; the trace still shows each block go."""
+    gone = s.scalars(
+        delete(ProvisioningBlock)
+        .where(ProvisioningBlock.port_id.in_(port_ids), ProvisioningBlock.entity == entity)
+        .returning(ProvisioningBlock.port_id),
+        execution_options={"synchronize_session": False},  # nothing of them is loaded here
+    ).all()
+    db.record(s, ProvisioningBlock.__tablename__, "delete", *(f"{p}/{entity}" for p in gone))
+
+
+def insert_l2_block(s: Session, port: Port, *, new: bool = False) -> None:
     """ML2's mechanism driver on a port bound to a host (created so, or moved there): its
     host's L2 agent will plug it. labcloud binds every such port to the host's agent (no
     binding failure: a port on a host without an agent stays DOWN, as neutron's would)."""
     if port.host and port.status != "ACTIVE":
-        add_provisioning_component(s, port.id, L2_AGENT_ENTITY)
+        add_provisioning_component(s, port.id, L2_AGENT_ENTITY, new=new)
 
 
 def setup_dhcp_block(
-    s: Session, port_id: str, fixed_ips: list[dict[str, str]], dhcp_hosted: bool
+    s: Session,
+    port_id: str,
+    fixed_ips: list[dict[str, str]],
+    dhcp_hosted: bool,
+    *,
+    dhcp_subnets: Collection[str] | None = None,
+    new: bool = False,
 ) -> None:
     """ML2's _setup_dhcp_agent_provisioning_component: a DHCP block when the port has an
     address on a DHCP-enabled subnet and a DHCP agent hosts its network (``dhcp_hosted``),
-    else none (one left from an earlier address goes)."""
+    else none (one left from an earlier address goes). ``dhcp_subnets``: the network's
+    DHCP-enabled subnets, when the caller has read them already; a ``new`` port has no
+    block to take away."""
     subnets = [ip["subnet_id"] for ip in fixed_ips]
-    on_dhcp = select(Subnet.id).where(Subnet.id.in_(subnets), Subnet.enable_dhcp.is_(True))
-    if dhcp_hosted and subnets and s.scalar(on_dhcp.limit(1)) is not None:
-        add_provisioning_component(s, port_id, DHCP_ENTITY)
-    else:
+    if dhcp_hosted and subnets and _on_dhcp(s, subnets, dhcp_subnets):
+        add_provisioning_component(s, port_id, DHCP_ENTITY, new=new)
+    elif not new:
         remove_provisioning_component(s, port_id, DHCP_ENTITY)
 
 
-def blocked(s: Session, port_ids: Iterable[str]) -> set[str]:
-    """Which of the ports still have a block (neutron's is_object_blocked, for many)."""
-    ids = list(port_ids)
-    if not ids:
-        return set()
-    query = select(ProvisioningBlock.port_id).where(ProvisioningBlock.port_id.in_(ids))
-    return set(s.scalars(query))
+def _on_dhcp(s: Session, subnets: list[str], dhcp_subnets: Collection[str] | None) -> bool:
+    """Is one of ``subnets`` DHCP-enabled (by ``dhcp_subnets``, else by asking)."""
+    if dhcp_subnets is not None:
+        return any(subnet in dhcp_subnets for subnet in subnets)
+    on_dhcp = select(Subnet.id).where(Subnet.id.in_(subnets), Subnet.enable_dhcp.is_(True))
+    return s.scalar(on_dhcp.limit(1)) is not None
+
+
+def has_block() -> ColumnElement[bool]:
+    """Has the port a block left, in a query of ports (``~has_block()``: none left)."""
+    return exists().where(ProvisioningBlock.port_id == Port.id)
 
 
 def provisioning_complete(
@@ -106,11 +131,10 @@ def provisioning_complete(
     if not ids:
         return
     with db.session() as s:  # committed before the look below (neutron: not in a transaction)
-        _remove(s, ids, entity)
-    with db.reader() as s:
-        existing = set(s.scalars(select(Port.id).where(Port.id.in_(ids))))
-        left = blocked(s, existing)
-    done = [i for i in ids if i in existing and i not in left]
+        _complete(db, s, ids, entity)
+    with db.reader() as s:  # the ports that exist and have no block left, in one query
+        free = set(s.scalars(select(Port.id).where(Port.id.in_(ids), ~has_block())))
+    done = [i for i in ids if i in free]
     if done:
         LOG.debug("provisioning of ports %s complete, triggered by %s", done, entity)
         provisioned(done)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
@@ -30,6 +30,11 @@ from labcloud.network.port_status import TAP_ID_LENGTH, devices_where
 from labcloud.network.sgrules import DIRECTION_IP_PREFIX, ethertype, expand
 
 RULE_KEYS = ("protocol", "port_range_min", "port_range_max", "remote_group_id")
+# what _rule reads, as columns: every agent asks again each time a group's members change
+RULE_COLUMNS = [
+    getattr(SecurityGroupRule, k)
+    for k in ("security_group_id", "direction", "ethertype", "remote_ip_prefix", *RULE_KEYS)
+]
 
 
 def info_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -37,8 +42,8 @@ def info_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, 
     wanted = {g for p in ports.values() for g in p["security_groups"]}
     groups: dict[str, list[dict[str, Any]]] = {g: [] for g in wanted}
     with db.reader() as s:
-        for rule in s.scalars(
-            select(SecurityGroupRule)
+        for rule in s.execute(
+            select(*RULE_COLUMNS)
             .where(SecurityGroupRule.security_group_id.in_(wanted))
             .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
         ):
@@ -98,7 +103,7 @@ def rules_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str,
     }
 
 
-def _rule(rule: SecurityGroupRule) -> dict[str, Any]:
+def _rule(rule: Row[Any]) -> dict[str, Any]:
     found: dict[str, Any] = {
         "security_group_id": rule.security_group_id,
         "direction": rule.direction,

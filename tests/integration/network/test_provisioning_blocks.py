@@ -201,6 +201,9 @@ def test_new_addresses_wait_for_dhcp_again(
     net_id, subnet_id = neutron.network()
     port = bound_port(neutron, net_id)
     neutron.wait_port(port["id"], "ACTIVE")
+    # the port goes ACTIVE inside the agent's call, before its answer is counted: wait for
+    # it, or it would count as the answer to the report of the new addresses
+    dhcp.wait_answered(port["id"])
     dhcp.gate.clear()  # hold the next reports
     since = len(dhcp.answered)
     body = {"port": {"fixed_ips": [{"subnet_id": subnet_id, "ip_address": "10.20.0.200"}]}}
