@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from labcloud.compute.models import InstanceAction, InstanceActionEvent
 from labcloud.compute.schemas import plain
@@ -38,7 +38,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def start(
     db: Database,
-    s: Session,
+    c: Connection,
     ctxt: RequestContext,
     uuids: Sequence[str],
     action: str,
@@ -58,8 +58,8 @@ def start(
         }
         for uuid in uuids
     ]
-    ids = s.execute(insert(ACTIONS).returning(ACTIONS.c.id, sort_by_parameter_order=True), rows)
-    db.record(s, ACTIONS.name, "insert", *map(str, ids.scalars()))
+    ids = c.execute(insert(ACTIONS).returning(ACTIONS.c.id, sort_by_parameter_order=True), rows)
+    db.record(c, ACTIONS.name, "insert", *map(str, ids.scalars()))
 
 
 class InstanceActions:
@@ -101,14 +101,13 @@ class InstanceActions:
         """Work on the instance began; an event with no action of its request (a periodic
         task's, say) is not recorded."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
-        with self.db.session() as s:
-            c = s.connection()  # Core statements: past the ORM's execution layer
+        with self.db.transaction() as c:  # Core statements: no ORM session
             action_id = c.execute(self._action_id, where).scalar()
             if action_id is None:
                 return
             row = {"action_id": action_id, "event": event, "host": host, "start_time": when}
             event_id = c.execute(self._add_event, row).scalar()
-            self.db.record(s, EVENTS.name, "insert", str(event_id))
+            self.db.record(c, EVENTS.name, "insert", str(event_id))
 
     def event_finish(
         self,
@@ -122,8 +121,7 @@ class InstanceActions:
         """The work ended: ``Error`` with a traceback, else ``Success``; an Error also marks
         the action's message, as nova's ``action_event_finish`` does."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
-        with self.db.session() as s:
-            c = s.connection()  # Core statements: past the ORM's execution layer
+        with self.db.transaction() as c:  # Core statements: no ORM session
             action_id = c.execute(self._action_id, where).scalar()
             if action_id is None:
                 return
@@ -139,10 +137,10 @@ class InstanceActions:
                 "details": (details or "")[:255] or None,
             }
             c.execute(self._finish_event, values | {"event_id": event_id})
-            self.db.record(s, EVENTS.name, "update", str(event_id))
+            self.db.record(c, EVENTS.name, "update", str(event_id))
             if traceback:
                 c.execute(self._mark_error, {"where_id": action_id})
-                self.db.record(s, ACTIONS.name, "update", str(action_id))
+                self.db.record(c, ACTIONS.name, "update", str(action_id))
 
     def list(self, instance_uuid: str) -> list[dict[str, Any]]:
         with self.db.reader() as s:
