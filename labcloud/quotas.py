@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Integer, String, delete, select
+from sqlalchemy import Integer, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labcloud.db import Database
@@ -33,14 +33,17 @@ class QuotaTable:
     def __init__(self, db: Database, model: type[QuotaColumns]) -> None:
         self.db = db
         self.model = model
+        # read before every boot and every port: its columns, not its objects, in a
+        # statement built once (building and hashing it cost more than running it)
+        self._limits = select(model.resource, model.hard_limit).where(
+            model.project_id == bindparam("project_id")
+        )
 
     def limits(self, project_id: str, defaults: Mapping[str, int]) -> dict[str, int]:
         """The project's limit on each resource: its own where set, else ``defaults``."""
         result = dict(defaults)
-        model = self.model  # its columns, not its objects: read before every boot
-        query = select(model.resource, model.hard_limit).where(model.project_id == project_id)
-        with self.db.reader() as s:
-            for resource, limit in s.execute(query):
+        with self.db.read() as c:
+            for resource, limit in c.execute(self._limits, {"project_id": project_id}):
                 result[resource] = limit
         return result
 
