@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Integer, String, bindparam, delete, select
+from sqlalchemy import Integer, Select, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labcloud.db import Database
@@ -33,17 +33,12 @@ class QuotaTable:
     def __init__(self, db: Database, model: type[QuotaColumns]) -> None:
         self.db = db
         self.model = model
-        # read before every boot and every port: its columns, not its objects, in a
-        # statement built once (building and hashing it cost more than running it)
-        self._limits = select(model.resource, model.hard_limit).where(
-            model.project_id == bindparam("project_id")
-        )
 
     def limits(self, project_id: str, defaults: Mapping[str, int]) -> dict[str, int]:
         """The project's limit on each resource: its own where set, else ``defaults``."""
         result = dict(defaults)
         with self.db.read() as c:
-            for resource, limit in c.execute(self._limits, {"project_id": project_id}):
+            for resource, limit in c.execute(_limits(self.model), {"project_id": project_id}):
                 result[resource] = limit
         return result
 
@@ -66,6 +61,22 @@ class QuotaTable:
         """The projects with a limit of their own."""
         with self.db.reader() as s:
             return list(s.scalars(select(self.model.project_id).distinct()))
+
+
+_LIMITS: dict[type[QuotaColumns], Select[str, int]] = {}
+
+
+def _limits(model: type[QuotaColumns]) -> Select[str, int]:
+    """A project's limits, read before every boot and every port: its columns, not its
+    objects, in a statement built once per table (building and hashing it cost more than
+    running it; QuotaTables come and go with their requests)."""
+    query = _LIMITS.get(model)
+    if query is None:
+        query = select(model.resource, model.hard_limit).where(
+            model.project_id == bindparam("project_id")
+        )
+        _LIMITS[model] = query
+    return query
 
 
 def exceeds(allowed: int, used: int, wanted: int) -> bool:
