@@ -80,10 +80,12 @@ class InstanceActions:
             .limit(1)
         )
         self._add_event = insert(EVENTS).returning(EVENTS.c.id)
-        self._open_event = (  # the latest of its events by that name not yet finished
-            select(EVENTS.c.id)
+        # the latest of the request's action's events by that name not yet finished, with
+        # its action: one query for what was two round trips
+        self._open_event = (
+            select(EVENTS.c.id, EVENTS.c.action_id)
             .where(
-                EVENTS.c.action_id == bindparam("action_id"),
+                EVENTS.c.action_id == self._action_id.scalar_subquery(),
                 EVENTS.c.event == bindparam("event"),
                 EVENTS.c.finish_time.is_(None),
             )
@@ -122,14 +124,10 @@ class InstanceActions:
         the action's message, as nova's ``action_event_finish`` does."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
         with self.db.transaction() as c:  # Core statements: no ORM session
-            action_id = c.execute(self._action_id, where).scalar()
-            if action_id is None:
+            found = c.execute(self._open_event, where | {"event": event}).first()
+            if found is None:  # no action of the request, or no such event open in it
                 return
-            event_id = c.execute(
-                self._open_event, {"action_id": action_id, "event": event}
-            ).scalar()
-            if event_id is None:
-                return
+            event_id, action_id = found
             values = {
                 "finish_time": when,
                 "result": "Error" if traceback else "Success",
