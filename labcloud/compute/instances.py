@@ -189,7 +189,10 @@ class Instances:
             return []
         uuids = [uuid for uuid, _ in changes]
         with self.db.transaction() as c:
-            rows = c.execute(self._by_uuids, {"uuids": uuids}).mappings()
+            if len(uuids) == 1:  # one POST's one instance: no IN (...) to expand
+                rows = c.execute(self._by_uuid, {"uuid": uuids[0]}).mappings()
+            else:
+                rows = c.execute(self._by_uuids, {"uuids": uuids}).mappings()
             found = {r["uuid"]: r for r in rows}
             when = now()
             writes = []
