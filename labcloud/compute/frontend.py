@@ -110,7 +110,7 @@ class ComputeFrontend:
             if row is None:
                 raise NotFound(f"Flavor {flavor_id} could not be found.")
             specs = c.execute(_EXTRA_SPECS, {"flavor_id": row.id})
-            return flavor_dict(row, dict(specs.tuples().all()))
+            return flavor_dict(row, dict(specs.all()))
 
     def check_metadata(
         self,
