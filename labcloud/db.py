@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -71,9 +71,8 @@ class Database:
         self.engine = make_engine(url)
         self.metadata = metadata
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite takes one writer at a time anyway (BEGIN IMMEDIATE); queueing this process's
         # sessions on a lock avoids SQLite's busy handler, which sleeps waiters for up to
         # 100 ms at a time, and lets an in-memory database (one shared connection) work.
@@ -107,6 +106,34 @@ class Database:
             return
         with self._read_lock, self._readers() as session, session.begin():
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction for Core statements alone, on a connection without an ORM session:
+        committed when the block ends, rolled back if it raises; writes are traced with
+        :meth:`record`. A conductor's busiest writes (a build's state changes and action
+        events) run here: a session's set-up and commit cost as much as their statements."""
+        lock: AbstractContextManager[Any] = self._one_at_a_time or nullcontext()
+        with lock, self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop("trace", None)
+                raise
+            for event_ in conn.info.pop("trace", ()):
+                self._emit(event_)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads, for Core statements (see :meth:`reader`)."""
+        lock: AbstractContextManager[Any] = self._read_lock or nullcontext()
+        with lock, self._read_engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _emit(self, event_: DbEvent) -> None:
+        if self._traced is not None:
+            self._traced[0].emit(event_)
 
     def trace(
         self,
@@ -170,9 +197,10 @@ class Database:
         event.listen(self._sessions, "after_commit", after_commit)
         event.listen(self._sessions, "after_rollback", after_rollback)
 
-    def record(self, session: Session, table: str, op: str, *keys: str) -> None:
+    def record(self, session: Session | Connection, table: str, op: str, *keys: str) -> None:
         """Trace writes the ORM does not see (Core INSERTs and UPDATEs) like the ORM's: a
-        DbEvent per row (by its key) after the session commits, none if it rolls back."""
+        DbEvent per row (by its key) after the session (or :meth:`transaction`) commits,
+        none if it rolls back."""
         if self._traced is None or not self._traced[0].wants(DbEvent):
             return
         _, service, database = self._traced

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Integer, String, delete, select
+from sqlalchemy import Integer, Select, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labcloud.db import Database
@@ -37,10 +37,8 @@ class QuotaTable:
     def limits(self, project_id: str, defaults: Mapping[str, int]) -> dict[str, int]:
         """The project's limit on each resource: its own where set, else ``defaults``."""
         result = dict(defaults)
-        model = self.model  # its columns, not its objects: read before every boot
-        query = select(model.resource, model.hard_limit).where(model.project_id == project_id)
-        with self.db.reader() as s:
-            for resource, limit in s.execute(query):
+        with self.db.read() as c:
+            for resource, limit in c.execute(_limits(self.model), {"project_id": project_id}):
                 result[resource] = limit
         return result
 
@@ -63,6 +61,22 @@ class QuotaTable:
         """The projects with a limit of their own."""
         with self.db.reader() as s:
             return list(s.scalars(select(self.model.project_id).distinct()))
+
+
+_LIMITS: dict[type[QuotaColumns], Select[str, int]] = {}
+
+
+def _limits(model: type[QuotaColumns]) -> Select[str, int]:
+    """A project's limits, read before every boot and every port: its columns, not its
+    objects, in a statement built once per table (building and hashing it cost more than
+    running it; QuotaTables come and go with their requests)."""
+    query = _LIMITS.get(model)
+    if query is None:
+        query = select(model.resource, model.hard_limit).where(
+            model.project_id == bindparam("project_id")
+        )
+        _LIMITS[model] = query
+    return query
 
 
 def exceeds(allowed: int, used: int, wanted: int) -> bool:

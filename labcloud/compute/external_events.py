@@ -11,14 +11,13 @@ no event found its instance, as nova's does.
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from typing import Any
 
 from labcloud.compute.instances import Instances
 from labcloud.compute.rpcapi import ComputeAPI
 from labcloud.context import RequestContext
-from labcloud.exceptions import InstanceNotFound, NotFound
+from labcloud.exceptions import NotFound
 
 
 def _hosts(instance: dict[str, Any]) -> set[str]:
@@ -37,10 +36,7 @@ def create_events(
     events: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], int]:
     """(each event with its ``status`` and ``code``, the answer's status code)."""
-    found: dict[str, dict[str, Any]] = {}
-    for uuid in {e["server_uuid"] for e in events}:
-        with contextlib.suppress(InstanceNotFound):
-            found[uuid] = instances.get(uuid)
+    found = instances.get_many({e["server_uuid"] for e in events})
     answer, result = [], 200
     by_host: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:

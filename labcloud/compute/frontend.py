@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, select
 
 from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
 from labcloud.compute.conductor.rpcapi import ConductorAPI
@@ -41,10 +41,16 @@ DEFAULT_QUOTAS = {"instances": -1, "cores": -1, "ram": -1}
 NOVA_QUOTAS = {"instances": 10, "cores": 20, "ram": 51200}
 
 
+FLAVORS: Table = Flavor.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+SPECS: Table = FlavorExtraSpec.__table__  # type: ignore[assignment]
+_FLAVOR_BY_ID = select(FLAVORS).where(FLAVORS.c.id == bindparam("flavor_id"))
+_FLAVOR_BY_NAME = select(FLAVORS).where(FLAVORS.c.name == bindparam("flavor_id"))
+_EXTRA_SPECS = select(SPECS.c.key, SPECS.c.value).where(SPECS.c.flavor_id == bindparam("flavor_id"))
+
 __all__ = ["DEFAULT_QUOTAS", "NOVA_QUOTAS", "ComputeFrontend", "QuotaExceeded"]
 
 
-def flavor_dict(f: Flavor, extra_specs: dict[str, str] | None = None) -> dict[str, Any]:
+def flavor_dict(f: Flavor | Row[Any], extra_specs: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "id": f.id,
         "name": f.name,
@@ -93,16 +99,18 @@ class ComputeFrontend:
             return [flavor_dict(f, specs.get(f.id)) for f in rows]
 
     def flavor(self, flavor_id: str) -> dict[str, Any]:
+        """A flavor by id, else by name (read for every boot: Core statements built once)."""
         if not plain(flavor_id):
             raise NotFound(f"Flavor {flavor_id[:64]!r} could not be found.")
-        with self.instances.db.reader() as s:
-            row = s.get(Flavor, flavor_id) or s.scalar(
-                select(Flavor).where(Flavor.name == flavor_id)
+        with self.instances.db.read() as c:
+            where = {"flavor_id": flavor_id}
+            row = (
+                c.execute(_FLAVOR_BY_ID, where).first() or c.execute(_FLAVOR_BY_NAME, where).first()
             )
             if row is None:
                 raise NotFound(f"Flavor {flavor_id} could not be found.")
-            specs = s.scalars(select(FlavorExtraSpec).where(FlavorExtraSpec.flavor_id == row.id))
-            return flavor_dict(row, {e.key: e.value for e in specs})
+            specs = c.execute(_EXTRA_SPECS, {"flavor_id": row.id})
+            return flavor_dict(row, dict(specs.all()))
 
     def check_metadata(
         self,

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from labcloud.compute.models import InstanceAction, InstanceActionEvent
 from labcloud.compute.schemas import plain
@@ -38,7 +38,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def start(
     db: Database,
-    s: Session,
+    c: Connection,
     ctxt: RequestContext,
     uuids: Sequence[str],
     action: str,
@@ -58,8 +58,8 @@ def start(
         }
         for uuid in uuids
     ]
-    ids = s.execute(insert(ACTIONS).returning(ACTIONS.c.id, sort_by_parameter_order=True), rows)
-    db.record(s, ACTIONS.name, "insert", *map(str, ids.scalars()))
+    ids = c.execute(insert(ACTIONS).returning(ACTIONS.c.id, sort_by_parameter_order=True), rows)
+    db.record(c, ACTIONS.name, "insert", *map(str, ids.scalars()))
 
 
 class InstanceActions:
@@ -80,10 +80,12 @@ class InstanceActions:
             .limit(1)
         )
         self._add_event = insert(EVENTS).returning(EVENTS.c.id)
-        self._open_event = (  # the latest of its events by that name not yet finished
-            select(EVENTS.c.id)
+        # the latest of the request's action's events by that name not yet finished, with
+        # its action: one query for what was two round trips
+        self._open_event = (
+            select(EVENTS.c.id, EVENTS.c.action_id)
             .where(
-                EVENTS.c.action_id == bindparam("action_id"),
+                EVENTS.c.action_id == self._action_id.scalar_subquery(),
                 EVENTS.c.event == bindparam("event"),
                 EVENTS.c.finish_time.is_(None),
             )
@@ -101,14 +103,13 @@ class InstanceActions:
         """Work on the instance began; an event with no action of its request (a periodic
         task's, say) is not recorded."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
-        with self.db.session() as s:
-            c = s.connection()  # Core statements: past the ORM's execution layer
+        with self.db.transaction() as c:  # Core statements: no ORM session
             action_id = c.execute(self._action_id, where).scalar()
             if action_id is None:
                 return
             row = {"action_id": action_id, "event": event, "host": host, "start_time": when}
             event_id = c.execute(self._add_event, row).scalar()
-            self.db.record(s, EVENTS.name, "insert", str(event_id))
+            self.db.record(c, EVENTS.name, "insert", str(event_id))
 
     def event_finish(
         self,
@@ -122,16 +123,11 @@ class InstanceActions:
         """The work ended: ``Error`` with a traceback, else ``Success``; an Error also marks
         the action's message, as nova's ``action_event_finish`` does."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
-        with self.db.session() as s:
-            c = s.connection()  # Core statements: past the ORM's execution layer
-            action_id = c.execute(self._action_id, where).scalar()
-            if action_id is None:
+        with self.db.transaction() as c:  # Core statements: no ORM session
+            found = c.execute(self._open_event, where | {"event": event}).first()
+            if found is None:  # no action of the request, or no such event open in it
                 return
-            event_id = c.execute(
-                self._open_event, {"action_id": action_id, "event": event}
-            ).scalar()
-            if event_id is None:
-                return
+            event_id, action_id = found
             values = {
                 "finish_time": when,
                 "result": "Error" if traceback else "Success",
@@ -139,10 +135,10 @@ class InstanceActions:
                 "details": (details or "")[:255] or None,
             }
             c.execute(self._finish_event, values | {"event_id": event_id})
-            self.db.record(s, EVENTS.name, "update", str(event_id))
+            self.db.record(c, EVENTS.name, "update", str(event_id))
             if traceback:
                 c.execute(self._mark_error, {"where_id": action_id})
-                self.db.record(s, ACTIONS.name, "update", str(action_id))
+                self.db.record(c, ACTIONS.name, "update", str(action_id))
 
     def list(self, instance_uuid: str) -> list[dict[str, Any]]:
         with self.db.reader() as s:

@@ -73,3 +73,46 @@ def test_sessions_commit_or_roll_back_across_threads(tmp_path: Path, where: str)
         names = set(s.scalars(select(Row.name)))
     assert names == {"a"} | {f"t{i}" for i in range(8)}
     db.dispose()
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_core_transactions_commit_or_roll_back_and_trace_only_commits(
+    tmp_path: Path, where: str
+) -> None:
+    """Database.transaction: written and traced when the block ends, neither if it raises;
+    Database.read sees what was committed."""
+    from labcloud.trace import TraceBus
+    from labcloud.trace.events import DbEvent
+
+    url = f"sqlite:///{tmp_path}/t.sqlite" if where == "file" else "sqlite://"
+    db = Database(url, Base.metadata)
+    db.create_all()
+    bus = TraceBus()
+    seen: list[DbEvent] = []
+    bus.subscribe(seen.append, types=(DbEvent,))
+    db.trace(bus, "test")
+    table = Row.__table__
+    with db.transaction() as c:
+        c.execute(table.insert(), {"id": 1, "name": "a"})
+        db.record(c, "rows", "insert", "1")
+        assert seen == []  # not before the commit
+
+    def add_then_fail() -> None:
+        with db.transaction() as c:
+            c.execute(table.insert(), {"id": 2, "name": "b"})
+            db.record(c, "rows", "insert", "2")
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        add_then_fail()
+    with db.transaction() as c:  # the failed one's pending event is not carried over
+        c.execute(table.insert(), {"id": 3, "name": "c"})
+        db.record(c, "rows", "insert", "3")
+    with db.read() as c:
+        names = set(c.execute(select(table.c.name)).scalars())
+    assert names == {"a", "c"}
+    assert [(e.table, e.op, e.key) for e in seen] == [
+        ("rows", "insert", "1"),
+        ("rows", "insert", "3"),
+    ]
+    db.dispose()

@@ -27,8 +27,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from labcloud.compute.clients import NeutronClient, release_ports
 from labcloud.compute.events import EventReporter
@@ -335,22 +334,23 @@ class ConductorManager:
 
     def compute_node_update(self, ctxt: RequestContext, host: str, values: dict[str, Any]) -> None:
         """A compute host reports its usage: write it, and tell the schedulers (fanout)."""
-        with self.instances.db.session() as s:
-            node = _upsert_node(s, host, values)
-            s.flush()
-            row = {c.name: getattr(node, c.name) for c in ComputeNode.__table__.columns}
-        row["updated_at"] = row["updated_at"].isoformat() if row["updated_at"] else None
-        self.scheduler.update_host(ctxt, row)
+        db = self.instances.db
+        with db.transaction() as c:  # every report of every host: Core, one round trip
+            changed = values | {"updated_at": utcnow()}  # to the microsecond: see servicegroup
+            row = c.execute(_UPDATE_NODE, changed | {"where_host": host}).mappings().first()
+            op = "update"
+            if row is None:  # its first report
+                # column defaults apply only at INSERT: set them here, or the row reported
+                # to the schedulers says enabled=None (and the host looks disabled)
+                first = {"host": host, "vcpus": 0, "memory_mb": 0, "local_gb": 0, "enabled": True}
+                row = c.execute(_INSERT_NODE, first | changed).mappings().one()
+                op = "insert"
+            db.record(c, NODES.name, op, host)
+            node = dict(row)
+        node["updated_at"] = node["updated_at"].isoformat() if node["updated_at"] else None
+        self.scheduler.update_host(ctxt, node)
 
 
-def _upsert_node(s: Session, host: str, values: dict[str, Any]) -> ComputeNode:
-    node = s.get(ComputeNode, host)
-    if node is None:
-        # column defaults apply only at INSERT: set them here, or the row reported to the
-        # schedulers before the flush says enabled=None (and the host looks disabled)
-        node = ComputeNode(host=host, vcpus=0, memory_mb=0, local_gb=0, enabled=True)
-        s.add(node)
-    for key, value in values.items():
-        setattr(node, key, value)
-    node.updated_at = utcnow()  # to the microsecond: service_down_time may be short
-    return node
+NODES: Table = ComputeNode.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+_UPDATE_NODE = update(NODES).where(NODES.c.host == bindparam("where_host")).returning(*NODES.c)
+_INSERT_NODE = insert(NODES).returning(*NODES.c)

@@ -159,3 +159,17 @@ def test_a_body_nested_too_deeply_is_an_invalid_message() -> None:
     inner = json.dumps("[" * 100_000)
     with pytest.raises(InvalidMessage, match="nested too deeply"):
         envelope.unpack(f'{{"oslo.version": "2.0", "oslo.message": {inner}}}'.encode())
+
+
+def test_message_ids_are_uuid4s_that_a_seeded_global_random_does_not_repeat() -> None:
+    """A server drops a message whose _unique_id it has seen: a seed given to the global
+    random module (a lab's random.seed, hypothesis in a test) must not make ids repeat."""
+    import random
+    import uuid
+
+    random.seed(0)
+    first = [envelope.new_id() for _ in range(3)]
+    random.seed(0)
+    again = [envelope.new_id() for _ in range(3)]
+    assert not set(first) & set(again)
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).hex == i for i in first + again)
