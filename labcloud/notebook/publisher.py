@@ -151,7 +151,11 @@ class Publisher:
         while not self._stop.is_set():
             sleep = self._idle()
             if sleep is None or sleep > 0:  # sleep until an event comes or a view is due
-                self._pending.wait(sleep)
+                if self._pending.wait(sleep):
+                    # the first event after a quiet spell: the rest of its burst (an RPC
+                    # call's publish, delivery and reply) comes within the interval, and
+                    # goes in the same update
+                    self._stop.wait(self.interval)
                 continue
             self.flush()
             self._stop.wait(self.interval)  # batch what comes next: at most `rate` a second
