@@ -72,7 +72,6 @@ SERVICES: dict[str, tuple[str, str, str]] = {
     "volumev3": ("cinderv3", "cinder-api", "/v3/$(project_id)s"),
 }
 API_KINDS = {name: kind for kind, (_, name, _) in SERVICES.items()}  # API server -> type
-POLLING = 0.5  # s between an L2 agent's scans for taps (neutron's 2 s: boots wait less here)
 
 
 class LabCloud(CloudActions):
@@ -134,6 +133,7 @@ class LabCloud(CloudActions):
         self._bcrypt_rounds = bcrypt_rounds or settings.password_hash_rounds
         self._passwords: dict[str, str] = {}
         self._service_passwords: dict[str, str] = {}  # the services' users'
+        self._tokens: dict[str, ServiceToken] = {}  # API binary -> its service user's token
         self._started = False
         self._services: list[Any] = []
         self._databases: list[Database] = []  # closed once every service has stopped
@@ -165,6 +165,7 @@ class LabCloud(CloudActions):
             self.urls,
             servers={name: self.servers[kind] for kind, (_, name, _) in SERVICES.items()},
             validator=lambda binary: self._validator(API_KINDS[binary]),
+            service_token=self._service_token,
             availability_zones={h.name: h.availability_zone for h in self.spec.hosts},
             held=lambda: self._stepper is not None and bool(self._stepper.paused),
         )
@@ -176,10 +177,14 @@ class LabCloud(CloudActions):
         )
         self.identity = Keystone(shared, keystone_conf)
         self._services.append(self.identity)
-        self._passwords = content.load_accounts(self.identity.manager, self.spec)
-        self._service_passwords = content.add_service_users(
-            self.identity.manager, SERVICE_USERS.values()
+        # every password is hashed (bcrypt, keystone's cost) while the other services are
+        # built; the users are created last, once their hashes are made
+        self._passwords = content.spec_passwords(self.spec)
+        self._service_passwords = {u: content.new_password() for u in SERVICE_USERS.values()}
+        self.identity.manager.hash_ahead(
+            [*self._passwords.values(), *self._service_passwords.values()]
         )
+        content.load_projects(self.identity.manager, self.spec)
         for kind, (name, _, path) in SERVICES.items():
             self.identity.manager.register_endpoint(
                 kind, name, self.urls[kind] + path, self.spec.region
@@ -188,7 +193,9 @@ class LabCloud(CloudActions):
         projects = {p: self.project_id(p) for p in self.spec.projects}
 
         self.network = Neutron(
-            dataclasses.replace(shared, datapath=self._datapath, polling_interval=POLLING),
+            # the L2 agents scan on neutron's clock ([AGENT] polling_interval, 2 s): a port
+            # bound (port_update) or a tap made (a netlink event) wakes them at once anyway
+            dataclasses.replace(shared, datapath=self._datapath),
             self._neutron_conf,
             [h.name for h in self.spec.hosts],
         )
@@ -217,6 +224,10 @@ class LabCloud(CloudActions):
         self.compute = Nova(self.spec, shared, lambda host: self._conf("nova", host))
         self._services.append(self.compute)
         self.compute.start()
+        content.load_users(self.identity.manager, self.spec, self._passwords)
+        content.add_service_users(
+            self.identity.manager, SERVICE_USERS.values(), self._service_passwords
+        )
         self._trace_databases()
 
     def _conf(self, project: str, host: str) -> ServiceConf:
@@ -271,11 +282,27 @@ class LabCloud(CloudActions):
         if self.settings.token_cache_time > 0:
             cache = TokenCache(self.settings.token_cache_time)
             self.identity.manager.revocation_listeners.append(cache.forget)
-        user = SERVICE_USERS[kind]
-        credentials = ServiceCredentials(user, self._service_passwords[user])
-        return KeystoneValidator(
-            http, cache, service_token=ServiceToken(http, credentials), bus=self.bus, service=name
-        )
+        token = self._service_token(name)
+        return KeystoneValidator(http, cache, service_token=token, bus=self.bus, service=name)
+
+    def _service_token(self, binary: str) -> ServiceToken | None:
+        """An API binary's service token, one for its auth_token and its other clients (the
+        neutron-server's nova notifier): it logs in once. Other binaries log in by themselves."""
+        kind = API_KINDS.get(binary)
+        if kind is None:
+            return None
+        if binary not in self._tokens:
+            http = ServiceClient(
+                self.urls["identity"],
+                source=binary,
+                target="keystone",
+                bus=self.bus,
+                origin=self.origin,
+            )
+            user = SERVICE_USERS[kind]
+            credentials = ServiceCredentials(user, self._service_passwords[user])
+            self._tokens[binary] = ServiceToken(http, credentials)
+        return self._tokens[binary]
 
     @property
     def stepper(self) -> Stepper:

@@ -91,6 +91,7 @@ class Binary:
         self.manager: object = None  # what its factory serves (nova-compute's ComputeManager...)
         self._forwarder: TraceForwarder | None = None  # on RabbitMQ, once started
         self._stepping: tuple[Stepper, StepperService] | None = None
+        self._service_token: ServiceToken | None = None
 
     @property
     def transport(self) -> Transport:
@@ -132,7 +133,18 @@ class Binary:
         """Its keystonemiddleware: the cloud's when shared, else ``[keystone_authtoken]``'s."""
         if self.shared is not None and self.shared.validator is not None:
             return self.shared.validator(self.name)
-        return validator(self.conf, self.name, self.bus)
+        return validator(self.conf, self.name, self.bus, self.service_token())
+
+    def service_token(self) -> ServiceToken:
+        """Its service user's token: got once (at its first use) and renewed, for every
+        client of the binary that calls as the service, as a keystoneauth session."""
+        shared = self.shared.service_token if self.shared is not None else None
+        if self._service_token is None and shared is not None:
+            self._service_token = shared(self.name)
+        if self._service_token is None:
+            http = keystone_client(self.conf, self.name, self.bus)
+            self._service_token = ServiceToken(http, credentials(self.conf))
+        return self._service_token
 
     def held(self) -> bool:
         """True while the in-kernel cloud is held by a stepper."""
@@ -240,12 +252,18 @@ def credentials(conf: ServiceConf) -> ServiceCredentials:
     return ServiceCredentials(conf.username, auth.password, auth.project_name)
 
 
-def validator(conf: ServiceConf, name: str, bus: TraceBus | None = None) -> KeystoneValidator:
-    """keystonemiddleware's auth_token, as ``[keystone_authtoken]`` configures it."""
+def validator(
+    conf: ServiceConf,
+    name: str,
+    bus: TraceBus | None = None,
+    token: ServiceToken | None = None,
+) -> KeystoneValidator:
+    """keystonemiddleware's auth_token, as ``[keystone_authtoken]`` configures it, validating
+    with ``token`` (None: a service token of its own)."""
     http = keystone_client(conf, name, bus)
     ttl = conf.keystone_authtoken.token_cache_time
     cache = TokenCache(ttl) if ttl > 0 else None
-    token = ServiceToken(http, credentials(conf))
+    token = token or ServiceToken(http, credentials(conf))
     return KeystoneValidator(http, cache, service_token=token, bus=bus, service=name)
 
 

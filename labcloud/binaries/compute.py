@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from labcloud.binaries.base import Binary, credentials, keystone_client
+from labcloud.binaries.base import Binary
 from labcloud.binaries.shared import Shared
 from labcloud.compute.api import create_compute_app
 from labcloud.compute.clients import CinderClient, GlanceClient, NeutronClient
@@ -32,7 +32,7 @@ from labcloud.compute.servicegroup import ServiceGroup
 from labcloud.compute.virt import get_driver
 from labcloud.conf.options import ServiceConf
 from labcloud.messaging import Target
-from labcloud.rest.auth import ServiceToken, require_token
+from labcloud.rest.auth import require_token
 from labcloud.rest.client import ServiceClient
 
 
@@ -107,7 +107,7 @@ class BuildCheck:
 def nova_conductor(conf: ServiceConf, *, shared: Shared | None = None) -> Binary:
     """nova-conductor: builds scheduled and handed to computes; stuck builds end in ERROR."""
     binary = Binary("nova-conductor", conf, shared=shared)
-    token = ServiceToken(keystone_client(conf, binary.name, binary.bus), credentials(conf))
+    token = binary.service_token()
 
     conductor = ConductorManager(
         Instances(binary.database(Base.metadata), binary.bus, binary.name),

@@ -54,10 +54,21 @@ def load_accounts(
     As in DevStack, a user with the ``admin`` role holds it on every project too.
     """
     passwords = passwords or spec_passwords(spec)
+    load_projects(keystone, spec)
+    load_users(keystone, spec, passwords)
+    return passwords
+
+
+def load_projects(keystone: IdentityManager, spec: CloudSpec) -> None:
+    """The first half of load_accounts: the roles and the spec's projects."""
     for role in ROLES:
         keystone.create_role(role)
     for project in spec.projects:
         keystone.create_project(project)
+
+
+def load_users(keystone: IdentityManager, spec: CloudSpec, passwords: dict[str, str]) -> None:
+    """The second half of load_accounts: the spec's users and their role assignments."""
     keystone.create_users([(u.name, passwords[u.name], u.project) for u in spec.users])
     for user in spec.users:
         for role in user.roles:
@@ -65,16 +76,18 @@ def load_accounts(
         if "admin" in user.roles:
             for project in spec.projects:
                 keystone.assign_role(user.name, project, "admin")
-    return passwords
 
 
-def add_service_users(keystone: IdentityManager, names: Iterable[str]) -> dict[str, str]:
+def add_service_users(
+    keystone: IdentityManager, names: Iterable[str], passwords: dict[str, str] | None = None
+) -> dict[str, str]:
     """Create each service's user, with the ``service`` role on the ``service`` project
-    and a password made for this cloud; returns ``{name: password}``."""
+    and a password made for this cloud (or ``passwords``'); returns ``{name: password}``."""
     keystone.create_role(SERVICE_ROLE)
     with contextlib.suppress(Conflict):  # the spec may have one already
         keystone.create_project(SERVICE_PROJECT, "the services' own users")
-    passwords = {name: new_password() for name in names}
+    known = passwords or {}
+    passwords = {name: known.get(name) or new_password() for name in names}
     keystone.create_users([(name, pw, SERVICE_PROJECT) for name, pw in passwords.items()])
     for name in passwords:
         keystone.assign_role(name, SERVICE_PROJECT, SERVICE_ROLE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labcloud.binaries.base import Binary, credentials, keystone_client
+from labcloud.binaries.base import Binary
 from labcloud.binaries.shared import Shared
 from labcloud.conf.options import ConfigError, ServiceConf
 from labcloud.messaging import Target
@@ -32,7 +32,6 @@ from labcloud.network.nova import NovaClient, NovaNotifier
 from labcloud.network.plugin_rpc import ReportsCallback, RpcCallbacks
 from labcloud.network.ports import PortManager
 from labcloud.network.rpcapi import EXCHANGE, L3_PLUGIN, PLUGIN, REPORTS
-from labcloud.rest.auth import ServiceToken
 from labcloud.rest.client import ServiceClient
 
 
@@ -83,7 +82,7 @@ def _nova(binary: Binary, conf: ServiceConf) -> NovaNotifier:
         bus=binary.bus,
         origin=binary.origin,
     )
-    token = ServiceToken(keystone_client(conf, binary.name, binary.bus), credentials(conf))
+    token = binary.service_token()
     return NovaNotifier(NovaClient(http, token), conf.DEFAULT.send_events_interval)
 
 

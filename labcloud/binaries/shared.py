@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from labcloud.db import Database
 from labcloud.messaging import Transport
-from labcloud.rest.auth import TokenValidator
+from labcloud.rest.auth import ServiceToken, TokenValidator
 from labcloud.rest.server import ApiServer
 
 if TYPE_CHECKING:
@@ -38,6 +38,10 @@ class Shared:
     dbs: Mapping[str, Database] = field(default_factory=dict)  # project -> its database
     servers: Mapping[str, ApiServer] = field(default_factory=dict)  # binary -> bound socket
     validator: Callable[[str], TokenValidator] | None = None  # binary -> its auth_token
+    # binary -> its service user's token, the one its auth_token validates with (None: the
+    # binary logs in by itself): one login for all a binary's clients, as one keystoneauth
+    # session per process
+    service_token: Callable[[str], ServiceToken | None] | None = None
     # nova-compute per host: its hypervisor driver's options (a fake host's capacity,
     # libvirt's instances_path ...) and the availability zone it is in
     driver_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

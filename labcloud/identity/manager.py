@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,6 +74,7 @@ class IdentityManager:
         self.strict_password_check = strict_password_check
         # told about revocations (a token id) and role changes (None): services' token caches
         self.revocation_listeners: list[Callable[[str | None], None]] = []
+        self._ahead: dict[str, Future[str]] = {}  # password -> its hash, being made
 
     def _revoked(self, token_id: str | None) -> None:
         for listener in self.revocation_listeners:
@@ -93,11 +94,32 @@ class IdentityManager:
     def _hash(self, password: str | None) -> str:
         if password is None:
             return "!"  # no password: no password authenticates the user
+        ahead = self._ahead.pop(password, None)
+        if ahead is not None:
+            return ahead.result()
+        return self._make_hash(password)
+
+    def hash_ahead(self, passwords: Sequence[str]) -> None:
+        """Start hashing passwords of users about to be created, in threads of their own
+        (bcrypt lets go of the GIL): a new cloud builds its other services meanwhile, and
+        create_user(s) takes each hash when it is made."""
+        workers = min(len(passwords), os.cpu_count() or 1)
+        if not workers:
+            return
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="keystone-bcrypt")
+        for password in passwords:
+            if password not in self._ahead:
+                self._ahead[password] = pool.submit(self._make_hash, password)
+        pool.shutdown(wait=False)  # its threads end once the hashes are made
+
+    def _make_hash(self, password: str) -> str:
         return bcrypt.hashpw(self._password_bytes(password), bcrypt.gensalt(self.rounds)).decode()
 
     def _hash_all(self, passwords: Sequence[str | None]) -> list[str]:
         """Each password's hash, side by side on every core: bcrypt lets go of the GIL
         while it hashes (keystone hashes one per request; a new cloud has several)."""
+        if all(p is None or p in self._ahead for p in passwords):
+            return [self._hash(p) for p in passwords]
         workers = min(len(passwords), os.cpu_count() or 1)
         if workers <= 1:
             return [self._hash(p) for p in passwords]

@@ -159,20 +159,34 @@ def openapi(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# the optional format checkers jsonschema imports when it finds them; some build grammars or
+# compile long regular expressions at import (rfc3987_syntax: 1.2 s of CPU, rfc3986_validator
+# 0.2 s), more than the rest of a cloud's start, and glance's schemas check no formats
+FORMAT_CHECKERS = (
+    "rfc3987_syntax",
+    "rfc3987",
+    "rfc3986_validator",
+    "rfc3339_validator",
+    "webcolors",
+    "jsonpointer",
+    "uri_template",
+    "isoduration",
+    "fqdn",
+)
+
+
 @functools.cache
 def _jsonschema() -> Any:
-    """jsonschema, imported on first use without ``rfc3987_syntax``: jsonschema imports
-    every optional format checker it finds, and that one builds a grammar at import (1.2 s
-    of CPU, more than the rest of a cloud's start). glance's schemas check no formats;
-    other importers of rfc3987_syntax still get it afterwards."""
-    blocked = "rfc3987_syntax" not in sys.modules
-    if blocked:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import -> ImportError
+    """jsonschema, imported on first use without the FORMAT_CHECKERS it has not met yet
+    (other importers of those modules still get them afterwards)."""
+    blocked = [name for name in FORMAT_CHECKERS if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # import -> ImportError
     try:
         import jsonschema
     finally:
-        if blocked:
-            del sys.modules["rfc3987_syntax"]
+        for name in blocked:
+            del sys.modules[name]
     return jsonschema
 
 

@@ -113,6 +113,22 @@ class BrokerView(anywidget.AnyWidget):
         leaving = bool(self._deliveries) and self._deliveries[0][0] < now - RATE_WINDOW
         return bool(self.pulses) or leaving or self._snapshot_due(now)
 
+    def due_in(self) -> float | None:
+        """Seconds until due() holds with no new events (the publisher sleeps that long)."""
+        now = time.monotonic()
+        if self.pulses or (not self.svg and not self.error):
+            return 0.0
+        waits = []
+        if self._deliveries:
+            waits.append(self._deliveries[0][0] + RATE_WINDOW - now)
+        if not self.error:
+            since = now - self._last_snapshot
+            lagging = self.source != "memory" and now - self._last_message < BUSY_FOR
+            waits.append(IDLE_SNAPSHOT_EVERY - since)
+            if self._unread or lagging:
+                waits.append(SNAPSHOT_EVERY - since)
+        return max(0.0, min(waits)) if waits else None
+
     def take(self, events: list[Any]) -> None:
         now = time.monotonic()
         pulses: dict[str, dict[str, str]] = {}

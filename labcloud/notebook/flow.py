@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -115,6 +116,10 @@ def furthest(events: list[Boot]) -> int:
     return best
 
 
+def _nothing() -> None:
+    return None
+
+
 class FlowView(anywidget.AnyWidget):
     """Follows one boot: the latest instance created, or the one given with ``follow()``.
 
@@ -155,16 +160,25 @@ class FlowView(anywidget.AnyWidget):
         self._volume_asks: deque[tuple[str, str]] = deque(maxlen=HISTORY)  # (request, volume)
         self._volume_status: dict[str, str] = {}
         self._stale = False  # follow() chose another instance: show it at the next turn
+        self._wake: Callable[[], None] = _nothing  # the publisher's, once it has this view
 
     def follow(self, instance_uuid: str) -> None:
         self._pinned = True
         self._pending = ""
         self.instance = instance_uuid
         self._stale = True
+        self._wake()
 
     def due(self) -> bool:
         """Nothing changes without events, but the instance follow() chose."""
         return self._stale
+
+    def due_in(self) -> float | None:
+        return 0.0 if self._stale else None
+
+    def wake_with(self, wake: Callable[[], None]) -> None:
+        """``wake()``: a turn soon (the publisher's), called when follow() changes the view."""
+        self._wake = wake
 
     def take(self, events: list[Any]) -> None:
         for e in events:

@@ -47,6 +47,9 @@ class MessageInspector(anywidget.AnyWidget):
         """Only messages change what it shows."""
         return False
 
+    def due_in(self) -> float | None:
+        return None
+
     def take(self, events: list[Any]) -> None:
         fresh = [row(e) for e in events if isinstance(e, MessageEvent) and e.event == "publish"]
         if fresh:

@@ -7,7 +7,7 @@ import sys
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from labcloud.trace.bus import TraceBus
 
@@ -26,7 +26,7 @@ def _widgets_dir() -> Path:
 WIDGETS = _widgets_dir()
 MAX_RATE_HZ = 20.0
 BUFFER = 20_000  # events kept between two updates; older ones are dropped (and counted)
-IDLE_CHECK = 0.25  # s between asking idle views whether they want a turn without events
+IDLE_CHECK = 0.25  # s between asking idle views without due_in() whether they want a turn
 
 
 def esm(name: str) -> Path:
@@ -49,6 +49,16 @@ def wants_turn(view: View) -> bool:
     again): its ``due()`` says, and a view without one is asked every turn."""
     due = getattr(view, "due", None)
     return True if due is None else bool(due())
+
+
+def next_turn(view: View) -> float | None:
+    """Seconds until ``view`` wants a turn with no new events: its ``due_in()`` says (None:
+    only events, or its own ``wake``, bring one); a view without one is asked again in
+    IDLE_CHECK s."""
+    due_in = getattr(view, "due_in", None)
+    if due_in is None:
+        return 0.0 if wants_turn(view) else IDLE_CHECK
+    return cast(float | None, due_in())
 
 
 class Publisher:
@@ -79,7 +89,14 @@ class Publisher:
     def add(self, view: View) -> View:
         with self._lock:
             self.views.append(view)
+        wake_with = getattr(view, "wake_with", None)
+        if wake_with is not None:
+            wake_with(self.wake)
         return view
+
+    def wake(self) -> None:
+        """Give the views a turn soon, events or not (a view changed from elsewhere)."""
+        self._pending.set()
 
     def _on_event(self, event: Any) -> None:
         with self._lock:
@@ -120,15 +137,25 @@ class Publisher:
                         self._stop.set()
         self.updates += 1
 
-    def _idle(self) -> bool:
+    def _idle(self) -> float | None:
+        """0 when a turn is due now, else how long the thread may sleep (None: until an
+        event or a wake comes)."""
+        if self._pending.is_set():
+            return 0.0
         with self._lock:
             views = list(self.views)
-        return not self._pending.is_set() and not any(wants_turn(v) for v in views)
+        turns = [t for t in map(next_turn, views) if t is not None]
+        return max(0.0, min(turns)) if turns else None
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._idle():  # sleep until an event comes, looking up now and then
-                self._pending.wait(IDLE_CHECK)
+            sleep = self._idle()
+            if sleep is None or sleep > 0:  # sleep until an event comes or a view is due
+                if self._pending.wait(sleep):
+                    # the first event after a quiet spell: the rest of its burst (an RPC
+                    # call's publish, delivery and reply) comes within the interval, and
+                    # goes in the same update
+                    self._stop.wait(self.interval)
                 continue
             self.flush()
             self._stop.wait(self.interval)  # batch what comes next: at most `rate` a second

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anywidget
 import traitlets
 
-from labcloud.notebook.publisher import css, esm
+from labcloud.notebook.publisher import IDLE_CHECK, css, esm
 from labcloud.trace.events import PauseEvent, StepperEvent
 from labcloud.trace.stepper import parse_breakpoint as _parse
 from labcloud.trace.stepper import pause_dict
@@ -29,6 +30,7 @@ class StepperControls(anywidget.AnyWidget):
     def __init__(self, stepper: Stepper, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stepper = stepper
+        self._told = False  # the stepper tells of its breakpoints' changes (on_change)
         self.observe(self._on_command, names="command")
         self._sync()
 
@@ -65,6 +67,20 @@ class StepperControls(anywidget.AnyWidget):
         """Breakpoints set or cleared from elsewhere (the notebook, the CLI) since the last
         sync; pauses come as events."""
         return len(self.breakpoints) != len(self.stepper.breakpoints)
+
+    def due_in(self) -> float | None:
+        """0 when due(); else None if the stepper says when its breakpoints change, or
+        the publisher's IDLE_CHECK to look again (a RemoteStepper)."""
+        if self.due():
+            return 0.0
+        return None if self._told else IDLE_CHECK
+
+    def wake_with(self, wake: Callable[[], None]) -> None:
+        """Breakpoints set from a cell or the CLI wake the publisher (``wake``)."""
+        on_change = getattr(self.stepper, "on_change", None)
+        if on_change is not None:
+            on_change(wake)
+            self._told = True
 
     def take(self, events: list[Any]) -> None:
         if any(isinstance(e, PauseEvent | StepperEvent) for e in events) or len(

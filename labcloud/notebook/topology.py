@@ -70,6 +70,16 @@ class TopologyView(anywidget.AnyWidget):
         since = time.monotonic() - self._last_read
         return since >= READ_EVERY or (self._ports_changed and since >= MIN_GAP)
 
+    def due_in(self) -> float | None:
+        """Seconds until due() holds (None: never, with no datapath to read)."""
+        if self._prefix is None:
+            return None
+        since = time.monotonic() - self._last_read
+        wait = READ_EVERY - since
+        if self._ports_changed:
+            wait = min(wait, MIN_GAP - since)
+        return max(0.0, wait)
+
     def take(self, events: list[Any]) -> None:
         if any(isinstance(e, StateEvent) and e.resource == "port" for e in events):
             self._ports_changed = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+import threading
 import time
 from typing import Any
 
@@ -44,13 +45,26 @@ class ServiceClient:
         self.target = target
         self.bus = bus
         self.origin = origin or Origin()
-        # who is asking travels in User-Agent, as OpenStack's clients name themselves there
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=timeout,
-            headers={"User-Agent": f"labcloud ({source})"},
-            verify=tls_context(),
-        )
+        self.timeout = timeout
+        self._http: httpx.Client | None = None  # made at the first request
+        self._lock = threading.Lock()
+
+    @property
+    def http(self) -> httpx.Client:
+        """The connection pool, made on first use: a cloud makes dozens of clients (several
+        per compute host) that a short lab never uses."""
+        if self._http is None:
+            with self._lock:
+                if self._http is None:
+                    # who is asking travels in User-Agent, as OpenStack's clients name
+                    # themselves there
+                    self._http = httpx.Client(
+                        base_url=self.base_url,
+                        timeout=self.timeout,
+                        headers={"User-Agent": f"labcloud ({self.source})"},
+                        verify=tls_context(),
+                    )
+        return self._http
 
     def request(
         self,
@@ -72,7 +86,7 @@ class ServiceClient:
         if request_id:
             all_headers.setdefault("X-OpenStack-Request-ID", request_id)
         start = time.perf_counter()
-        response = self._http.request(method, path, headers=all_headers, **kwargs)
+        response = self.http.request(method, path, headers=all_headers, **kwargs)
         if self.bus is not None and self.bus.active:
             self.bus.emit(
                 HttpEvent(
@@ -106,4 +120,6 @@ class ServiceClient:
         return self.request("DELETE", path, **kwargs)
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            if self._http is not None:
+                self._http.close()

@@ -1,11 +1,13 @@
 """Serve an ASGI app with uvicorn in a thread, on a socket bound before the thread starts,
 so the port is known (and taken) at once, and stop it cleanly.
 
-uvicorn's own ``Server.serve`` wakes ten times a second to look for a stop request; a
-cloud has five API servers, so that alone kept an idle notebook kernel busy. Here the
-server's thread sleeps on an asyncio event instead and wakes once a second only to renew
-the ``Date`` header, and ``stop()`` is split in two (``request_stop`` then ``join``), so a
-cloud stops all its servers at once instead of one after another.
+uvicorn's own ``Server.serve`` wakes ten times a second to look for a stop request and
+renew the ``Date`` header; a cloud has five API servers, so that alone kept an idle notebook
+kernel busy. Here the server's thread sleeps on an asyncio event instead: it renews the
+``Date`` header once a second while connections are open, and when none is, it sleeps
+until one comes (whose Date is then renewed before its first request is read). ``stop()``
+is split in two (``request_stop`` then ``join``), so a cloud stops all its servers at once
+instead of one after another.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import logging
 import socket
 import sys
 import threading
+import time
 import traceback
+from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any
 
 import uvicorn
@@ -52,7 +57,10 @@ class ApiServer:
         self.host, self.port = self._sock.getsockname()[:2]
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._exit: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None  # set to wake the server's thread
+        self._stopping = False
+        self._arrived = False  # a connection came since the thread last looked
+        self._dated = 0.0  # time.monotonic() of the Date header's last renewal
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"http-{self.name}", daemon=True)
@@ -73,16 +81,47 @@ class ApiServer:
         assert self._server is not None
         server = self._server
         server.config.load()
+        server.config.http_protocol_class = _announced(  # type: ignore[assignment]
+            server.config.http_protocol_class, self._connection_made
+        )
         server.lifespan = server.config.lifespan_class(server.config)
-        self._loop, self._exit = asyncio.get_running_loop(), asyncio.Event()
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         await server.startup(sockets=[self._sock])
-        await server.on_tick(0)  # counter 0: set the Date header
+        self._renew_date()
         self._ready.set()
-        while not self._exit.is_set():
+        while not self._stopping:
+            self._wake.clear()
+            # no connection open (nor one on its way): no response to date, no reason to wake
+            idle = not server.server_state.connections and not self._arrived
+            self._arrived = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exit.wait(), DATE_REFRESH)
-            await server.on_tick(0)
+                await asyncio.wait_for(self._wake.wait(), None if idle else DATE_REFRESH)
+            if time.monotonic() - self._dated >= DATE_REFRESH:
+                self._renew_date()
         await _shut_down(server, self._sock)
+
+    def _renew_date(self) -> None:
+        """What uvicorn's ``on_tick`` does once a second: the Date (and Server) headers."""
+        assert self._server is not None
+        config = self._server.config
+        date = [(b"date", formatdate(time.time(), usegmt=True).encode())]
+        headers = (date if config.date_header else []) + config.encoded_headers
+        self._server.server_state.default_headers = headers
+        self._dated = time.monotonic()
+
+    def _connection_made(self) -> None:
+        """A connection comes (in the server's thread, before its protocol exists): its
+        Date up to date, and the thread woken to keep it so while connections stay."""
+        if time.monotonic() - self._dated >= DATE_REFRESH:
+            self._renew_date()
+        self._arrived = True
+        if self._wake is not None:
+            self._wake.set()
+
+    def _stop_now(self) -> None:
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
 
     def start(self, app: Any = None, timeout: float = 10.0) -> ApiServer:
         self.app = app if app is not None else self.app
@@ -103,10 +142,10 @@ class ApiServer:
 
     def request_stop(self) -> None:
         """Ask the server to stop (it finishes the requests in flight); ``join`` waits."""
-        loop, event = self._loop, self._exit
-        if loop is not None and event is not None and not loop.is_closed():
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(event.set)
+                loop.call_soon_threadsafe(self._stop_now)
 
     def join(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
@@ -123,6 +162,16 @@ class ApiServer:
     def stop(self) -> None:
         self.request_stop()
         self.join()
+
+
+def _announced(protocol: Callable[..., Any], arrived: Callable[[], None]) -> Callable[..., Any]:
+    """uvicorn's protocol class, calling ``arrived()`` as each connection is accepted."""
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        arrived()
+        return protocol(*args, **kwargs)
+
+    return make
 
 
 async def _shut_down(server: uvicorn.Server, sock: socket.socket) -> None:

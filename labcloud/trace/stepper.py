@@ -175,6 +175,7 @@ class Stepper:
         self._step_next = False
         self._ids = itertools.count(1)
         self._installed = False
+        self._listeners: list[Callable[[], None]] = []  # told when breakpoints change
 
     # -- breakpoints ---------------------------------------------------------------------
     def break_on(
@@ -192,12 +193,26 @@ class Stepper:
         with self._cond:
             self._breakpoints.append(bp)
         self._install()
+        self._changed()
         return bp
 
     def remove(self, bp: Breakpoint) -> None:
         with self._cond:
             if bp in self._breakpoints:
                 self._breakpoints.remove(bp)
+        self._changed()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after each breakpoint is added or removed (a widget showing
+        them learns of it without asking)."""
+        with self._cond:
+            self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        with self._cond:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
 
     @property
     def breakpoints(self) -> list[Breakpoint]:
@@ -209,6 +224,7 @@ class Stepper:
         with self._cond:
             self._breakpoints.clear()
             self._step_next = False
+        self._changed()
         self.resume()
 
     # -- paused threads ------------------------------------------------------------------

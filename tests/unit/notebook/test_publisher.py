@@ -83,3 +83,46 @@ def test_an_idle_broker_view_on_the_in_process_broker_asks_for_no_turn() -> None
         assert not view.due()  # read, no message since: nothing to read again yet
     finally:
         transport.cleanup()
+
+
+class Woken(View):
+    """Asks for no turn until changed from elsewhere, then wakes the publisher it was given."""
+
+    def __init__(self) -> None:
+        super().__init__(due=None)
+        self.changed = False
+        self.wake: Any = None
+        self.due = lambda: self.changed
+
+    def due_in(self) -> float | None:
+        return 0.0 if self.changed else None
+
+    def wake_with(self, wake: Any) -> None:
+        self.wake = wake
+
+
+def test_a_view_changed_from_elsewhere_wakes_the_publisher_for_its_turn() -> None:
+    publisher = Publisher(TraceBus(), rate=20.0)
+    view = publisher.add(Woken())
+    assert isinstance(view, Woken)
+    try:
+        assert view.wake is not None
+        view.changed = True
+        view.wake()
+        assert view.taken.wait(timeout=10)
+        assert view.batches[0] == []
+    finally:
+        publisher.close()
+
+
+def test_an_idle_broker_view_says_when_it_reads_again() -> None:
+    transport = get_transport("memory://")
+    try:
+        view = BrokerView(transport.snapshot)
+        assert view.due_in() == 0.0  # never read yet
+        view.refresh()
+        wait = view.due_in()
+        assert wait is not None
+        assert 0.0 < wait <= 5.0  # the next idle read (IDLE_SNAPSHOT_EVERY)
+    finally:
+        transport.cleanup()

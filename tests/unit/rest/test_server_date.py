@@ -1,0 +1,39 @@
+"""An idle API server sleeps, yet the first request after a quiet spell has today's Date."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+from fastapi import FastAPI
+
+from labcloud.rest.server import ApiServer
+
+STALE = [(b"date", b"Thu, 01 Jan 1970 00:00:00 GMT")]
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/ping")
+    def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
+    return app
+
+
+def test_a_connection_after_a_quiet_spell_gets_the_current_date() -> None:
+    api = ApiServer(_app(), "127.0.0.1", 0, name="test").start()
+    try:
+        assert api._server is not None
+        # as if it had slept a minute with no connection: no tick renewed the header since
+        api._server.server_state.default_headers = list(STALE)
+        api._dated -= 60
+        with httpx.Client() as client:
+            answer = client.get(api.url + "/ping")
+        assert answer.status_code == 200
+        date = parsedate_to_datetime(answer.headers["date"])
+        assert abs((datetime.now(UTC) - date).total_seconds()) < 5
+    finally:
+        api.stop()
