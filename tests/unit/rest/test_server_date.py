@@ -13,18 +13,8 @@ from labcloud.rest.server import ApiServer
 STALE = [(b"date", b"Thu, 01 Jan 1970 00:00:00 GMT")]
 
 
-def _app() -> FastAPI:
-    app = FastAPI()
-
-    @app.get("/ping")
-    def ping() -> dict[str, str]:
-        return {"pong": "yes"}
-
-    return app
-
-
-def test_a_connection_after_a_quiet_spell_gets_the_current_date() -> None:
-    api = ApiServer(_app(), "127.0.0.1", 0, name="test").start()
+def test_a_connection_after_a_quiet_spell_gets_the_current_date(ping_app: FastAPI) -> None:
+    api = ApiServer(ping_app, "127.0.0.1", 0, name="test").start()
     try:
         assert api._server is not None
         # as if it had slept a minute with no connection: no tick renewed the header since

@@ -13,18 +13,8 @@ from labcloud.rest import server as rest_server
 from labcloud.rest.server import ApiServer
 
 
-def _app() -> FastAPI:
-    app = FastAPI()
-
-    @app.get("/ping")
-    def ping() -> dict[str, str]:
-        return {"pong": "yes"}
-
-    return app
-
-
-def test_a_kept_alive_idle_connection_does_not_hold_up_the_stop() -> None:
-    api = ApiServer(_app(), "127.0.0.1", 0, name="test").start()
+def test_a_kept_alive_idle_connection_does_not_hold_up_the_stop(ping_app: FastAPI) -> None:
+    api = ApiServer(ping_app, "127.0.0.1", 0, name="test").start()
     client = socket.create_connection((api.host, api.port))
     try:
         client.sendall(b"GET /ping HTTP/1.1\r\nHost: test\r\n\r\n")
