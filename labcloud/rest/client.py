@@ -27,6 +27,13 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@functools.lru_cache(maxsize=1024)
+def parsed_url(url: str) -> httpx.URL:
+    """``url`` parsed (httpx.URL is immutable): a build asks for the same few URLs over and
+    over (its image, ``/v2.0/ports``), and parsing one cost a tenth of a request's CPU."""
+    return httpx.URL(url)
+
+
 class ServiceClient:
     """``ServiceClient(url, source="nova-compute", target="glance-api", bus=bus)``."""
 
@@ -101,7 +108,7 @@ class ServiceClient:
         start = time.perf_counter()
         request = httpx.Request(
             method,
-            self.base_url + path,
+            parsed_url(self.base_url + path),
             headers=all_headers,
             extensions={"timeout": self._timeout},
             **kwargs,
