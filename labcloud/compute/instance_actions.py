@@ -79,20 +79,38 @@ class InstanceActions:
             .order_by(ACTIONS.c.id.desc())
             .limit(1)
         )
-        self._add_event = insert(EVENTS).returning(EVENTS.c.id)
-        # the latest of the request's action's events by that name not yet finished, with
-        # its action: one query for what was two round trips
-        self._open_event = (
-            select(EVENTS.c.id, EVENTS.c.action_id)
+        # the event, under the request's action if it has one: INSERT ... SELECT, one
+        # statement where the action's id was read first
+        self._add_event = (
+            insert(EVENTS)
+            .from_select(
+                ["action_id", "event", "host", "start_time"],
+                select(
+                    self._action_id.subquery().c.id,
+                    bindparam("event_name", type_=EVENTS.c.event.type),
+                    bindparam("event_host", type_=EVENTS.c.host.type),
+                    bindparam("event_start", type_=EVENTS.c.start_time.type),
+                ),
+            )
+            .returning(EVENTS.c.id)
+        )
+        # the latest of the request's action's events by that name not yet finished
+        open_event = (
+            select(EVENTS.c.id)
             .where(
                 EVENTS.c.action_id == self._action_id.scalar_subquery(),
-                EVENTS.c.event == bindparam("event"),
+                EVENTS.c.event == bindparam("event_name"),
                 EVENTS.c.finish_time.is_(None),
             )
             .order_by(EVENTS.c.id.desc())
             .limit(1)
         )
-        self._finish_event = update(EVENTS).where(EVENTS.c.id == bindparam("event_id"))
+        # finished in the statement that finds it (it was a SELECT, then an UPDATE)
+        self._finish_event = (
+            update(EVENTS)
+            .where(EVENTS.c.id == open_event.scalar_subquery())
+            .returning(EVENTS.c.id, EVENTS.c.action_id)
+        )
         self._mark_error = (
             update(ACTIONS).where(ACTIONS.c.id == bindparam("where_id")).values(message="Error")
         )
@@ -103,13 +121,11 @@ class InstanceActions:
         """Work on the instance began; an event with no action of its request (a periodic
         task's, say) is not recorded."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
+        row = where | {"event_name": event, "event_host": host, "event_start": when}
         with self.db.transaction() as c:  # Core statements: no ORM session
-            action_id = c.execute(self._action_id, where).scalar()
-            if action_id is None:
-                return
-            row = {"action_id": action_id, "event": event, "host": host, "start_time": when}
             event_id = c.execute(self._add_event, row).scalar()
-            self.db.record(c, EVENTS.name, "insert", str(event_id))
+            if event_id is not None:
+                self.db.record(c, EVENTS.name, "insert", str(event_id))
 
     def event_finish(
         self,
@@ -123,18 +139,17 @@ class InstanceActions:
         """The work ended: ``Error`` with a traceback, else ``Success``; an Error also marks
         the action's message, as nova's ``action_event_finish`` does."""
         where = {"instance_uuid": instance_uuid, "request_id": request_id}
+        values = {
+            "finish_time": when,
+            "result": "Error" if traceback else "Success",
+            "traceback": traceback,
+            "details": (details or "")[:255] or None,
+        }
         with self.db.transaction() as c:  # Core statements: no ORM session
-            found = c.execute(self._open_event, where | {"event": event}).first()
+            found = c.execute(self._finish_event, where | values | {"event_name": event}).first()
             if found is None:  # no action of the request, or no such event open in it
                 return
             event_id, action_id = found
-            values = {
-                "finish_time": when,
-                "result": "Error" if traceback else "Success",
-                "traceback": traceback,
-                "details": (details or "")[:255] or None,
-            }
-            c.execute(self._finish_event, values | {"event_id": event_id})
             self.db.record(c, EVENTS.name, "update", str(event_id))
             if traceback:
                 c.execute(self._mark_error, {"where_id": action_id})

@@ -6,9 +6,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, Update, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from labcloud.compute import instance_actions
@@ -73,10 +73,16 @@ class Instances:
         # built once, run with parameters: building and hashing a new statement for each of
         # a build's reads and writes cost more than running it
         self._by_uuid = select(TABLE).where(TABLE.c.uuid == bindparam("uuid"))
-        self._locked = self._by_uuid.with_for_update()
         self._by_uuids = select(TABLE).where(TABLE.c.uuid.in_(bindparam("uuids", expanding=True)))
         self._set = update(TABLE).where(TABLE.c.uuid == bindparam("where_uuid"))
+        self._writers: dict[tuple[tuple[str, ...], bool], Update] = {}  # see _writer
+        self._state = select(TABLE.c.vm_state).where(TABLE.c.uuid == bindparam("uuid"))
         self._new_fault = insert(FAULTS).returning(FAULTS.c.id)
+        # what the conductor's check of the builds reads of each build, every minute: no
+        # JSON column (decoding the nine of each of a thousand builds was most of its cost)
+        self._building = select(
+            TABLE.c.uuid, TABLE.c.host, TABLE.c.task_state, TABLE.c.updated_at
+        ).where(TABLE.c.deleted.is_(False), TABLE.c.vm_state == bindparam("vm_state"))
 
     def get(
         self, uuid: str, *, project_id: str | None = None, read_deleted: bool = False
@@ -115,6 +121,13 @@ class Instances:
         with self.db.reader() as s:
             rows = s.execute(query).mappings().all()
         return [to_dict(r) for r in rows]
+
+    def in_state(self, vm_state: str) -> builtins.list[dict[str, Any]]:
+        """Instances not deleted in ``vm_state``: their uuid, host, task_state and
+        updated_at (a datetime) only."""
+        with self.db.read() as c:
+            rows = c.execute(self._building, {"vm_state": vm_state}).mappings().all()
+        return [dict(r) for r in rows]
 
     def create(self, values: dict[str, Any], ctxt: RequestContext | None = None) -> dict[str, Any]:
         """Insert the row; with ``ctxt``, also its ``create`` action (os-instance-actions)."""
@@ -160,24 +173,50 @@ class Instances:
         if unknown:
             raise ValueError(f"instances have no column {', '.join(sorted(unknown))}")
         values["updated_at"] = now()
+        params = values | {"where_uuid": uuid, "expected_vm_state": expected_vm_state}
+        params |= {f"new_{f}": values[f] for f in STATE_FIELDS if f in values}
+        states = tuple(f for f in STATE_FIELDS if f in values)
+        expecting = expected_vm_state is not None
         with self.db.transaction() as c:
-            # with an expected state, locked from the check to the write (PostgreSQL;
-            # SQLite writes one at a time)
-            read = self._by_uuid if expected_vm_state is None else self._locked
-            row = c.execute(read, {"uuid": uuid}).mappings().first()
+            row = None
+            if states:  # the row comes back if one of its states changes: that is traced
+                row = c.execute(self._writer(states, expecting), params).mappings().first()
+            changed = row is not None
+            if row is None:  # no state changes (or none given): written all the same
+                row = c.execute(self._writer((), expecting), params).mappings().first()
             if row is None:
-                raise InstanceNotFound(instance_id=uuid)
-            if expected_vm_state is not None and row["vm_state"] != expected_vm_state:
-                raise UnexpectedVMStateError(expected=expected_vm_state, actual=row["vm_state"])
-            c.execute(self._set, values | {"where_uuid": uuid})
+                self._not_written(c, uuid, expected_vm_state)
             if fault is not None:
                 self._add_fault(c, uuid, *fault)
             self.db.record(c, TABLE.name, "update", uuid)
-            after = dict(row) | values
-        result = to_dict(after)
-        if any(result[f] != row[f] for f in STATE_FIELDS):
+        result = to_dict(row)
+        if changed:
             self._emit(result)
         return result
+
+    def _writer(self, states: tuple[str, ...], expecting: bool) -> Update:
+        """The UPDATE of one instance, returning its row: with ``expecting``, only while its
+        vm_state is the expected one; with ``states``, only if one of them changes. One
+        statement where a SELECT (with the row locked) then an UPDATE were two: the UPDATE
+        itself locks the row from the check to the write."""
+        key = (states, expecting)
+        writer = self._writers.get(key)
+        if writer is None:
+            writer = self._set
+            if expecting:
+                writer = writer.where(TABLE.c.vm_state == bindparam("expected_vm_state"))
+            if states:
+                changes = (TABLE.c[f].is_distinct_from(bindparam(f"new_{f}")) for f in states)
+                writer = writer.where(or_(*changes))
+            writer = self._writers[key] = writer.returning(*TABLE.c)
+        return writer
+
+    def _not_written(self, c: Connection, uuid: str, expected_vm_state: str | None) -> NoReturn:
+        """Why an update found no row to write: the instance is gone, or not as expected."""
+        actual = c.execute(self._state, {"uuid": uuid}).scalar()
+        if actual is None:
+            raise InstanceNotFound(instance_id=uuid)
+        raise UnexpectedVMStateError(expected=expected_vm_state, actual=actual)
 
     def update_many(
         self, changes: Sequence[tuple[str, dict[str, Any]]]

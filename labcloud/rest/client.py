@@ -27,6 +27,13 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@functools.lru_cache(maxsize=1024)
+def parsed_url(url: str) -> httpx.URL:
+    """``url`` parsed (httpx.URL is immutable): a build asks for the same few URLs over and
+    over (its image, ``/v2.0/ports``), and parsing one cost a tenth of a request's CPU."""
+    return httpx.URL(url)
+
+
 class ServiceClient:
     """``ServiceClient(url, source="nova-compute", target="glance-api", bus=bus)``."""
 
@@ -46,25 +53,30 @@ class ServiceClient:
         self.bus = bus
         self.origin = origin or Origin()
         self.timeout = timeout
-        self._http: httpx.Client | None = None  # made at the first request
+        self._transport: httpx.HTTPTransport | None = None  # made at the first request
         self._lock = threading.Lock()
+        # what every request carries, built once: httpx.Client's own defaults, and who is
+        # asking in User-Agent, as OpenStack's clients name themselves there
+        self._headers = httpx.Headers(
+            {
+                "Accept": "*/*",
+                "Accept-Encoding": "gzip, deflate",
+                "Connection": "keep-alive",
+                "User-Agent": f"labcloud ({source})",
+            },
+            encoding="ascii",
+        )
+        self._timeout = httpx.Timeout(timeout).as_dict()
 
     @property
-    def http(self) -> httpx.Client:
+    def transport(self) -> httpx.HTTPTransport:
         """The connection pool, made on first use: a cloud makes dozens of clients (several
         per compute host) that a short lab never uses."""
-        if self._http is None:
+        if self._transport is None:
             with self._lock:
-                if self._http is None:
-                    # who is asking travels in User-Agent, as OpenStack's clients name
-                    # themselves there
-                    self._http = httpx.Client(
-                        base_url=self.base_url,
-                        timeout=self.timeout,
-                        headers={"User-Agent": f"labcloud ({self.source})"},
-                        verify=tls_context(),
-                    )
-        return self._http
+                if self._transport is None:
+                    self._transport = httpx.HTTPTransport(verify=tls_context())
+        return self._transport
 
     def request(
         self,
@@ -77,16 +89,37 @@ class ServiceClient:
         request_id: str = "",
         **kwargs: Any,
     ) -> httpx.Response:
-        all_headers = dict(headers or {})
-        if any(not value.isascii() for value in (token or "", *all_headers.values())):
+        """One request on the pool's kept-alive connections, its answer read. The request
+        goes straight to httpx's transport, as httpx.Client would send it (same headers)
+        without what no service here uses (cookies, auth flows, redirects, event hooks):
+        httpx.Client's merging of URLs, headers and cookies for each request cost as much
+        CPU as the HTTP exchange itself."""
+        extra = headers or {}
+        if any(not value.isascii() for value in (token or "", *extra.values())):
             # httpx cannot send it (UnicodeEncodeError); no token is anything but ASCII
             raise Unauthorized("The request you have made requires authentication.")
+        all_headers = self._headers.copy()
+        for key, value in extra.items():
+            all_headers[key] = value
         if token:
             all_headers["X-Auth-Token"] = token
-        if request_id:
-            all_headers.setdefault("X-OpenStack-Request-ID", request_id)
+        if request_id and "X-OpenStack-Request-ID" not in all_headers:
+            all_headers["X-OpenStack-Request-ID"] = request_id
         start = time.perf_counter()
-        response = self.http.request(method, path, headers=all_headers, **kwargs)
+        request = httpx.Request(
+            method,
+            parsed_url(self.base_url + path),
+            headers=all_headers,
+            extensions={"timeout": self._timeout},
+            **kwargs,
+        )
+        response = self.transport.handle_request(request)
+        response.request = request
+        try:
+            response.read()  # and the connection goes back to the pool
+        except BaseException:
+            response.close()
+            raise
         if self.bus is not None and self.bus.active:
             self.bus.emit(
                 HttpEvent(
@@ -121,5 +154,5 @@ class ServiceClient:
 
     def close(self) -> None:
         with self._lock:
-            if self._http is not None:
-                self._http.close()
+            if self._transport is not None:
+                self._transport.close()

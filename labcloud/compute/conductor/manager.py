@@ -210,10 +210,10 @@ class ConductorManager:
         """
         for inst in list(self._unreleased.values()):  # a release that failed last time
             self._release_ports(inst)
-        with self.instances.db.reader() as s:
-            last_report = {n.host: n.updated_at for n in s.scalars(select(ComputeNode))}
+        with self.instances.db.read() as c:
+            last_report = dict(c.execute(_LAST_REPORTS).tuples().all())
         failed = []
-        for inst in self.instances.where(vm_state=VmState.BUILDING):
+        for inst in self.instances.in_state(VmState.BUILDING):
             host = inst["host"]
             idle = (utcnow() - (parse_time(inst["updated_at"]) or utcnow())).total_seconds()
             if host is not None and not self.servicegroup.is_up(last_report.get(host)):
@@ -234,8 +234,8 @@ class ConductorManager:
                 )
             else:
                 continue
-            if gave_up:
-                self._release_ports(inst)
+            if gave_up:  # its ports: those of its requested networks
+                self._release_ports(self.instances.get(inst["uuid"], read_deleted=True))
                 failed.append(inst["uuid"])
         return failed
 
@@ -354,3 +354,4 @@ class ConductorManager:
 NODES: Table = ComputeNode.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 _UPDATE_NODE = update(NODES).where(NODES.c.host == bindparam("where_host")).returning(*NODES.c)
 _INSERT_NODE = insert(NODES).returning(*NODES.c)
+_LAST_REPORTS = select(NODES.c.host, NODES.c.updated_at)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi import Depends
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 
 from labcloud.context import RequestContext
@@ -183,3 +183,42 @@ def test_service_client_traces_each_request(nova: ApiServer) -> None:
     assert event.request_id == "req-1"
     assert event.duration_ms > 0
     assert event.to_dict()["type"] == "http"
+
+
+def test_service_client_sends_what_httpx_client_sent() -> None:
+    """Straight to httpx's transport, a request still carries httpx.Client's headers, the
+    caller's name, token and request id, its query and JSON body; and kept-alive
+    connections are reused."""
+    app = FastAPI()
+    peers: set[int] = set()
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, object]:
+        assert request.client is not None
+        peers.add(request.client.port)
+        return {
+            "headers": dict(request.headers),
+            "query": dict(request.query_params),
+            "body": await request.json(),
+        }
+
+    server = ApiServer(app, name="echo").start()
+    client = ServiceClient(server.url, source="nova-compute", target="echo")
+    try:
+        for _ in range(3):
+            answer = client.post(
+                "/echo", json={"a": 1}, params={"b": "2"}, token="good", request_id="req-9"
+            )
+    finally:
+        client.close()
+        server.stop()
+    seen = answer.json()
+    assert seen["query"] == {"b": "2"}
+    assert seen["body"] == {"a": 1}
+    headers = seen["headers"]
+    assert headers["host"] == f"127.0.0.1:{server.port}"
+    assert headers["user-agent"] == "labcloud (nova-compute)"
+    assert (headers["accept"], headers["accept-encoding"]) == ("*/*", "gzip, deflate")
+    assert (headers["x-auth-token"], headers["x-openstack-request-id"]) == ("good", "req-9")
+    assert headers["content-type"] == "application/json"
+    assert len(peers) == 1  # one connection for the three requests
