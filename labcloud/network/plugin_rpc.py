@@ -115,9 +115,7 @@ class RpcCallbacks:
         self, ctxt: RequestContext, devices: list[str]
     ) -> dict[str, Any]:
         """The same, each group's rules and members sent once (neutron's enhanced RPC)."""
-        return secgroups_rpc.info_for_ports(
-            self.networks.db, secgroups_rpc.ports_of_devices(self.networks.db, devices)
-        )
+        return secgroups_rpc.info_for_devices(self.networks.db, devices)
 
     # -- the DHCP agents (neutron/api/rpc/handlers/dhcp_rpc.py) -------------------------------
     def get_active_networks_info(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:
