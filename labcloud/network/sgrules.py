@@ -15,36 +15,82 @@ from __future__ import annotations
 from typing import Any
 
 Rule = dict[str, Any]
+Members = dict[str, dict[str, list[str]]]
 DIRECTION_IP_PREFIX = {"ingress": "source_ip_prefix", "egress": "dest_ip_prefix"}
 DHCP_CLIENT, DHCP_SERVER = 68, 67
+
+
+class MemberRules:
+    """Remote-group rules as one rule per member address (``per_member``), built once per
+    answer for all the ports expanded from it and, across answers (``new_answer``), once
+    per rule and address: an agent refreshing its ports each time their group gains a
+    member builds that member's rules, not every member's again. The copies are shared
+    by the ports: read-only."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[Any, ...], dict[str, Rule]] = {}  # rule → address → copy
+        self._used: dict[tuple[Any, ...], dict[str, Rule]] = {}
+        # this answer's rules (kept alive, so their ids stay theirs): copies, and where
+        # each address's are among them
+        self._answer: dict[int, tuple[Rule, list[Rule], dict[str, list[int]]]] = {}
+
+    def new_answer(self) -> None:
+        """The next ports come from a new answer; copies no rule of the last used go."""
+        if self._used:
+            self._kept, self._used = self._used, {}
+        self._answer.clear()
+
+    def of(self, rule: Rule, members: Members) -> tuple[list[Rule], dict[str, list[int]]]:
+        """The rule's per-member copies, in the members' order, and each address's places."""
+        found = self._answer.get(id(rule))
+        if found is not None:
+            return found[1], found[2]
+        key = tuple(sorted(rule.items()))
+        kept = self._kept.get(key, {})
+        base = {k: v for k, v in rule.items() if k != "remote_group_id"}
+        prefix = DIRECTION_IP_PREFIX[rule["direction"]]
+        made: dict[str, Rule] = {}
+        copies: list[Rule] = []
+        at: dict[str, list[int]] = {}
+        for address in members.get(rule["remote_group_id"], {}).get(rule["ethertype"], []):
+            copy = made.get(address) or kept.get(address) or base | {prefix: host(address)}
+            made[address] = copy
+            at.setdefault(address, []).append(len(copies))
+            copies.append(copy)
+        self._used[key] = made
+        self._answer[id(rule)] = (rule, copies, at)
+        return copies, at
 
 
 def expand(
     port: dict[str, Any],
     groups: dict[str, list[Rule]],
-    members: dict[str, dict[str, list[str]]],
-    memo: dict[int, list[tuple[str, Rule]]] | None = None,
+    members: Members,
+    memo: MemberRules | None = None,
     ipset: bool = False,
 ) -> list[Rule]:
     """``port``: its ``fixed_ips`` (addresses) and ``security_groups``; ``groups``: each
     group's rules (``remote_ip_prefix`` already as source/dest_ip_prefix); ``members``:
     each named group's addresses by ethertype. Ports expanded from one answer may share a
-    ``memo``: a rule's per-member copies are then built once and shared (read-only)."""
-    own = set(port["fixed_ips"])
-    memo = {} if memo is None else memo
+    ``memo``: a rule's per-member copies are then built once and shared (read-only), and
+    each port's list is theirs but its own addresses', cut out by slicing."""
+    memo = MemberRules() if memo is None else memo
     rules: list[Rule] = []
     for group in port["security_groups"]:
         for rule in groups.get(group, []):
             if not rule.get("remote_group_id") or ipset:
                 rules.append(rule)
                 continue
-            if id(rule) not in memo:
-                memo[id(rule)] = per_member(rule, members)
-            rules += [copy for address, copy in memo[id(rule)] if address not in own]
+            copies, at = memo.of(rule, members)
+            start = 0
+            for i in sorted(i for address in port["fixed_ips"] for i in at.get(address, ())):
+                rules += copies[start:i]
+                start = i + 1
+            rules += copies[start:]
     return rules + dhcp_rules(port["fixed_ips"])
 
 
-def per_member(rule: Rule, members: dict[str, dict[str, list[str]]]) -> list[tuple[str, Rule]]:
+def per_member(rule: Rule, members: Members) -> list[tuple[str, Rule]]:
     """A remote-group rule as one rule per member address of that group (with the address:
     with ipset off, neutron leaves the port's own address out)."""
     base = {k: v for k, v in rule.items() if k != "remote_group_id"}

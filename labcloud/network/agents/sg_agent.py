@@ -26,7 +26,7 @@ from typing import Any
 from labcloud.context import RequestContext
 from labcloud.network.agents.firewall import FirewallDriver
 from labcloud.network.agents.rpc import SecurityGroupServerRpcApi
-from labcloud.network.sgrules import expand
+from labcloud.network.sgrules import MemberRules, expand
 
 
 class SecurityGroupAgentRpc:
@@ -43,8 +43,11 @@ class SecurityGroupAgentRpc:
         self._clock = clock
         self._lock = threading.Lock()
         self._pending: set[str] = set()  # devices to refresh once a refresh is due
+        self._marked: dict[str, set[str]] = {}  # port key → groups notified, not yet looked up
         self._fetching: set[str] = set()  # devices whose rules are being asked for
         self._next_refresh = 0.0  # clock time before which marked devices wait
+        self._inputs = _Inputs()  # what each device was last filtered from
+        self._member_rules = MemberRules()  # remote-group rules per member, across rounds
 
     def setup_port_filters(self, ctxt: RequestContext, devices: Iterable[str]) -> set[str]:
         """Filter the new ``devices`` and, when a refresh is due, refresh the marked ones
@@ -52,6 +55,7 @@ class SecurityGroupAgentRpc:
         setup_port_filters under defer_apply_on). Returns the refreshed; they stay marked
         if this fails."""
         devices = set(devices)
+        self._look_up_marks()
         with self._lock:
             self._pending -= devices  # fetched afresh below
             now = self._clock()
@@ -72,7 +76,9 @@ class SecurityGroupAgentRpc:
     def _filter(self, ctxt: RequestContext, wanted: list[str]) -> None:
         """Fetch the devices' rules and filter them (a device of no port is skipped). With
         none, the firewall still applies once: the agent's first round sweeps a crashed
-        agent's rules even when this host has no port left (neutron's first rpc_loop)."""
+        agent's rules even when this host has no port left (neutron's first rpc_loop). A
+        device whose port, groups' rules and (without ipset) remote groups' members are
+        as when it was last filtered is filtered as it is: its rules are not built again."""
         if not wanted:
             self.firewall.prepare_port_filters([])
             return
@@ -81,42 +87,112 @@ class SecurityGroupAgentRpc:
         try:
             info = self.plugin.security_group_info_for_devices(ctxt, wanted)
             groups, members = info["security_groups"], info["sg_member_ips"]
-            memo: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # shared by these ports
             ipset = self.firewall.enable_ipset  # neutron: sets first, then the ports' rules
             if ipset:
                 self.firewall.update_security_group_members(members)
-            self.firewall.prepare_port_filters(
-                [
-                    port
-                    | {
-                        "device": d,
-                        "security_group_rules": expand(port, groups, members, memo, ipset),
-                    }
-                    for d, port in info["devices"].items()
-                ]
-            )
+            inputs = self._inputs.of(info, ipset)
+            filtered = self.firewall.ports()
+            memo = self._member_rules
+            memo.new_answer()
+            ports = [
+                port
+                | {"device": d, "security_group_rules": expand(port, groups, members, memo, ipset)}
+                for d, port in info["devices"].items()
+                if d not in filtered or not self._inputs.same(d, inputs[d])
+            ]
+            self.firewall.prepare_port_filters(ports)
+            self._inputs.filtered({p["device"]: inputs[p["device"]] for p in ports})
         finally:
             with self._lock:
                 self._fetching -= set(wanted)
 
     def refresh_due_in(self) -> float | None:
         """Seconds until the marked devices' refresh is due (0: now), None if none is marked."""
+        self._look_up_marks()
         with self._lock:
             if not self._pending:
                 return None
             return max(0.0, self._next_refresh - self._clock())
 
     def remove_devices_filter(self, devices: Iterable[str]) -> None:
-        self.firewall.remove_port_filters(sorted(devices))
+        devices = sorted(devices)
+        self.firewall.remove_port_filters(devices)
+        self._inputs.forget(devices)
 
     # -- notifications (the agent passes them on from its RPC endpoint) --------------------
     def security_groups_rule_updated(self, groups: list[str]) -> None:
-        self._mark(set(groups), "security_groups")
+        self._mark(groups, "security_groups")
 
     def security_groups_member_updated(self, groups: list[str]) -> None:
-        self._mark(set(groups), "security_group_source_groups")
+        self._mark(groups, "security_group_source_groups")
 
-    def _mark(self, groups: set[str], key: str) -> None:
-        concerned = {d for d, p in self.firewall.ports().items() if groups & set(p.get(key, []))}
+    def _mark(self, groups: list[str], key: str) -> None:
+        """Note the groups; the ports they concern are looked up once before the next
+        round (a burst of boots is a notification per port to every agent: looking
+        through every filtered port at each was most of an agent's work). A device being
+        fetched now is refreshed again: its answer may predate the change."""
         with self._lock:
-            self._pending |= concerned | self._fetching
+            self._marked.setdefault(key, set()).update(groups)
+            self._pending |= self._fetching
+
+    def _look_up_marks(self) -> None:
+        """The filtered ports the groups noted since the last look concern: marked."""
+        with self._lock:
+            if not self._marked:
+                return
+        ports = self.firewall.ports()
+        with self._lock:
+            marked, self._marked = self._marked, {}
+            self._pending.update(
+                d
+                for d, p in ports.items()
+                if any(not marked.get(k, _NONE).isdisjoint(p.get(k, ())) for k in marked)
+            )
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+class _Inputs:
+    """What each device's filter was built from, by version: its port as the server sent
+    it and a version of each of its groups' rules and (without ipset) of each remote
+    group's members. A version changes when what the server sends for the group does."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[int, Any]] = {}  # (kind, group) → version, value
+        self._devices: dict[str, tuple[Any, ...]] = {}
+
+    def of(self, info: dict[str, Any], ipset: bool) -> dict[str, tuple[Any, ...]]:
+        """Each device's inputs in this answer."""
+        rules = {g: self._version("rules", g, r) for g, r in info["security_groups"].items()}
+        members = (
+            {}
+            if ipset
+            else {g: self._version("members", g, m) for g, m in info["sg_member_ips"].items()}
+        )
+        return {
+            d: (
+                port,
+                tuple(rules.get(g) for g in port["security_groups"]),
+                tuple(members.get(g) for g in port["security_group_source_groups"]),
+                ipset,
+            )
+            for d, port in info["devices"].items()
+        }
+
+    def _version(self, kind: str, group: str, value: Any) -> int:
+        version, seen = self._seen.get((kind, group), (0, None))
+        if version and seen == value:
+            return version
+        self._seen[kind, group] = (version + 1, value)
+        return version + 1
+
+    def same(self, device: str, inputs: tuple[Any, ...]) -> bool:
+        return self._devices.get(device) == inputs
+
+    def filtered(self, inputs: dict[str, tuple[Any, ...]]) -> None:
+        self._devices |= inputs
+
+    def forget(self, devices: Iterable[str]) -> None:
+        for device in devices:
+            self._devices.pop(device, None)
