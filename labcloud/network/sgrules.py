@@ -30,9 +30,9 @@ class MemberRules:
     def __init__(self) -> None:
         self._kept: dict[tuple[Any, ...], dict[str, Rule]] = {}  # rule → address → copy
         self._used: dict[tuple[Any, ...], dict[str, Rule]] = {}
-        # this answer's rules (kept alive, so their ids stay theirs): copies, and where
-        # each address's are among them
-        self._answer: dict[int, tuple[Rule, list[Rule], dict[str, list[int]]]] = {}
+        # this answer's rules (kept alive, so their ids stay theirs) → their copies, in the
+        # members' order, and each address's place among them (None: an address twice)
+        self._answer: dict[int, tuple[Rule, list[Rule], dict[str, int] | None]] = {}
 
     def new_answer(self) -> None:
         """The next ports come from a new answer; copies no rule of the last used go."""
@@ -40,24 +40,29 @@ class MemberRules:
             self._kept, self._used = self._used, {}
         self._answer.clear()
 
-    def of(self, rule: Rule, members: Members) -> tuple[list[Rule], dict[str, list[int]]]:
-        """The rule's per-member copies, in the members' order, and each address's places."""
+    def of(self, rule: Rule, members: Members) -> tuple[list[Rule], dict[str, int] | None]:
+        """The rule's per-member copies and each address's place (None: some address is
+        there twice, look for it)."""
         found = self._answer.get(id(rule))
         if found is not None:
             return found[1], found[2]
         key = tuple(sorted(rule.items()))
-        kept = self._kept.get(key, {})
-        base = {k: v for k, v in rule.items() if k != "remote_group_id"}
-        prefix = DIRECTION_IP_PREFIX[rule["direction"]]
-        made: dict[str, Rule] = {}
-        copies: list[Rule] = []
-        at: dict[str, list[int]] = {}
-        for address in members.get(rule["remote_group_id"], {}).get(rule["ethertype"], []):
-            copy = made.get(address) or kept.get(address) or base | {prefix: host(address)}
-            made[address] = copy
-            at.setdefault(address, []).append(len(copies))
-            copies.append(copy)
-        self._used[key] = made
+        addresses = members.get(rule["remote_group_id"], {}).get(rule["ethertype"], [])
+        by_address = self._kept.get(key, {})
+        wanted = set(addresses)
+        new = wanted.difference(by_address)
+        if new or len(by_address) > len(wanted):
+            if len(by_address) + len(new) > len(wanted):  # members gone: their copies too
+                by_address = {a: c for a, c in by_address.items() if a in wanted}
+            else:
+                by_address = dict(by_address)
+            base = {k: v for k, v in rule.items() if k != "remote_group_id"}
+            prefix = DIRECTION_IP_PREFIX[rule["direction"]]
+            by_address |= {a: base | {prefix: host(a)} for a in new}
+        copies = list(map(by_address.__getitem__, addresses))
+        places = dict(zip(addresses, range(len(addresses)), strict=True))
+        at = places if len(places) == len(addresses) else None
+        self._used[key] = by_address
         self._answer[id(rule)] = (rule, copies, at)
         return copies, at
 
@@ -75,6 +80,7 @@ def expand(
     ``memo``: a rule's per-member copies are then built once and shared (read-only), and
     each port's list is theirs but its own addresses', cut out by slicing."""
     memo = MemberRules() if memo is None else memo
+    own = port["fixed_ips"]
     rules: list[Rule] = []
     for group in port["security_groups"]:
         for rule in groups.get(group, []):
@@ -82,12 +88,21 @@ def expand(
                 rules.append(rule)
                 continue
             copies, at = memo.of(rule, members)
+            if at is None:  # an address twice among the members: each place of the port's
+                skip = [i for i, copy in enumerate(copies) if _address(copy) in own]
+            else:
+                skip = sorted(at[a] for a in own if a in at)
             start = 0
-            for i in sorted(i for address in port["fixed_ips"] for i in at.get(address, ())):
+            for i in skip:
                 rules += copies[start:i]
                 start = i + 1
             rules += copies[start:]
-    return rules + dhcp_rules(port["fixed_ips"])
+    return rules + dhcp_rules(own)
+
+
+def _address(copy: Rule) -> str:
+    """The member address a per-member copy names."""
+    return str(copy[DIRECTION_IP_PREFIX[copy["direction"]]]).split("/")[0]
 
 
 def per_member(rule: Rule, members: Members) -> list[tuple[str, Rule]]:

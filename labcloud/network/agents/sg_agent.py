@@ -43,7 +43,8 @@ class SecurityGroupAgentRpc:
         self._clock = clock
         self._lock = threading.Lock()
         self._pending: set[str] = set()  # devices to refresh once a refresh is due
-        self._marked: dict[str, set[str]] = {}  # port key → groups notified, not yet looked up
+        # the devices this agent filtered, by port key and group: whom a notification concerns
+        self._by_group: dict[str, dict[str, set[str]]] = {KEY_RULES: {}, KEY_MEMBERS: {}}
         self._fetching: set[str] = set()  # devices whose rules are being asked for
         self._next_refresh = 0.0  # clock time before which marked devices wait
         self._inputs = _Inputs()  # what each device was last filtered from
@@ -55,7 +56,6 @@ class SecurityGroupAgentRpc:
         setup_port_filters under defer_apply_on). Returns the refreshed; they stay marked
         if this fails."""
         devices = set(devices)
-        self._look_up_marks()
         with self._lock:
             self._pending -= devices  # fetched afresh below
             now = self._clock()
@@ -101,6 +101,9 @@ class SecurityGroupAgentRpc:
                 if d not in filtered or not self._inputs.same(d, inputs[d])
             ]
             self.firewall.prepare_port_filters(ports)
+            with self._lock:
+                for port in ports:
+                    self._index(port["device"], port)
             self._inputs.filtered({p["device"]: inputs[p["device"]] for p in ports})
         finally:
             with self._lock:
@@ -108,7 +111,6 @@ class SecurityGroupAgentRpc:
 
     def refresh_due_in(self) -> float | None:
         """Seconds until the marked devices' refresh is due (0: now), None if none is marked."""
-        self._look_up_marks()
         with self._lock:
             if not self._pending:
                 return None
@@ -117,39 +119,39 @@ class SecurityGroupAgentRpc:
     def remove_devices_filter(self, devices: Iterable[str]) -> None:
         devices = sorted(devices)
         self.firewall.remove_port_filters(devices)
+        with self._lock:
+            for device in devices:
+                self._index(device, None)
         self._inputs.forget(devices)
+
+    def _index(self, device: str, port: dict[str, Any] | None) -> None:
+        """(under the lock) ``device`` now filtered as ``port`` (None: not any more)."""
+        for key, by_group in self._by_group.items():
+            for group in self._inputs.port_of(device).get(key, ()):
+                by_group.get(group, set()).discard(device)
+            for group in (port or {}).get(key, ()):
+                by_group.setdefault(group, set()).add(device)
 
     # -- notifications (the agent passes them on from its RPC endpoint) --------------------
     def security_groups_rule_updated(self, groups: list[str]) -> None:
-        self._mark(groups, "security_groups")
+        self._mark(groups, KEY_RULES)
 
     def security_groups_member_updated(self, groups: list[str]) -> None:
-        self._mark(groups, "security_group_source_groups")
+        self._mark(groups, KEY_MEMBERS)
 
     def _mark(self, groups: list[str], key: str) -> None:
-        """Note the groups; the ports they concern are looked up once before the next
-        round (a burst of boots is a notification per port to every agent: looking
-        through every filtered port at each was most of an agent's work). A device being
-        fetched now is refreshed again: its answer may predate the change."""
+        """Mark the devices filtered with these groups (by this agent's index of them: a
+        burst of boots is a notification per port to every agent, and looking through
+        every filtered port at each was most of an agent's work). A device being fetched
+        now is refreshed again: its answer may predate the change."""
         with self._lock:
-            self._marked.setdefault(key, set()).update(groups)
+            by_group = self._by_group[key]
+            for group in groups:
+                self._pending |= by_group.get(group, _NONE)
             self._pending |= self._fetching
 
-    def _look_up_marks(self) -> None:
-        """The filtered ports the groups noted since the last look concern: marked."""
-        with self._lock:
-            if not self._marked:
-                return
-        ports = self.firewall.ports()
-        with self._lock:
-            marked, self._marked = self._marked, {}
-            self._pending.update(
-                d
-                for d, p in ports.items()
-                if any(not marked.get(k, _NONE).isdisjoint(p.get(k, ())) for k in marked)
-            )
 
-
+KEY_RULES, KEY_MEMBERS = "security_groups", "security_group_source_groups"
 _NONE: frozenset[str] = frozenset()
 
 
@@ -184,8 +186,18 @@ class _Inputs:
         version, seen = self._seen.get((kind, group), (0, None))
         if version and seen == value:
             return version
+        # a copy: the answer's may change under it (a plugin answering in-process)
+        if kind == "rules":
+            value = [dict(rule) for rule in value]
+        else:
+            value = {ethertype: list(addresses) for ethertype, addresses in value.items()}
         self._seen[kind, group] = (version + 1, value)
         return version + 1
+
+    def port_of(self, device: str) -> dict[str, Any]:
+        """The port ``device`` was last filtered as ({} if none)."""
+        inputs = self._devices.get(device)
+        return inputs[0] if inputs else {}
 
     def same(self, device: str, inputs: tuple[Any, ...]) -> bool:
         return self._devices.get(device) == inputs
