@@ -13,7 +13,17 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import load_only
 
 from labcloud.network import provisioning_blocks as blocks
 from labcloud.network import segments, views
@@ -24,6 +34,7 @@ from labcloud.network.ports import PortManager, fixed_ips
 TAP_ID_LENGTH = 11  # characters of a port's id in its tap's name (neutron's linuxbridge)
 VIEW_KEYS = ("id", "network_id", "mac_address", "admin_state_up", "device_owner", "device_id")
 STATUS_COLUMNS = (*VIEW_KEYS, "status", "host")
+WRITTEN = ("id", "device_id", "device_owner", "status", "host", "admin_state_up", "updated_at")
 
 
 class PortStatus:
@@ -85,7 +96,8 @@ class PortStatus:
         changed: list[tuple[dict[str, Any], str]] = []  # (the port, its status before)
         if to_change:
             with self.db.session() as s:  # as it is now: another's change may have come
-                for port in s.scalars(select(Port).where(Port.id.in_(list(to_change)))):
+                written = _statements().written
+                for port in s.scalars(written, {"ids": list(to_change)}):
                     if status is not None and port.status != status:
                         changed.append((_owner(port), port.status))
                         port.status = status
@@ -115,8 +127,7 @@ class PortStatus:
         changed: list[tuple[dict[str, Any], str]] = []
         with self.db.session() as s:
             # a port with a block again (its address changed meanwhile) is not read
-            unblocked = select(Port).where(Port.id.in_(port_ids), ~blocks.has_block())
-            for port in s.scalars(unblocked.with_for_update()):
+            for port in s.scalars(_statements().unblocked, {"ids": port_ids}):
                 if port.status == "ACTIVE":
                     continue
                 if not port.host or not port.admin_state_up:
@@ -179,6 +190,13 @@ class _Statements:
         )
         self.ports = self.ports_any.where(by_prefix)
         self.viewed = self.viewed_any.where(by_prefix)
+        # the ports whose status or host change, as ORM objects (so the change is traced),
+        # with only the columns written or told to nova
+        ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+        written = select(Port).options(load_only(*(getattr(Port, k) for k in WRITTEN)))
+        self.written = written.where(Port.id.in_(ids))
+        # a port with a block again (its address changed meanwhile) is not read
+        self.unblocked = written.where(Port.id.in_(ids), ~blocks.has_block()).with_for_update()
 
 
 @functools.cache

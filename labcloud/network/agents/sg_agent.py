@@ -126,10 +126,14 @@ class SecurityGroupAgentRpc:
 
     def _index(self, device: str, port: dict[str, Any] | None) -> None:
         """(under the lock) ``device`` now filtered as ``port`` (None: not any more)."""
+        before = self._inputs.port_of(device)
         for key, by_group in self._by_group.items():
-            for group in self._inputs.port_of(device).get(key, ()):
+            old, new = before.get(key, ()), (port or {}).get(key, ())
+            if old == new:
+                continue  # as in most rounds: the same groups
+            for group in old:
                 by_group.get(group, set()).discard(device)
-            for group in (port or {}).get(key, ()):
+            for group in new:
                 by_group.setdefault(group, set()).add(device)
 
     # -- notifications (the agent passes them on from its RPC endpoint) --------------------
