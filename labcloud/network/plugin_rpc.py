@@ -49,7 +49,6 @@ class RpcCallbacks:
     ) -> list[dict[str, Any]]:
         """``get_device_details`` for a round of devices, in one transaction."""
         ports = self.status.set_statuses(devices, "BUILD", host, view=True)
-        segments: dict[str, dict[str, Any]] = {}
         found = []
         for device in devices:
             port = ports.get(device)
@@ -57,18 +56,16 @@ class RpcCallbacks:
                 LOG.debug("device %s from %s has no port", device, agent_id)
                 found.append({"device": device})
                 continue
-            net = port["network_id"]
-            segment = segments[net] = segments.get(net) or self.networks.segment(net)
             found.append(
                 {
                     "device": device,
                     "port_id": port["id"],
-                    "network_id": net,
+                    "network_id": port["network_id"],
                     "mac_address": port["mac_address"],
                     "admin_state_up": port["admin_state_up"],
                     "fixed_ips": port["fixed_ips"],
                     "device_owner": port["device_owner"],
-                    **segment,
+                    **port["segment"],
                 }
             )
         return found
@@ -115,9 +112,7 @@ class RpcCallbacks:
         self, ctxt: RequestContext, devices: list[str]
     ) -> dict[str, Any]:
         """The same, each group's rules and members sent once (neutron's enhanced RPC)."""
-        return secgroups_rpc.info_for_ports(
-            self.networks.db, secgroups_rpc.ports_of_devices(self.networks.db, devices)
-        )
+        return secgroups_rpc.info_for_devices(self.networks.db, devices)
 
     # -- the DHCP agents (neutron/api/rpc/handlers/dhcp_rpc.py) -------------------------------
     def get_active_networks_info(self, ctxt: RequestContext, host: str) -> list[dict[str, Any]]:

@@ -9,18 +9,32 @@ Devices are the agents' names for ports: ``tap`` + the first 11 characters of th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import load_only
 
 from labcloud.network import provisioning_blocks as blocks
-from labcloud.network import views
+from labcloud.network import segments, views
 from labcloud.network.manager import now
-from labcloud.network.models import IPAllocation, Port
+from labcloud.network.models import IPAllocation, Network, Port
 from labcloud.network.ports import PortManager, fixed_ips
 
 TAP_ID_LENGTH = 11  # characters of a port's id in its tap's name (neutron's linuxbridge)
+VIEW_KEYS = ("id", "network_id", "mac_address", "admin_state_up", "device_owner", "device_id")
+STATUS_COLUMNS = (*VIEW_KEYS, "status", "host")
+WRITTEN = ("id", "device_id", "device_owner", "status", "host", "admin_state_up", "updated_at")
 
 
 class PortStatus:
@@ -59,36 +73,43 @@ class PortStatus:
         *,
         view: bool = False,
     ) -> dict[str, dict[str, Any]]:
-        """``set_status`` for an agent's round of devices, in one transaction: device →
-        the port (a device of no port is left out); ``status`` None leaves it as it is."""
+        """``set_status`` for an agent's round of devices: device → the port (a device of
+        no port is left out); ``status`` None leaves it as it is. With ``view``, the port
+        as an agent plugs it (its addresses and its network's ``segment``), else its id.
+        The ports are read as columns without the write lock; only those to change are
+        then loaded and written (so their status changes are traced), in one transaction."""
         if not devices:
             return {}
+        with self.db.read() as c:
+            ports = _read_ports(c, devices, view)
         found: dict[str, dict[str, Any]] = {}
+        for device in devices:
+            prefix = device.removeprefix("tap")
+            read = ports.get(prefix[:TAP_ID_LENGTH])
+            if read is not None and read["id"].startswith(prefix):
+                found[device] = read
+        to_change = {
+            p["id"]: p
+            for p in found.values()
+            if (status is not None and p["status"] != status) or (host and not p["host"])
+        }
         changed: list[tuple[dict[str, Any], str]] = []  # (the port, its status before)
-        with self.db.session() as s:
-            ports = {p.id[:TAP_ID_LENGTH]: p for p in s.scalars(_of_devices(devices))}
-            ips: dict[str, list[dict[str, str]]] = {p.id: [] for p in ports.values()}
-            if view and ips:
-                for port_id, subnet_id, address in s.execute(
-                    select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
-                    .where(IPAllocation.port_id.in_(list(ips)))
-                    .order_by(IPAllocation.id)
-                ):
-                    ips[port_id].append({"subnet_id": subnet_id, "ip_address": address})
-            for device in devices:
-                port = ports.get(device.removeprefix("tap")[:TAP_ID_LENGTH])
-                if port is None or not port.id.startswith(device.removeprefix("tap")):
-                    continue
-                if status is not None and port.status != status:
-                    changed.append((_owner(port), port.status))
-                    port.status = status
-                    port.updated_at = now()
-                if host and not port.host:
-                    port.host = host
-                found[device] = views.port(port, ips[port.id]) if view else {"id": port.id}
+        if to_change:
+            with self.db.session() as s:  # as it is now: another's change may have come
+                written = _statements().written
+                for port in s.scalars(written, {"ids": list(to_change)}):
+                    if status is not None and port.status != status:
+                        changed.append((_owner(port), port.status))
+                        port.status = status
+                        port.updated_at = now()
+                    if host and not port.host:
+                        port.host = host
+                    to_change[port.id] |= {"status": port.status, "host": port.host}
         for owner, previous in changed:  # after the commit, as neutron's notifier
             self.ports.status_changed({**owner, "status": status}, previous)
-        return found
+        if not view:
+            return {d: {"id": p["id"]} for d, p in found.items()}
+        return {d: _agent_view(p) for d, p in found.items()}
 
     def devices_up(self, devices: list[str], host: str) -> list[str]:
         """The L2 agent on ``host`` has plugged these devices (update_device_up): their
@@ -106,8 +127,7 @@ class PortStatus:
         changed: list[tuple[dict[str, Any], str]] = []
         with self.db.session() as s:
             # a port with a block again (its address changed meanwhile) is not read
-            unblocked = select(Port).where(Port.id.in_(port_ids), ~blocks.has_block())
-            for port in s.scalars(unblocked.with_for_update()):
+            for port in s.scalars(_statements().unblocked, {"ids": port_ids}):
                 if port.status == "ACTIVE":
                     continue
                 if not port.host or not port.admin_state_up:
@@ -119,14 +139,74 @@ class PortStatus:
             self.ports.status_changed({**owner, "status": "ACTIVE"}, previous)
 
 
+def _read_ports(c: Connection, devices: list[str], view: bool) -> dict[str, dict[str, Any]]:
+    """The ports the devices name, by their ids' first 11 characters, as columns (with
+    ``view``, their addresses and their network's segment too), in one statement."""
+    prefixes = {d.removeprefix("tap") for d in devices}
+    statements = _statements()
+    if all(len(p) >= TAP_ID_LENGTH for p in prefixes):
+        query = statements.viewed if view else statements.ports
+    else:  # not tap names: the general (and rarely used) form
+        unfiltered = statements.viewed_any if view else statements.ports_any
+        query = unfiltered.where(devices_where(prefixes))
+    params = {"prefixes": sorted({p[:TAP_ID_LENGTH] for p in prefixes})}
+    found: dict[str, dict[str, Any]] = {}
+    for row in c.execute(query, params).all():
+        port = found.get(row[0][:TAP_ID_LENGTH])
+        if port is None or port["id"] != row[0]:
+            port = dict(zip(STATUS_COLUMNS, row, strict=False))
+            found[row.id[:TAP_ID_LENGTH]] = port
+            if view:
+                port["fixed_ips"] = []
+                port["segment"] = {k: getattr(row, k) for k in segments.KEYS}
+        if view and row.ip_address is not None:
+            port["fixed_ips"].append({"subnet_id": row.subnet_id, "ip_address": row.ip_address})
+    return found
+
+
+def _agent_view(port: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: port[k] for k in (*VIEW_KEYS, "status", "fixed_ips", "segment")}
+    return shown | {"binding:host_id": port["host"]}
+
+
+class _Statements:
+    """What the agents' reports read, built once (SQLAlchemy then finds their compiled
+    form without building and hashing a statement per call)."""
+
+    def __init__(self) -> None:
+        by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
+            bindparam("prefixes", expanding=True)
+        )
+        self.ports_any = select(*(getattr(Port, k) for k in STATUS_COLUMNS))
+        self.viewed_any = (
+            self.ports_any.add_columns(
+                IPAllocation.subnet_id,
+                IPAllocation.ip_address,
+                *(getattr(Network, k) for k in segments.KEYS),
+            )
+            .join(Network, Network.id == Port.network_id)
+            .outerjoin(IPAllocation, IPAllocation.port_id == Port.id)
+            .order_by(Port.id, IPAllocation.id)
+        )
+        self.ports = self.ports_any.where(by_prefix)
+        self.viewed = self.viewed_any.where(by_prefix)
+        # the ports whose status or host change, as ORM objects (so the change is traced),
+        # with only the columns written or told to nova
+        ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+        written = select(Port).options(load_only(*(getattr(Port, k) for k in WRITTEN)))
+        self.written = written.where(Port.id.in_(ids))
+        # a port with a block again (its address changed meanwhile) is not read
+        self.unblocked = written.where(Port.id.in_(ids), ~blocks.has_block()).with_for_update()
+
+
+@functools.cache
+def _statements() -> _Statements:
+    return _Statements()
+
+
 def _owner(port: Port) -> dict[str, Any]:
     """What neutron's nova notifier reads of a port: whose it is and its status."""
     return {k: getattr(port, k) for k in ("id", "device_id", "device_owner", "status")}
-
-
-def _of_devices(devices: list[str]) -> Select[Port]:
-    """The ports the devices name, in one query."""
-    return select(Port).where(devices_where(devices))
 
 
 def devices_where(devices: Iterable[str]) -> ColumnElement[bool]:

@@ -23,10 +23,11 @@ left out.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection, Iterable
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, delete, exists, select
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
@@ -64,17 +65,13 @@ def _remove(s: Session, port_ids: list[str], entity: str) -> int:
     return len(found)
 
 
-def _complete(db: Database, s: Session, port_ids: list[str], entity: str) -> None:
+def _complete(db: Database, c: Connection, port_ids: list[str], entity: str) -> None:
     """``_remove`` as the agents' reports need it, a round of ports at a time: one
-    DELETE ... RETURNING (SQLite and PostgreSQL alike) instead of loading each block to
-    delete it; the trace still shows each block go."""
-    gone = s.scalars(
-        delete(ProvisioningBlock)
-        .where(ProvisioningBlock.port_id.in_(port_ids), ProvisioningBlock.entity == entity)
-        .returning(ProvisioningBlock.port_id),
-        execution_options={"synchronize_session": False},  # nothing of them is loaded here
-    ).all()
-    db.record(s, ProvisioningBlock.__tablename__, "delete", *(f"{p}/{entity}" for p in gone))
+    DELETE ... RETURNING (SQLite and PostgreSQL alike), built once, on a connection
+    without an ORM session, instead of loading each block to delete it; the trace still
+    shows each block go."""
+    gone = c.execute(_statements().complete, {"ids": port_ids, "entity": entity}).scalars()
+    db.record(c, ProvisioningBlock.__tablename__, "delete", *(f"{p}/{entity}" for p in gone))
 
 
 def insert_l2_block(s: Session, port: Port, *, new: bool = False) -> None:
@@ -130,11 +127,31 @@ def provisioning_complete(
     ids = list(dict.fromkeys(port_ids))
     if not ids:
         return
-    with db.session() as s:  # committed before the look below (neutron: not in a transaction)
-        _complete(db, s, ids, entity)
-    with db.reader() as s:  # the ports that exist and have no block left, in one query
-        free = set(s.scalars(select(Port.id).where(Port.id.in_(ids), ~has_block())))
+    with db.transaction() as c:  # committed before the look below (neutron: not in a transaction)
+        _complete(db, c, ids, entity)
+    with db.read() as c:  # the ports that exist and have no block left, in one query
+        free = set(c.execute(_statements().free, {"ids": ids}).scalars())
     done = [i for i in ids if i in free]
     if done:
         LOG.debug("provisioning of ports %s complete, triggered by %s", done, entity)
         provisioned(done)
+
+
+class _Statements:
+    """provisioning_complete's statements, built once (an agent's every report runs them)."""
+
+    def __init__(self) -> None:
+        ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+        self.complete = (
+            delete(ProvisioningBlock)
+            .where(
+                ProvisioningBlock.port_id.in_(ids), ProvisioningBlock.entity == bindparam("entity")
+            )
+            .returning(ProvisioningBlock.port_id)
+        )
+        self.free = select(Port.id).where(Port.id.in_(ids), ~has_block())
+
+
+@functools.cache
+def _statements() -> _Statements:
+    return _Statements()

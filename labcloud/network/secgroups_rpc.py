@@ -14,10 +14,10 @@ A rule's ``remote_ip_prefix`` is sent as ``source_ip_prefix`` (ingress) or
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from labcloud.db import Database
 from labcloud.network.models import (
@@ -27,7 +27,7 @@ from labcloud.network.models import (
     SecurityGroupRule,
 )
 from labcloud.network.port_status import TAP_ID_LENGTH, devices_where
-from labcloud.network.sgrules import DIRECTION_IP_PREFIX, ethertype, expand
+from labcloud.network.sgrules import DIRECTION_IP_PREFIX, MemberRules, expand
 
 RULE_KEYS = ("protocol", "port_range_min", "port_range_max", "remote_group_id")
 # what _rule reads, as columns: every agent asks again each time a group's members change
@@ -35,68 +35,121 @@ RULE_COLUMNS = [
     getattr(SecurityGroupRule, k)
     for k in ("security_group_id", "direction", "ethertype", "remote_ip_prefix", *RULE_KEYS)
 ]
+PORT_COLUMNS = ("id", "network_id", "mac_address", "device_owner", "port_security_enabled")
 
 
-def info_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def info_for_devices(db: Database, devices: list[str]) -> dict[str, Any]:
+    """``security_group_info_for_devices``: the devices' ports, their groups' rules and
+    the named groups' members, in one read transaction of four Core statements (each
+    built once): every L2 agent asks about every port of its group once per polling
+    interval while the group's members change."""
+    with db.read() as c:
+        return info_for_ports(c, _ports_of_devices(c, devices))
+
+
+def info_for_ports(c: Connection, ports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``ports``: device → the port's view; answers neutron's security_group_info shape."""
-    wanted = {g for p in ports.values() for g in p["security_groups"]}
+    wanted = sorted({g for p in ports.values() for g in p["security_groups"]})
     groups: dict[str, list[dict[str, Any]]] = {g: [] for g in wanted}
-    with db.reader() as s:
-        for rule in s.execute(
-            select(*RULE_COLUMNS)
-            .where(SecurityGroupRule.security_group_id.in_(wanted))
-            .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
-        ):
+    if wanted:
+        for rule in c.execute(_statements().rules, {"groups": wanted}).all():
             groups[rule.security_group_id].append(_rule(rule))
-        remote = {r.get("remote_group_id") for rules in groups.values() for r in rules}
-        members = _member_ips(s, {g for g in remote if g})
+    remote = {r.get("remote_group_id") for rules in groups.values() for r in rules}
+    members = _member_ips(c, {g for g in remote if g})
     devices = {d: _port(p, groups) for d, p in ports.items()}
     return {"devices": devices, "security_groups": groups, "sg_member_ips": members}
 
 
 def ports_of_devices(db: Database, devices: list[str]) -> dict[str, dict[str, Any]]:
     """device (``tap`` + the port id's first 11 characters) → what the agent's firewall
-    needs of its port, for any number of devices in three queries, one transaction; a
-    device of no port is left out. Columns, not ORM objects: an agent refreshing every
-    port of a group asks about all of them, once per polling interval."""
+    needs of its port; a device of no port is left out."""
+    with db.read() as c:
+        return _ports_of_devices(c, devices)
+
+
+def _ports_of_devices(c: Connection, devices: list[str]) -> dict[str, dict[str, Any]]:
+    """``ports_of_devices`` in one statement: each port with its addresses and groups
+    (a row per address and group), columns, not ORM objects."""
     prefixes = {d.removeprefix("tap"): d for d in devices}
     if not prefixes:
         return {}
     wanted = {p[:TAP_ID_LENGTH]: (d, p) for p, d in prefixes.items()}
-    match = devices_where(prefixes.values())
-    columns = (Port.id, Port.network_id, Port.mac_address, Port.device_owner)
+    short = sorted(p for p in prefixes if len(p) < TAP_ID_LENGTH)
+    statements = _statements()
+    params: dict[str, Any] = {"prefixes": sorted(p for p in wanted if len(p) == TAP_ID_LENGTH)}
+    if short:  # not tap names: the general (and rarely used) form
+        query = statements.ports.where(devices_where(prefixes))
+    else:
+        query = statements.ports.where(statements.by_prefix)
     found: dict[str, dict[str, Any]] = {}
     by_id: dict[str, dict[str, Any]] = {}
-    with db.reader() as s:
-        for row in s.execute(select(*columns, Port.port_security_enabled).where(match)):
-            hit = wanted.get(row.id[:TAP_ID_LENGTH])
-            if hit is None or not row.id.startswith(hit[1]):
+    ips: set[int] = set()  # the port's addresses and groups so far (its rows come together)
+    groups: set[str] = set()
+    for *columns, allocation, subnet_id, address, group_id in c.execute(query, params).all():
+        port_id = columns[0]
+        port = by_id.get(port_id)
+        if port is None:
+            hit = wanted.get(port_id[:TAP_ID_LENGTH])
+            if hit is None or not port_id.startswith(hit[1]):
                 continue
-            device = hit[0]
-            port = dict(row._mapping) | {"fixed_ips": [], "security_groups": []}
-            port["allowed_address_pairs"] = []  # labcloud keeps none
-            found[device] = by_id[row.id] = port
-        ids = list(by_id)
-        for port_id, subnet_id, address in s.execute(
-            select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
-            .where(IPAllocation.port_id.in_(ids))
-            .order_by(IPAllocation.id)
-        ):
-            by_id[port_id]["fixed_ips"].append({"subnet_id": subnet_id, "ip_address": address})
-        for port_id, group_id in s.execute(
-            select(
-                SecurityGroupPortBinding.port_id, SecurityGroupPortBinding.security_group_id
-            ).where(SecurityGroupPortBinding.port_id.in_(ids))
-        ):
-            by_id[port_id]["security_groups"].append(group_id)
+            port = dict(zip(PORT_COLUMNS, columns, strict=True))
+            port |= {"fixed_ips": [], "security_groups": [], "allowed_address_pairs": []}
+            found[hit[0]] = by_id[port_id] = port  # labcloud keeps no address pairs
+            ips, groups = set(), set()
+        if allocation is not None and allocation not in ips:
+            ips.add(allocation)
+            port["fixed_ips"].append({"subnet_id": subnet_id, "ip_address": address})
+        if group_id is not None and group_id not in groups:
+            groups.add(group_id)
+            port["security_groups"].append(group_id)
     return found
+
+
+class _Statements:
+    """The statements an agent's refresh runs, built once (SQLAlchemy then finds their
+    compiled form by identity, not by building and hashing a new statement per call)."""
+
+    def __init__(self) -> None:
+        binding, allocation = SecurityGroupPortBinding, IPAllocation
+        self.by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
+            bindparam("prefixes", expanding=True)
+        )
+        self.ports = (
+            select(
+                *(getattr(Port, k) for k in PORT_COLUMNS),
+                allocation.id.label("allocation"),
+                allocation.subnet_id,
+                allocation.ip_address,
+                binding.security_group_id.label("group_id"),
+            )
+            .outerjoin(allocation, allocation.port_id == Port.id)
+            .outerjoin(binding, binding.port_id == Port.id)
+            .order_by(Port.id, allocation.id, binding.security_group_id)
+        )
+        self.rules = (
+            select(*RULE_COLUMNS)
+            .where(SecurityGroupRule.security_group_id.in_(bindparam("groups", expanding=True)))
+            .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
+        )
+        self.members = (
+            select(binding.security_group_id, allocation.ip_address)
+            .join(allocation, allocation.port_id == binding.port_id)
+            .where(binding.security_group_id.in_(bindparam("groups", expanding=True)))
+            .order_by(allocation.ip_address)
+        )
+
+
+@functools.cache
+def _statements() -> _Statements:
+    return _Statements()
 
 
 def rules_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """device → the port with its rules expanded (security_group_rules_for_devices)."""
-    info = info_for_ports(db, ports)
+    with db.read() as c:
+        info = info_for_ports(c, ports)
     groups, members = info["security_groups"], info["sg_member_ips"]
-    memo: dict[int, list[tuple[str, dict[str, Any]]]] = {}  # shared by these ports
+    memo = MemberRules()  # shared by these ports
     return {
         device: port | {"security_group_rules": expand(port, groups, members, memo)}
         for device, port in info["devices"].items()
@@ -115,17 +168,13 @@ def _rule(rule: Row[Any]) -> dict[str, Any]:
     return found
 
 
-def _member_ips(s: Session, groups: set[str]) -> dict[str, dict[str, list[str]]]:
+def _member_ips(c: Connection, groups: set[str]) -> dict[str, dict[str, list[str]]]:
     """Each group's members' addresses by ethertype (neutron's sg_member_ips)."""
     found: dict[str, dict[str, list[str]]] = {g: {"IPv4": [], "IPv6": []} for g in groups}
     if groups:
-        for group_id, address in s.execute(
-            select(SecurityGroupPortBinding.security_group_id, IPAllocation.ip_address)
-            .join(IPAllocation, IPAllocation.port_id == SecurityGroupPortBinding.port_id)
-            .where(SecurityGroupPortBinding.security_group_id.in_(groups))
-            .order_by(IPAllocation.ip_address)
-        ):
-            found[group_id][ethertype(address)].append(address)
+        rows = c.execute(_statements().members, {"groups": sorted(groups)}).all()
+        for group_id, address in rows:
+            found[group_id]["IPv6" if ":" in address else "IPv4"].append(address)
     return found
 
 

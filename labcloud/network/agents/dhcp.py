@@ -73,6 +73,7 @@ class DhcpAgent:
         self._writer = False  # a thread is serving the stale copies
         self._deleted: set[str] = set()  # ports deleted (a late update must not revive one)
         self._applied: dict[str, set[str]] = {}  # network → its ports changed since served
+        self._changed: dict[str, set[str]] = {}  # the same, deleted ones too: for the driver
         self._ready: set[str] = set()  # ports dnsmasq knows, not yet reported to the server
         self._ready_wake = threading.Event()
         self._ready_thread: threading.Thread | None = None
@@ -114,10 +115,12 @@ class DhcpAgent:
                 self._deleted.add(port_id)
                 cached.ports.pop(port_id, None)
                 self._stale.add(network_id)
+                self._changed.setdefault(network_id, set()).add(port_id)
             elif port_id not in self._deleted and not _older(port, cached.ports.get(port_id)):
                 cached.ports[port_id] = port
                 self._stale.add(network_id)
                 self._applied.setdefault(network_id, set()).add(port_id)
+                self._changed.setdefault(network_id, set()).add(port_id)
         if cached is None:
             self.refresh(network_id)
         else:
@@ -143,8 +146,13 @@ class DhcpAgent:
                         copies = {n: self._cache[n] for n in stale if n in self._cache}
                         served = {n: c.network() for n, c in copies.items()}
                         applied = {n: self._applied.pop(n, set()) for n in stale}
+                        changed = {
+                            n: {i: c.ports.get(i) for i in self._changed.pop(n, ())}
+                            for n, c in copies.items()
+                        }
                     for network_id, network in served.items():
-                        self.driver.enable(network, copies[network_id].dhcp_port)
+                        port = copies[network_id].dhcp_port
+                        self.driver.enable(network, port, changed[network_id])
                         self._ports_ready(applied[network_id])
         except BaseException:
             with self._lock:
@@ -190,6 +198,7 @@ class DhcpAgent:
                 self._cache[network_id] = _Cached(network, port)
                 self._stale.discard(network_id)
                 self._applied.pop(network_id, None)
+                self._changed.pop(network_id, None)
             # every port of it, in case some came while the agent was not looking
             self._ports_ready({p["id"] for p in network["ports"]} | {port["id"]})
 

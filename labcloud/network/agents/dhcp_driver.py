@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,10 +19,16 @@ from labcloud.netns import links, procs
 from labcloud.netns.dnsmasq import Dnsmasq, Lease
 from labcloud.network.agents.l2 import tap_name
 
+Changed = Mapping[str, dict[str, Any] | None]  # port id → the port now (None: deleted)
+
 
 class DhcpDriver(Protocol):
-    def enable(self, network: dict[str, Any], port: dict[str, Any]) -> None:
-        """Serve ``network`` (its subnets and ports) through the DHCP port ``port``."""
+    def enable(
+        self, network: dict[str, Any], port: dict[str, Any], changed: Changed | None = None
+    ) -> None:
+        """Serve ``network`` (its subnets and ports) through the DHCP port ``port``;
+        ``changed``: the only ports that changed since it was last served (None: any may
+        have), so a driver keeping its table per port updates those entries alone."""
 
     def disable(self, network_id: str) -> None:
         """Stop serving it; safe to repeat."""
@@ -39,11 +45,17 @@ class DhcpDriver(Protocol):
 class NoopDhcp:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._table: dict[str, dict[str, str]] = {}
+        self._table: dict[str, Reservations] = {}
 
-    def enable(self, network: dict[str, Any], port: dict[str, Any]) -> None:
+    def enable(
+        self, network: dict[str, Any], port: dict[str, Any], changed: Changed | None = None
+    ) -> None:
         with self._lock:
-            self._table[network["id"]] = _reservations(network)
+            table = self._table.get(network["id"])
+            if table is None or changed is None or not table.serves(network):
+                self._table[network["id"]] = Reservations(network)
+            else:
+                table.update(changed)
 
     def disable(self, network_id: str) -> None:
         with self._lock:
@@ -51,7 +63,8 @@ class NoopDhcp:
 
     def reservations(self, network_id: str) -> dict[str, str]:
         with self._lock:
-            return dict(self._table.get(network_id, {}))
+            table = self._table.get(network_id)
+            return dict(table.by_mac) if table else {}
 
     def leases(self, network_id: str) -> list[Lease]:
         return []
@@ -59,6 +72,37 @@ class NoopDhcp:
     def cleanup(self) -> None:
         with self._lock:
             self._table.clear()
+
+
+class Reservations:
+    """A network's reservations (MAC → address on a DHCP subnet), kept per port: a port
+    event changes its port's entries, not a table rebuilt from every port (a thousand
+    boots on one network were half a million entries built)."""
+
+    def __init__(self, network: dict[str, Any]) -> None:
+        self.dhcp = _dhcp_subnets(network)
+        self.by_mac: dict[str, str] = {}
+        self._macs: dict[str, list[str]] = {}  # port id → its MACs in by_mac
+        self.update({p["id"]: p for p in network["ports"]})
+
+    def serves(self, network: dict[str, Any]) -> bool:
+        """Are these the network's DHCP subnets still (else: a new table)."""
+        return self.dhcp == _dhcp_subnets(network)
+
+    def update(self, changed: Changed) -> None:
+        for port_id, port in changed.items():
+            for mac in self._macs.pop(port_id, ()):
+                self.by_mac.pop(mac, None)
+            if port is None or port["device_owner"] == "network:dhcp":
+                continue
+            dhcp = [ip["ip_address"] for ip in port["fixed_ips"] if ip["subnet_id"] in self.dhcp]
+            if dhcp:  # the last address on a DHCP subnet, as a table of every port has it
+                self.by_mac[port["mac_address"]] = dhcp[-1]
+                self._macs[port_id] = [port["mac_address"]]
+
+
+def _dhcp_subnets(network: dict[str, Any]) -> set[str]:
+    return {s["id"] for s in network["subnets"] if s["enable_dhcp"]}
 
 
 def _reservations(network: dict[str, Any]) -> dict[str, str]:
@@ -83,7 +127,10 @@ class DnsmasqDhcp:
         self._servers: dict[str, Dnsmasq] = {}
         self._networks: dict[str, dict[str, Any]] = {}
 
-    def enable(self, network: dict[str, Any], port: dict[str, Any]) -> None:
+    def enable(
+        self, network: dict[str, Any], port: dict[str, Any], changed: Changed | None = None
+    ) -> None:
+        """dnsmasq's hosts file holds every reservation (rewritten whole, then SIGHUP)."""
         ns = self.ns_of(network["id"])
         inside = "ns-" + port["id"][:11]
         with self._lock:

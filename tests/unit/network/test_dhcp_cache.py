@@ -130,3 +130,29 @@ def test_the_ports_served_are_reported_ready_after_a_failed_report(
         reporter.join(10)
     assert plugin.failures == 0  # the first report failed ...
     assert plugin.ready == [["port1", "port2", "port99"]]  # ... and went again, whole
+
+
+def test_the_driver_s_table_kept_per_port_is_the_table_of_every_port() -> None:
+    """NoopDhcp updates only the changed ports' entries: the same table as one built
+    from every port (a port moved off DHCP, a MAC changed, a port gone, the DHCP port)."""
+    from labcloud.network.agents.dhcp_driver import NoopDhcp, _reservations
+
+    ports = {p["id"]: p for p in (_port(n) for n in range(1, 6))}
+    ports["port99"] = _port(99) | {"device_owner": "network:dhcp"}
+    network = {"id": "net1", "subnets": [SUBNET, {"id": "sub2", "enable_dhcp": False}]}
+    driver = NoopDhcp()
+    driver.enable(network | {"ports": list(ports.values())}, ports["port99"])
+    changes: list[dict[str, Any] | None] = [
+        _port(2) | {"fixed_ips": [{"subnet_id": "sub2", "ip_address": "10.1.0.2"}]},
+        _port(3) | {"mac_address": "fa:16:3e:00:01:03"},
+        None,  # port4 deleted
+        _port(6),
+    ]
+    for port_id, port in zip(["port2", "port3", "port4", "port6"], changes, strict=True):
+        if port is None:
+            del ports[port_id]
+        else:
+            ports[port_id] = port
+        whole = network | {"ports": list(ports.values())}
+        driver.enable(whole, ports["port99"], {port_id: port})
+        assert driver.reservations("net1") == _reservations(whole)

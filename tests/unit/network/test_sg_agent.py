@@ -128,7 +128,8 @@ def test_the_loop_wakes_for_a_due_refresh_only_after_a_round_that_worked(fails: 
     round that failed (the broker gone, say) waits the whole interval, not a busy loop."""
     transport = get_transport("memory://")
     agent = LinuxBridgeAgent(transport, "compute1", polling_interval=0.2)
-    agent.sg.firewall.prepare_port_filters([{"device": "tap1", "security_groups": ["web"]}])
+    agent.sg.plugin = Server()  # type: ignore[assignment]
+    agent.sg.setup_port_filters(CTXT, ["tap1"])
     agent.sg.security_groups_rule_updated(["web"])
     assert agent.sg.refresh_due_in() == 0.0
     wake = OneRound(agent)
@@ -145,3 +146,52 @@ def test_the_loop_wakes_for_a_due_refresh_only_after_a_round_that_worked(fails: 
     finally:
         transport.cleanup()
     assert wake.waits == [0.2 if fails else 0.0]
+
+
+def test_a_device_filtered_from_the_same_inputs_is_not_filtered_again() -> None:
+    """A refresh whose answer for a device is what it was filtered from (its port, its
+    groups' rules, its remote groups' members) leaves its filter as it is; a change of
+    any of them filters it anew; a removed device is filtered anew when it comes back."""
+    sg, server, _ = agent(interval=0.0)
+    handed: list[list[str]] = []
+    prepare = sg.firewall.prepare_port_filters
+
+    def recorded(ports: list[dict[str, Any]]) -> None:
+        handed.append(sorted(p["device"] for p in ports))
+        prepare(ports)
+
+    sg.firewall.prepare_port_filters = recorded  # type: ignore[method-assign]
+    sg.setup_port_filters(CTXT, ["tap1", "tap2"])
+    sg.security_groups_member_updated(["web"])
+    assert sg.setup_port_filters(CTXT, []) == {"tap1", "tap2"}
+    assert handed == [["tap1", "tap2"], []]  # asked again, nothing changed
+    answer = server.security_group_info_for_devices
+    addresses = ["10.0.0.9"]
+
+    def joined(ctxt: RequestContext, devices: list[str]) -> dict[str, Any]:
+        rule = {"direction": "ingress", "ethertype": "IPv4", "remote_group_id": "web"}
+        members = {"web": {"IPv4": list(addresses)}}  # a new answer's, as off the wire
+        return answer(ctxt, devices) | {
+            "security_groups": {"web": [rule]},
+            "sg_member_ips": members,
+        }
+
+    server.security_group_info_for_devices = joined  # type: ignore[method-assign]
+    sg.security_groups_member_updated(["web"])
+    sg.setup_port_filters(CTXT, [])
+    assert handed[-1] == ["tap1", "tap2"]  # a rule and a member: both anew
+    sg.security_groups_member_updated(["web"])
+    sg.setup_port_filters(CTXT, [])
+    assert handed[-1] == []  # the same again
+    addresses.append("10.0.0.10")
+    sg.security_groups_member_updated(["web"])
+    sg.setup_port_filters(CTXT, [])
+    assert handed[-1] == ["tap1", "tap2"]  # a member joined: both anew
+    rules = sg.firewall.ports()["tap1"]["security_group_rules"]
+    assert {"direction": "ingress", "ethertype": "IPv4", "source_ip_prefix": "10.0.0.9/32"} in [
+        {k: r[k] for k in ("direction", "ethertype", "source_ip_prefix") if k in r} for r in rules
+    ]
+    sg.remove_devices_filter(["tap2"])
+    sg.security_groups_member_updated(["web"])
+    assert sg.setup_port_filters(CTXT, ["tap2"]) == {"tap1"}
+    assert handed[-1] == ["tap2"]  # back: filtered anew; tap1 unchanged
