@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 
 from labcloud.db import Database
 from labcloud.exceptions import NotFound
@@ -21,6 +21,7 @@ REPORT_INTERVAL = 30.0  # seconds, neutron's [AGENT] report_interval
 LINUXBRIDGE = ("Linux bridge agent", "neutron-linuxbridge-agent")
 DHCP = ("DHCP agent", "neutron-dhcp-agent")
 L3 = ("L3 agent", "neutron-l3-agent")
+AGENTS: Table = Agent.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 
 
 class AgentNotFound(NotFound):
@@ -35,6 +36,10 @@ class AgentsDb:
     def __init__(self, db: Database, down_time: float = AGENT_DOWN_TIME) -> None:
         self.db = db
         self.down_time = down_time
+        # three columns, not the agents' rows, in a Core statement built once:
+        # neutron-server asks for the DHCP agents for every port it creates
+        self._hosts = select(AGENTS.c.host, AGENTS.c.admin_state_up, AGENTS.c.heartbeat_timestamp)
+        self._hosts = self._hosts.where(AGENTS.c.agent_type == bindparam("agent_type"))
 
     def report_state(self, agent_state: dict[str, Any]) -> str:
         """Create or refresh the agent's row; ``start_flag`` marks a (re)start."""
@@ -93,12 +98,8 @@ class AgentsDb:
 
     def hosts(self, agent_type: str, alive_only: bool = True) -> list[str]:
         """Hosts with an agent of this type (alive ones only, by default)."""
-        # three columns, not the agents' rows: neutron-server asks for every port it creates
-        query = select(Agent.host, Agent.admin_state_up, Agent.heartbeat_timestamp).where(
-            Agent.agent_type == agent_type
-        )
-        with self.db.reader() as s:
-            rows = s.execute(query).all()
+        with self.db.read() as c:
+            rows = c.execute(self._hosts, {"agent_type": agent_type}).all()
         return sorted(
             host for host, up, beat in rows if up and (self._beats(beat) or not alive_only)
         )

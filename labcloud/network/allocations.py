@@ -5,15 +5,22 @@ unique constraint on (subnet, address) settles two ports that pick the same one 
 from __future__ import annotations
 
 from collections import Counter
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labcloud.exceptions import Conflict
 from labcloud.network import ipam
 from labcloud.network.manager import SubnetNotFound
-from labcloud.network.models import IPAllocation, Subnet, row_dict
+from labcloud.network.models import IPAllocation, Subnet
+
+SUBNETS: Table = Subnet.__table__  # type: ignore[assignment]  # a Table, typed FromClause
+IPS: Table = IPAllocation.__table__  # type: ignore[assignment]
+# reads that run in a session (a port's update) or on a bare connection (its creation)
+Reader = Session | Connection
 
 
 class DuplicateFixedIp(Conflict):
@@ -40,7 +47,7 @@ def allocate(
     ``subnets``: the network's (``subnets_of``), when the caller has read them already."""
     if subnets is None:
         subnets = subnets_of(s, net_id)
-    wanted = _wanted(s, net_id, subnets, requested, keep)
+    wanted = choose(s, net_id, subnets, requested, keep)
     for subnet_id, address in wanted:
         if (subnet_id, address) not in keep:
             s.add(
@@ -51,18 +58,34 @@ def allocate(
     return [{"subnet_id": sub, "ip_address": address} for sub, address in wanted]
 
 
-def subnets_of(s: Session, net_id: str) -> dict[str, dict[str, Any]]:
-    """The network's subnets by id, as dicts."""
-    return {x.id: row_dict(x) for x in s.scalars(select(Subnet).where(Subnet.network_id == net_id))}
+@cache
+def _queries() -> tuple[Select[Any], Select[Any]]:
+    """The two reads every new port makes, built once (building a statement cost more
+    than running it): a network's subnets, and which of some addresses a subnet gave out."""
+    subnets = select(SUBNETS).where(SUBNETS.c.network_id == bindparam("net_id"))
+    taken = select(IPS.c.ip_address).where(
+        IPS.c.subnet_id == bindparam("subnet_id"),
+        IPS.c.ip_address.in_(bindparam("addresses", expanding=True)),
+    )
+    return subnets, taken
 
 
-def _wanted(
-    s: Session,
+def subnets_of(s: Reader, net_id: str) -> dict[str, dict[str, Any]]:
+    """The network's subnets by id, as dicts (their columns: a Core statement, whether
+    ``s`` is a session or a connection, so nothing pending is flushed first)."""
+    rows = s.execute(_queries()[0], {"net_id": net_id}).mappings()
+    return {row["id"]: dict(row) for row in rows}
+
+
+def choose(
+    s: Reader,
     net_id: str,
     subnets: dict[str, dict[str, Any]],
     requested: list[dict[str, Any]] | None,
     keep: tuple[tuple[str, str], ...] = (),
 ) -> list[tuple[str, str]]:
+    """The (subnet, address) pairs the port is to hold: ``allocate``'s choice, written by
+    the caller."""
     if requested is None:  # one address from the first subnet of each IP version
         firsts: dict[int, dict[str, Any]] = {}
         for sub in subnets.values():
@@ -101,18 +124,12 @@ def _subnet_for(subnets: dict[str, dict[str, Any]], item: dict[str, Any]) -> dic
     raise ipam.InvalidIpForSubnet(ip_address=address)
 
 
-def _taken(s: Session, subnet_id: str, addresses: list[str]) -> set[str]:
+def _taken(s: Reader, subnet_id: str, addresses: list[str]) -> set[str]:
     """Which of ``addresses`` the subnet has already given out."""
-    return set(
-        s.scalars(
-            select(IPAllocation.ip_address).where(
-                IPAllocation.subnet_id == subnet_id, IPAllocation.ip_address.in_(addresses)
-            )
-        )
-    )
+    return set(s.scalars(_queries()[1], {"subnet_id": subnet_id, "addresses": addresses}))
 
 
-def _free_address(s: Session, subnet: dict[str, Any]) -> str:
+def _free_address(s: Reader, subnet: dict[str, Any]) -> str:
     """A free address of the subnet's pools ("" if none): candidates from a random place,
     checked in growing batches, so a port costs a query or two, not a read of every
     address the subnet gave out (which made a burst of ports quadratic)."""

@@ -81,22 +81,28 @@ def pool_size(pools: list[dict[str, str]]) -> int:
 
 def candidates(pools: list[dict[str, str]], taken: set[str]) -> Iterator[str]:
     """Addresses of the pools not in ``taken``, starting at a random offset and wrapping."""
-    size = pool_size(pools)
+    if not pools:
+        return
+    # each pool as (first address, size) in integers, parsed once: a port looks at a
+    # batch of candidates, and parsing the pools again for each was most of their cost
+    address = type(ipaddress.ip_address(pools[0]["start"]))
+    ranges = [(int(address(p["start"])), int(address(p["end"]))) for p in pools]
+    ranges = [(first, last - first + 1) for first, last in ranges]
+    size = sum(count for _, count in ranges)
     if size <= 0:
         return
     offset = random.randrange(size)
     for i in range(size):
-        address = _nth(pools, (offset + i) % size)
-        if address not in taken:
-            yield address
+        candidate = str(address(_nth(ranges, (offset + i) % size)))
+        if candidate not in taken:
+            yield candidate
 
 
-def _nth(pools: list[dict[str, str]], n: int) -> str:
-    for pool in pools:
-        start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
-        count = int(end) - int(start) + 1
+def _nth(ranges: list[tuple[int, int]], n: int) -> int:
+    """The ``n``th address (an integer) of the pools' (first, size) ranges."""
+    for first, count in ranges:
         if n < count:
-            return str(start + n)
+            return first + n
         n -= count
     raise IndexError(n)
 

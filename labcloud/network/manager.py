@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labcloud import policy
@@ -25,6 +27,7 @@ from labcloud.network.models import Base, IPAllocation, Network, Port, Subnet
 from labcloud.network.schemas.core import check_pools
 
 ALLOCATION_ATTEMPTS = 50
+NETWORKS: Table = Network.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 
 
 class NetworkNotFound(NotFound):
@@ -75,7 +78,7 @@ def owner_of(ctxt: RequestContext, body: dict[str, Any]) -> str | None:
     return project or ctxt.project_id
 
 
-def readable(ctxt: RequestContext, net: Network) -> bool:
+def readable(ctxt: RequestContext, net: Network | views.Columns) -> bool:
     """neutron's get_network: admin, owner, shared or external."""
     return ctxt.is_admin or net.shared or net.external or net.project_id == ctxt.project_id
 
@@ -90,6 +93,7 @@ class NetworkManager:
         self.db.create_all()
         self.driver: NetworkDriver = driver or NoopDriver()
         self.agents = agents
+        self._network_row = select(NETWORKS).where(NETWORKS.c.id == bindparam("id"))
 
     # -- networks -----------------------------------------------------------------------
     def _network(
@@ -98,10 +102,9 @@ class NetworkManager:
         """The network if ``ctxt`` may read it (``write``: change it or use it for a port or
         subnet: admin, owner or, to attach to, shared)."""
         net = s.get(Network, net_id)
-        if net is None or not readable(ctxt, net):
+        if net is None:
             raise NetworkNotFound(net_id=net_id)
-        if write and not (ctxt.is_admin or net.project_id == ctxt.project_id or net.shared):
-            raise NetworkNotFound(net_id=net_id)
+        _check_use(ctxt, net, write)
         return net
 
     def create_network(self, ctxt: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -131,11 +134,21 @@ class NetworkManager:
         self.driver.ensure_network(ctxt, result)
         return result
 
-    def network_for_port(self, ctxt: RequestContext, net_id: str) -> dict[str, Any]:
-        """The network if ``ctxt`` may put a port on it (admin, owner, shared)."""
-        with self.db.reader() as s:
-            net = self._network(s, ctxt, net_id, write=True)
-            return views.network(net, [])
+    def network_for_port(
+        self, ctxt: RequestContext, net_id: str, c: Connection | None = None
+    ) -> dict[str, Any]:
+        """The network if ``ctxt`` may put a port on it (admin, owner, shared), read with
+        one Core statement on ``c`` (the caller's read transaction) or a new one; its
+        subnets are left out (a new port reads them where it allocates)."""
+        if c is None:
+            with self.db.read() as c:
+                return self.network_for_port(ctxt, net_id, c)
+        row = c.execute(self._network_row, {"id": net_id}).first()
+        if row is None:
+            raise NetworkNotFound(net_id=net_id)
+        net = SimpleNamespace(**row._mapping)
+        _check_use(ctxt, net, write=True)
+        return views.network(net, [])
 
     def segment(self, net_id: str) -> dict[str, Any]:
         """The network's segment: network_type, physical_network, segmentation_id."""
@@ -299,3 +312,12 @@ def _check_pools(cidr: str, pools: list[dict[str, str]], gateway: str | None) ->
         check_pools(cidr, pools, gateway)
     except ValueError as exc:
         raise Invalid(f"Invalid input for allocation_pools. Reason: {exc}.") from None
+
+
+def _check_use(ctxt: RequestContext, net: Network | views.Columns, write: bool) -> None:
+    """NetworkNotFound unless ``ctxt`` may read ``net`` (``write``: change it or use it for
+    a port or subnet: admin, owner or, to attach to, shared)."""
+    if not readable(ctxt, net):
+        raise NetworkNotFound(net_id=net.id)
+    if write and not (ctxt.is_admin or net.project_id == ctxt.project_id or net.shared):
+        raise NetworkNotFound(net_id=net.id)

@@ -7,8 +7,8 @@ and the loser tries again.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from labcloud.context import RequestContext
 from labcloud.exceptions import Conflict, Invalid
-from labcloud.network import allocations, ipam, views
+from labcloud.network import allocations, ipam, port_rows, views
 from labcloud.network import provisioning_blocks as blocks
 from labcloud.network.manager import (
     ALLOCATION_ATTEMPTS,
@@ -63,12 +63,6 @@ def _port_security(enabled: bool, groups: list[str] | None, had: list[str] | Non
         raise PortSecurityPortHasSecurityGroup()
 
 
-class MacAddressInUse(Conflict):
-    msg_fmt = (
-        "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
-    )
-
-
 class PortManager:
     def __init__(self, networks: NetworkManager) -> None:
         self.networks = networks
@@ -91,80 +85,46 @@ class PortManager:
     def create_port(self, ctxt: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         if "network_id" not in body:
             raise Invalid("Invalid input: a port needs a network_id.")
-        net = self.networks.network_for_port(ctxt, str(body["network_id"]))
-        project_id = owner_of(ctxt, body) or net["project_id"]
-        requested = body.get("fixed_ips")
-        if requested is not None and not isinstance(requested, list):
-            raise Invalid("Invalid input for fixed_ips: it must be a list.")
-        allocations.no_twice(requested or [])
-        secured = body.get("port_security_enabled") is not False
-        _port_security(secured, body.get("security_groups"), None)
-        groups = self.groups.groups_for_port(
-            ctxt,
-            project_id,
-            body.get("security_groups", None if secured else []),
-            str(body.get("device_owner", "")),
-        )
+        with self.db.read() as c:  # what the port needs to know, in one read transaction
+            net = self.networks.network_for_port(ctxt, str(body["network_id"]), c)
+            project_id = owner_of(ctxt, body) or net["project_id"]
+            requested = body.get("fixed_ips")
+            if requested is not None and not isinstance(requested, list):
+                raise Invalid("Invalid input for fixed_ips: it must be a list.")
+            allocations.no_twice(requested or [])
+            secured = body.get("port_security_enabled") is not False
+            _port_security(secured, body.get("security_groups"), None)
+            wanted = body.get("security_groups", None if secured else [])
+            owner = str(body.get("device_owner", ""))
+            groups = self.groups.read_groups_for_port(c, ctxt, project_id, wanted, owner)
+        if groups is None:  # the project's first port: its default group is made now
+            groups = [self.groups.default_group(project_id)]
         agents = self.networks.agents
         # read once: the DHCP block below and the port_create_end cast both need them
         dhcp_hosts = self.dhcp_agents(net["id"]) if agents else None
-        dhcp_hosted = bool(dhcp_hosts)
         for _ in range(ALLOCATION_ATTEMPTS):
+            values = port_rows.port_values(project_id, net, body, agents=agents)
             try:
-                with self.db.session() as s:
-                    port = self._insert(s, project_id, net, body, requested)
-                    subnets = allocations.subnets_of(s, net["id"])
-                    fixed_ips = allocations.allocate(
-                        s, port.id, net["id"], requested, subnets=subnets
+                with self.db.transaction() as c:
+                    fixed_ips = port_rows.insert_port(
+                        self.db,
+                        c,
+                        values,
+                        requested,
+                        groups,
+                        None if dhcp_hosts is None else bool(dhcp_hosts),
+                        mac_asked=bool(body.get("mac_address")),
                     )
-                    self._bind(s, port.id, groups, new=True)
-                    if agents:  # who has to provision it before it goes ACTIVE
-                        blocks.insert_l2_block(s, port, new=True)
-                        dhcp = [i for i, x in subnets.items() if x["enable_dhcp"]]
-                        blocks.setup_dhcp_block(
-                            s, port.id, fixed_ips, dhcp_hosted, dhcp_subnets=dhcp, new=True
-                        )
-                    s.flush()  # the unique constraints speak here
-                    result = views.port(port, fixed_ips, groups)
                 break
             except IntegrityError:  # another port took that address (or MAC) first: again
                 continue
         else:
             raise ipam.IpAddressGenerationFailure(net_id=net["id"])
+        result = views.port(SimpleNamespace(**values), fixed_ips, groups)
         self.networks.driver.plug_port(ctxt, result, network=net, dhcp_hosts=dhcp_hosts)
         self.networks.driver.security_groups_member_updated(ctxt, groups)
         self.status_changed(result, None)  # ACTIVE at once without agents: plugged
         return result
-
-    def _insert(
-        self,
-        s: Session,
-        project_id: str,
-        net: dict[str, Any],
-        body: dict[str, Any],
-        requested: list[dict[str, Any]] | None,
-    ) -> Port:
-        mac = body.get("mac_address") or ipam.random_mac()
-        if body.get("mac_address") and s.scalar(select(Port.id).where(Port.mac_address == mac)):
-            raise MacAddressInUse(net_id=net["id"], mac=mac)
-        port = Port(
-            id=str(uuid.uuid4()),
-            network_id=net["id"],
-            project_id=project_id,
-            name=str(body.get("name", "")),
-            mac_address=mac,
-            device_id=str(body.get("device_id", "")),
-            device_owner=str(body.get("device_owner", "")),
-            host=str(body.get("binding:host_id", "")),
-            status="ACTIVE" if body.get("device_id") and not self.networks.agents else "DOWN",
-            admin_state_up=bool(body.get("admin_state_up", True)),
-            port_security_enabled=body.get("port_security_enabled") is not False,
-            description=str(body.get("description", "")),
-            created_at=now(),
-            updated_at=now(),
-        )
-        s.add(port)
-        return port
 
     @staticmethod
     def _bind(s: Session, port_id: str, groups: list[str], *, new: bool = False) -> None:

@@ -27,7 +27,17 @@ import functools
 import logging
 from collections.abc import Callable, Collection, Iterable
 
-from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, delete, exists, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
@@ -36,6 +46,7 @@ from labcloud.network.models import Port, ProvisioningBlock, Subnet
 LOG = logging.getLogger(__name__)
 L2_AGENT_ENTITY = "L2"
 DHCP_ENTITY = "DHCP"
+BLOCKS: Table = ProvisioningBlock.__table__  # type: ignore[assignment]  # a Table
 
 
 def add_provisioning_component(s: Session, port_id: str, entity: str, *, new: bool = False) -> None:
@@ -109,6 +120,32 @@ def _on_dhcp(s: Session, subnets: list[str], dhcp_subnets: Collection[str] | Non
         return any(subnet in dhcp_subnets for subnet in subnets)
     on_dhcp = select(Subnet.id).where(Subnet.id.in_(subnets), Subnet.enable_dhcp.is_(True))
     return s.scalar(on_dhcp.limit(1)) is not None
+
+
+def new_port_blocks(
+    host: str,
+    status: str,
+    fixed_ips: list[dict[str, str]],
+    dhcp_hosted: bool,
+    dhcp_subnets: Collection[str],
+) -> list[str]:
+    """The entities that block a port being created: ``insert_l2_block``'s and
+    ``setup_dhcp_block``'s choice for a port that has none yet."""
+    entities = [L2_AGENT_ENTITY] if host and status != "ACTIVE" else []
+    if dhcp_hosted and any(ip["subnet_id"] in dhcp_subnets for ip in fixed_ips):
+        entities.append(DHCP_ENTITY)
+    return entities
+
+
+def insert_blocks(db: Database, c: Connection, port_id: str, entities: list[str]) -> None:
+    """Write a new port's blocks (``new_port_blocks``) in the caller's Core transaction,
+    in one statement; the trace shows each, as it shows the ORM's."""
+    if not entities:
+        return
+    c.execute(insert(BLOCKS), [{"port_id": port_id, "entity": e} for e in entities])
+    db.record(c, BLOCKS.name, "insert", *(f"{port_id}/{e}" for e in entities))
+    for entity in entities:
+        LOG.debug("port %s will not go ACTIVE until provisioned by %s", port_id, entity)
 
 
 def has_block() -> ColumnElement[bool]:

@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +44,9 @@ RULE_KEYS = (
     "remote_group_id",
 )
 
+DEFAULTS: Table = DefaultSecurityGroup.__table__  # type: ignore[assignment]
+GROUPS: Table = SecurityGroup.__table__  # type: ignore[assignment]
+
 
 class SecurityGroupNotFound(NotFound):
     msg_fmt = "Security group %(id)s does not exist"
@@ -69,6 +73,14 @@ class SecurityGroupManager:
         """``driver``: neutron-server's driver now (it is chosen after the managers exist)."""
         self.db = db
         self._driver = driver
+        # Core statements built once: a port asks for its project's default group (or
+        # checks the groups it names) each time one is created
+        self._default_of = select(DEFAULTS.c.security_group_id).where(
+            DEFAULTS.c.project_id == bindparam("project_id")
+        )
+        self._owners_of = select(GROUPS.c.id, GROUPS.c.project_id).where(
+            GROUPS.c.id.in_(bindparam("ids", expanding=True))
+        )
 
     def _rule_updated(self, ctxt: RequestContext, group_id: str) -> None:
         if self._driver is not None:
@@ -78,16 +90,21 @@ class SecurityGroupManager:
     def default_group(self, project_id: str) -> str:
         """The id of the project's ``default`` group, created with its rules if missing."""
         for _ in range(2):  # a second caller creating it at the same time: read theirs
-            with self.db.reader() as s:
-                found = s.get(DefaultSecurityGroup, project_id)
-                if found is not None:
-                    return found.security_group_id
+            with self.db.read() as c:
+                found = self._default_id(c, project_id)
+            if found is not None:
+                return found
             try:
                 with self.db.session() as s:
                     return self._create_default(s, project_id)
             except IntegrityError:
                 continue
         raise Conflict(f"The default security group of {project_id} could not be created.")
+
+    def _default_id(self, c: Connection, project_id: str) -> str | None:
+        """The id of the project's ``default`` group, None if it has none yet."""
+        found: str | None = c.scalar(self._default_of, {"project_id": project_id})
+        return found
 
     def _create_default(self, s: Session, project_id: str) -> str:
         group = self._new_group(s, project_id, DEFAULT, "Default security group")
@@ -259,11 +276,35 @@ class SecurityGroupManager:
     ) -> list[str]:
         """The groups a port gets: those named (each the caller's to use), else the
         project's default; none for a port neutron owns (``network:*``)."""
+        if wanted is None and owner.startswith("network:"):
+            return []
+        with self.db.read() as c:
+            found = self.read_groups_for_port(c, ctxt, project_id, wanted, owner)
+        return [self.default_group(project_id)] if found is None else found
+
+    def read_groups_for_port(
+        self,
+        c: Connection,
+        ctxt: RequestContext,
+        project_id: str,
+        wanted: list[str] | None,
+        owner: str,
+    ) -> list[str] | None:
+        """``groups_for_port`` in the caller's read transaction ``c``, in one statement;
+        None when the project's default group is still to be made (``default_group``
+        writes: not in a read transaction)."""
         if wanted is None:
-            return [] if owner.startswith("network:") else [self.default_group(project_id)]
-        with self.db.reader() as s:
-            for group_id in wanted:
-                self._group(s, ctxt, group_id)
+            if owner.startswith("network:"):
+                return []
+            found = self._default_id(c, project_id)
+            return None if found is None else [found]
+        if not wanted:
+            return []
+        owners: dict[str, str] = dict(c.execute(self._owners_of, {"ids": list(wanted)}).all())
+        for group_id in wanted:  # in the order named: the first not the caller's is told
+            target = {"project_id": owners.get(group_id, "")}
+            if group_id not in owners or not policy.authorize(ctxt, "owner", target, fatal=False):
+                raise SecurityGroupNotFound(id=group_id)
         return list(dict.fromkeys(wanted))
 
 

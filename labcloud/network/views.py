@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from labcloud.network.models import (
@@ -15,7 +16,9 @@ from labcloud.network.models import (
     Subnet,
 )
 
-Row = Network | Subnet | Port | SecurityGroup | SecurityGroupRule | Router | FloatingIP
+# a row read or written with Core statements, its columns as attributes (as an ORM row's)
+Columns = SimpleNamespace
+Row = Network | Subnet | Port | SecurityGroup | SecurityGroupRule | Router | FloatingIP | Columns
 
 
 def _stamps(row: Row) -> dict[str, Any]:
@@ -30,7 +33,7 @@ def _stamps(row: Row) -> dict[str, Any]:
     }
 
 
-def network(net: Network, subnet_ids: list[str]) -> dict[str, Any]:
+def network(net: Network | Columns, subnet_ids: list[str]) -> dict[str, Any]:
     return {
         "id": net.id,
         "name": net.name,
@@ -70,7 +73,7 @@ def subnet(sub: Subnet) -> dict[str, Any]:
 
 
 def port(
-    p: Port, fixed_ips: list[dict[str, str]], security_groups: list[str] | None = None
+    p: Port | Columns, fixed_ips: list[dict[str, str]], security_groups: list[str] | None = None
 ) -> dict[str, Any]:
     return {
         "id": p.id,

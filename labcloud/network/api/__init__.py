@@ -28,11 +28,13 @@ from labcloud.network.routers import L3Notifier, RouterManager
 from labcloud.rest.app import create_app
 from labcloud.rest.auth import TokenValidator
 
+# FastAPI tries the routers in this order: ports first, as nova-compute creates one for
+# every instance it builds (no two routers share a path, so the order changes no answer)
 ROUTERS = (
+    ports,
     discovery,
     networks,
     subnets,
-    ports,
     security_groups,
     routers,
     floatingips,
