@@ -395,9 +395,14 @@ class MemoryBroker:
 
     # -- consumers ----------------------------------------------------------------------
     def consume(
-        self, queues: Sequence[str], callback: DeliverCallback, prefetch: int, name: str
+        self,
+        queues: Sequence[str],
+        callback: DeliverCallback,
+        prefetch: int,
+        name: str,
+        kind: type[_Consumer] | None = None,
     ) -> _Consumer:
-        consumer = _Consumer(self, list(queues), callback, prefetch, name)
+        consumer = (kind or _Consumer)(self, list(queues), callback, prefetch, name)
         consumer.thread.start()
         with self._lock:
             for q in queues:
@@ -523,11 +528,16 @@ class MemoryDriver:
         *,
         prefetch: int = 64,
         name: str = "",
-        read_by_callers: bool = False,  # its own thread delivers: in-process, a cheap handoff
+        read_by_callers: bool = False,
     ) -> _Consumer:
+        kind = None
+        if read_by_callers:  # a reply queue: each wake-up of a thread costs a caller ~20 us
+            from labcloud.messaging.memreplies import CallerReadConsumer
+
+            kind = CallerReadConsumer
         self.declare(subscriptions)
         consumer = self.broker.consume(
-            [s.queue.name for s in subscriptions], callback, prefetch, name
+            [s.queue.name for s in subscriptions], callback, prefetch, name, kind
         )
         with self._lock:
             self._consumers[consumer] = list(subscriptions)
