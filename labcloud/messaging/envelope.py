@@ -123,7 +123,8 @@ def request(
     if version is not None:
         msg["version"] = version
     msg["_unique_id"] = new_id()
-    msg.update((f"_context_{k}", v) for k, v in context_dict(ctxt).items())
+    for key, value in context_dict(ctxt).items():
+        msg["_context_" + key] = value
     return msg
 
 

@@ -55,7 +55,7 @@ class BrokerRestart:
     consumers_reconnected: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Message:
     body: bytes
     exchange: str
@@ -309,7 +309,8 @@ class MemoryBroker:
         ``declare=[exchange]``)."""
         props = properties or {}
         ttl = props.get("expiration")
-        expires = time.monotonic() + float(ttl) if ttl else None
+        now = time.monotonic()
+        expires = now + float(ttl) if ttl else None
         with self._lock:
             if declare is not None:
                 self._declare_exchange(declare)
@@ -317,6 +318,7 @@ class MemoryBroker:
             if not targets and mandatory:
                 raise MessageUndeliverable(exchange=exchange, routing_key=routing_key)
             for queue in targets:
+                queue.last_used = now
                 self._enqueue(queue, _Message(body, exchange, routing_key, props, expires))
             return len(targets)
 
@@ -343,7 +345,6 @@ class MemoryBroker:
         return [self._queues[n] for n in names if n in self._queues]
 
     def _enqueue(self, queue: _Queue, msg: _Message) -> None:
-        queue.last_used = time.monotonic()
         consumer = self._next_consumer(queue)
         if consumer is None:
             queue.ready.append(msg)
