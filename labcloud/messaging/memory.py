@@ -7,8 +7,9 @@ as on RabbitMQ, so what a student sees in-kernel is what RabbitMQ would do. Left
 persistence, the headers exchange, transactions, priorities.
 
 Each MemoryBroker is separate: two clouds in one process never see each other's queues.
-Delivery is pushed: a consumer's thread sleeps on a condition until a message arrives, so
-an idle cloud uses no CPU and a message is delivered in microseconds.
+Delivery is pushed: a consumer's thread sleeps on its inbox until a message arrives, so
+an idle cloud uses no CPU and a message is delivered in microseconds; a reply queue is
+read by the callers waiting on it instead (memreplies.py), as on RabbitMQ.
 """
 
 from __future__ import annotations
