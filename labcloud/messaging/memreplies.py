@@ -62,6 +62,8 @@ class CallerReadConsumer(_Consumer):
         finally:
             with self._state:
                 self._parked.remove(waiter)
+            if not waiter.done:  # timed out, maybe woken to read next: pass that on
+                self._hand_over(waiter)
 
     def _take_turn(self) -> bool:
         with self._state:
@@ -71,12 +73,18 @@ class CallerReadConsumer(_Consumer):
             return True
 
     def _end_turn(self, reader: Parked | None) -> None:
-        """Stop reading; wake a caller still waiting to read next, else this consumer's
-        thread if something is left to read."""
         with self._state:
             self._reading = False
+        self._hand_over(reader)
+
+    def _hand_over(self, leaving: Parked | None) -> None:
+        """Unless someone reads, wake a caller still waiting to read next, else this
+        consumer's thread if something is left to read."""
+        with self._state:
+            if self._reading:
+                return
             for waiter in self._parked:
-                if waiter is not reader and not waiter.done:
+                if waiter is not leaving and not waiter.done:
                     waiter.wake()
                     return
         if not self.inbox.empty():
