@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from functools import cache
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -37,12 +36,20 @@ class RequestContext:
 
     def to_dict(self) -> dict[str, Any]:
         """The keys oslo.context puts on the wire (plus the legacy ``user``/``tenant``)."""
-        data = dict(self.extra)
-        data.update((name, getattr(self, name)) for name in _field_names())
-        data["roles"] = list(self.roles)
-        data["user"] = self.user_id
-        data["tenant"] = self.project_id
-        return data
+        return {
+            **self.extra,
+            "user_id": self.user_id,
+            "project_id": self.project_id,
+            "user_name": self.user_name,
+            "project_name": self.project_name,
+            "roles": list(self.roles),
+            "is_admin": self.is_admin,
+            "auth_token": self.auth_token,
+            "request_id": self.request_id,
+            "global_request_id": self.global_request_id,
+            "user": self.user_id,
+            "tenant": self.project_id,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RequestContext:
@@ -50,33 +57,41 @@ class RequestContext:
 
         Raises TypeError when ``roles`` is not a list of names.
         """
-        roles = data.get("roles") or ()
+        get = data.get
+        roles = get("roles") or ()
         if isinstance(roles, str) or not isinstance(roles, list | tuple):
             raise TypeError(f"roles must be a list of names, not {roles!r}")
-        known = _known_keys()
-        return cls(
-            user_id=data.get("user_id") or data.get("user"),
-            project_id=data.get("project_id") or data.get("tenant"),
-            user_name=data.get("user_name"),
-            project_name=data.get("project_name"),
-            roles=tuple(str(r) for r in roles),
-            is_admin=bool(data.get("is_admin", False)),
-            auth_token=data.get("auth_token"),
-            request_id=data.get("request_id") or new_request_id(),
-            global_request_id=data.get("global_request_id"),
-            extra={k: v for k, v in data.items() if k not in known},
+        # every RPC message rebuilds one: its fields are set at once, not by ten
+        # object.__setattr__ calls of the frozen dataclass's __init__ (same values)
+        ctxt = object.__new__(cls)
+        ctxt.__dict__.update(
+            user_id=get("user_id") or get("user"),
+            project_id=get("project_id") or get("tenant"),
+            user_name=get("user_name"),
+            project_name=get("project_name"),
+            roles=tuple([str(r) for r in roles]),
+            is_admin=bool(get("is_admin", False)),
+            auth_token=get("auth_token"),
+            request_id=get("request_id") or new_request_id(),
+            global_request_id=get("global_request_id"),
+            extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
         )
+        return ctxt
 
 
-@cache
-def _field_names() -> tuple[str, ...]:
-    """The fields that go on the wire (every message carries them: looked up once)."""
-    return tuple(f.name for f in fields(RequestContext) if f.name != "extra")
-
-
-@cache
-def _known_keys() -> frozenset[str]:
-    return frozenset({f.name for f in fields(RequestContext)} | {"user", "tenant"})
+_WIRE_FIELDS = (  # what from_dict sets: every field, in RequestContext's order
+    "user_id",
+    "project_id",
+    "user_name",
+    "project_name",
+    "roles",
+    "is_admin",
+    "auth_token",
+    "request_id",
+    "global_request_id",
+    "extra",
+)
+_KNOWN_KEYS = frozenset(_WIRE_FIELDS) | {"user", "tenant"}
 
 
 def get_admin_context() -> RequestContext:

@@ -162,6 +162,7 @@ class RPCClient:
         self.target = target
         self.timeout = transport.rpc_response_timeout if timeout is None else timeout
         self.service = service
+        self._address = publish_exchange(target)  # the target is frozen: found once
 
     def prepare(self, *, timeout: float | None = None, **target_changes: Any) -> RPCClient:
         """A client for a narrower target (``server=``, ``fanout=``, ``version=`` ...)."""
@@ -219,7 +220,7 @@ class RPCClient:
         mandatory: bool,
         expiration: float | None,
     ) -> None:
-        exchange, key = publish_exchange(self.target)
+        exchange, key = self._address
         body = envelope.pack(msg)
         tap = self.transport.tap
         where: dict[str, Any] = {

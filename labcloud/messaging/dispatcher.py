@@ -33,13 +33,20 @@ class Dispatcher:
 
     def find(self, method: str, namespace: str | None, version: str | None) -> Callable[..., Any]:
         found_method = False
+        if method.startswith("_"):
+            raise NoSuchMethod(topic=self.topic, method=method)
         for endpoint in self.endpoints:
-            target = getattr(endpoint, "target", None) or Target()
-            func = getattr(endpoint, method, None) if not method.startswith("_") else None
-            if not callable(func) or target.namespace != namespace:
+            func = getattr(endpoint, method, None)
+            if not callable(func):
+                continue
+            target: Target | None = getattr(endpoint, "target", None)
+            have_namespace, have_version = (
+                (target.namespace, target.version) if target else (None, None)
+            )
+            if have_namespace != namespace:
                 continue
             found_method = True
-            if _compatible(target.version, version):
+            if _compatible(have_version, version):
                 return func  # type: ignore[no-any-return]  # getattr on an arbitrary endpoint
         if found_method:
             raise UnsupportedVersion(method=method, version=version)

@@ -5,29 +5,24 @@ A request body is ``{"oslo.version": "2.0", "oslo.message": "<json>"}``; inside 
 ``_context_<key>`` per context field, and for calls ``_msg_id``, ``_reply_q``, ``_timeout``.
 A reply (enveloped the same way) is ``{"result", "failure", "ending", "_msg_id"}``, where
 ``failure`` is a JSON string naming the exception's class and module. Arguments are
-serialized as oslo.serialization's ``jsonutils.dumps`` does (``to_primitive`` below).
+serialized as oslo.serialization's ``jsonutils.dumps`` does (``jsoncodec.to_primitive``).
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import importlib
-import inspect
-import io
-import ipaddress
-import itertools
 import json
 import os
 import random
 import traceback
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from labcloud.context import RequestContext
 from labcloud.exceptions import LabCloudError
+from labcloud.messaging import jsoncodec
 from labcloud.messaging.exceptions import InvalidMessage, RemoteError
+from labcloud.messaging.jsoncodec import dumps, loads
 
 VERSION_KEY = "oslo.version"
 MESSAGE_KEY = "oslo.message"
@@ -37,24 +32,6 @@ CONTENT_ENCODING = "utf-8"
 # Only exceptions from these modules are rebuilt as themselves; others become RemoteError
 # (oslo.messaging's allowed_remote_exmods, for the same reason: no arbitrary imports).
 ALLOWED_EXCEPTION_PREFIX = "labcloud."
-
-
-PERFECT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # oslo_utils.timeutils: ISO 8601, microseconds
-_SIMPLE = (str, int, type(None), bool, float)
-_NASTY = (
-    inspect.ismodule,
-    inspect.isclass,
-    inspect.ismethod,
-    inspect.isfunction,
-    inspect.isgeneratorfunction,
-    inspect.isgenerator,
-    inspect.istraceback,
-    inspect.isframe,
-    inspect.iscode,
-    inspect.isbuiltin,
-    inspect.isroutine,
-    inspect.isabstract,
-)
 
 
 # version 4 and the RFC 4122 variant in a random 128-bit number: a uuid4's 32 hex digits
@@ -78,59 +55,30 @@ def new_id() -> str:
     return f"{(_IDS.getrandbits(128) & _V4_CLEAR) | _V4_SET:032x}"
 
 
-def to_primitive(value: Any, level: int = 0, max_depth: int = 3) -> Any:
-    """What oslo.serialization's ``jsonutils.to_primitive`` makes of a value JSON cannot hold.
-
-    >>> to_primitive({1, 2}), to_primitive(b"abc")
-    ([1, 2], 'abc')
-    >>> to_primitive(datetime.datetime(2026, 11, 24, 8, 0, 1))
-    '2026-11-24T08:00:01.000000'
-    """
-    if isinstance(value, _SIMPLE):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, datetime.datetime):
-        return value.strftime(PERFECT_TIME_FORMAT)
-    if isinstance(value, datetime.date):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, Exception):
-        return repr(value)
-    if type(value) is itertools.count or any(test(value) for test in _NASTY):
-        return str(value)
-    if level > max_depth:
-        return None
-    try:
-        if isinstance(value, dict):
-            return {to_primitive(k, level): to_primitive(v, level) for k, v in value.items()}
-        if hasattr(value, "items"):
-            return to_primitive(dict(value.items()), level + 1)
-        if hasattr(value, "__iter__") and not isinstance(value, io.IOBase):
-            return [to_primitive(v, level) for v in value]
-    except TypeError:
-        return str(value)
-    raise ValueError(f"Cannot convert {value!r} to primitive")
-
-
-def dumps(value: Any) -> str:
-    """``jsonutils.dumps``: JSON, with ``to_primitive`` for what JSON cannot hold."""
-    return json.dumps(value, default=to_primitive)
-
-
 def pack(msg: Mapping[str, Any]) -> bytes:
     """Wrap a message dict in the 2.0 envelope and encode it."""
-    envelope = {VERSION_KEY: ENVELOPE_VERSION, MESSAGE_KEY: dumps(msg)}
-    return json.dumps(envelope).encode()
+    return jsoncodec.wrap(dumps(msg))
 
 
 def unpack(body: bytes | str) -> dict[str, Any]:
     """Decode a body into the message dict; raise InvalidMessage for anything else."""
+    text = jsoncodec.unwrap(body)
+    if text is not None:  # the envelope as oslo writes it: only the message is decoded
+        try:
+            inner = loads(text)
+        except ValueError:
+            pass  # the general path below says what is wrong
+        except RecursionError:
+            raise InvalidMessage(reason=f"{MESSAGE_KEY} is nested too deeply to decode") from None
+        else:
+            if isinstance(inner, dict):
+                return inner
+    return _unpack(body)
+
+
+def _unpack(body: bytes | str) -> dict[str, Any]:
     try:
-        outer = json.loads(body)
+        outer = loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidMessage(reason=f"body is not JSON ({exc})") from None
     except RecursionError:  # e.g. 100,000 nested '[': json gives up, and so do we
@@ -142,7 +90,7 @@ def unpack(body: bytes | str) -> dict[str, Any]:
     if outer[VERSION_KEY] != ENVELOPE_VERSION:
         raise InvalidMessage(reason=f"unsupported envelope version {outer[VERSION_KEY]!r}")
     try:
-        inner = json.loads(outer[MESSAGE_KEY])
+        inner = loads(outer[MESSAGE_KEY])
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidMessage(reason=f"bad {MESSAGE_KEY} ({exc})") from None
     except RecursionError:
@@ -175,13 +123,14 @@ def request(
     if version is not None:
         msg["version"] = version
     msg["_unique_id"] = new_id()
-    msg.update((f"_context_{k}", v) for k, v in context_dict(ctxt).items())
+    for key, value in context_dict(ctxt).items():
+        msg["_context_" + key] = value
     return msg
 
 
 def context_fields(msg: Mapping[str, Any]) -> dict[str, Any]:
     """The ``_context_*`` fields of a request, without their prefix."""
-    return {k[9:]: v for k, v in msg.items() if k.startswith("_context_")}
+    return {k[9:]: v for k, v in msg.items() if k[:9] == "_context_"}
 
 
 def split_context(msg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

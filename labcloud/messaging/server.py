@@ -19,7 +19,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from labcloud.context import RequestContext
@@ -30,6 +29,7 @@ from labcloud.messaging.driver import Consumer, Delivery
 from labcloud.messaging.exceptions import InvalidMessage, MessageUndeliverable, MessagingError
 from labcloud.messaging.target import Target
 from labcloud.messaging.topology import DEFAULT_EXCHANGE, server_subscriptions
+from labcloud.messaging.workers import WorkerPool
 
 if TYPE_CHECKING:
     from labcloud.messaging.transport import Transport
@@ -92,7 +92,7 @@ class RPCServer:
         self.service = service or target.topic
         self.dispatcher = Dispatcher(endpoints, target.topic)
         self._workers = workers
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: WorkerPool | None = None
         self._consumer: Consumer | None = None
         self._fanout_prefix = f"{target.topic}_fanout_"
         self._seen = SeenIds()
@@ -100,7 +100,7 @@ class RPCServer:
     def start(self) -> None:
         if self._consumer is not None:
             return
-        self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix=self.service)
+        self._executor = WorkerPool(self._workers, self.service)
         self._consumer = self.transport.driver.consume(
             server_subscriptions(self.target), self._on_delivery, name=self.service
         )
@@ -115,7 +115,7 @@ class RPCServer:
         """Wait for running methods to finish."""
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=True)
+            executor.shutdown()
 
     def __enter__(self) -> RPCServer:
         self.start()
@@ -180,15 +180,9 @@ class RPCServer:
         if executor is None:
             LOG.warning("%s is stopping: message %s dropped after its ack", self.service, unique_id)
             return
-        future = executor.submit(self._handle, msg, kind, where)
-        future.add_done_callback(self._check)
+        executor.submit(self._handle, msg, kind, where)
         if unique_id is not None:  # handed over: from now on a copy is a duplicate
             self._seen.add(unique_id)
-
-    def _check(self, future: Future[None]) -> None:
-        exc = future.exception()
-        if exc is not None:
-            LOG.error("%s: a worker failed outside its method", self.service, exc_info=exc)
 
     def _handle(self, msg: dict[str, Any], kind: str, where: dict[str, Any]) -> None:
         method = msg.get("method")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from labcloud.messaging.target import Target
@@ -51,10 +52,14 @@ class Subscription:
 DEFAULT_EXCHANGE = ExchangeSpec("", "direct", durable=True)
 
 
+# One spec object per name (they are immutable): a broker that sees the exchange it
+# declared already, by identity, need not compare the two field by field at each publish.
+@cache
 def topic_exchange(name: str) -> ExchangeSpec:
     return ExchangeSpec(name, "topic")
 
 
+@cache
 def fanout_exchange(topic: str) -> ExchangeSpec:
     return ExchangeSpec(f"{topic}_fanout", "fanout", auto_delete=True)
 

@@ -65,6 +65,9 @@ class Transport:
 
     def reply_waiter(self) -> Any:
         """The per-transport reply listener (created on first use)."""
+        replies = self._replies
+        if replies is not None:  # every call asks: no lock once it exists
+            return replies
         with self._lock:
             if self._replies is None:
                 from labcloud.messaging.client import ReplyWaiter

@@ -241,6 +241,21 @@ def test_a_caller_waiting_behind_one_that_timed_out_gets_its_reply(
     assert outcomes == ["timed out", "opened"]
 
 
+def test_a_reply_whose_caller_gave_up_is_still_read_and_acknowledged(
+    transport: Transport, serve: Any, client: RPCClient
+) -> None:
+    """No caller waits any more: the reply queue's own consumer takes the late reply."""
+    gate = Gate()
+    serve(gate)
+    acks = transport.bus.collect(where=lambda e: e.event == "ack" and e.kind == "reply")
+    with pytest.raises(MessagingTimeout):
+        client.prepare(timeout=0.2).call({}, "wait_open")
+    gate.opened.set()
+    late = acks.wait_for(lambda e: True)
+    assert late.queue == transport.reply_waiter().queue
+    assert client.call({}, "add", a=1, b=2) == 3  # and the queue goes on serving callers
+
+
 def test_every_step_is_traced(transport: Transport, serve: Any, client: RPCClient) -> None:
     log = transport.bus.collect()
     serve(Calculator())

@@ -173,3 +173,66 @@ def test_message_ids_are_uuid4s_that_a_seeded_global_random_does_not_repeat() ->
     again = [envelope.new_id() for _ in range(3)]
     assert not set(first) & set(again)
     assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).hex == i for i in first + again)
+
+
+def test_a_context_rebuilt_from_the_wire_is_the_one_sent() -> None:
+    ctxt = RequestContext(
+        user_id="u",
+        project_id="p",
+        user_name="demo",
+        project_name="demo-project",
+        roles=("admin", "member"),
+        is_admin=True,
+        auth_token="tok",
+        request_id="req-1",
+        global_request_id="req-0",
+        extra={"read_deleted": "no"},
+    )
+    again = RequestContext.from_dict(ctxt.to_dict())
+    assert vars(again) == vars(ctxt)  # every field, as the dataclass's __init__ sets them
+    assert again == ctxt
+    assert hash(again) == hash(ctxt)
+    assert envelope.unpack(envelope.pack({"ctxt": ctxt.to_dict()})) == {"ctxt": ctxt.to_dict()}
+
+
+def test_the_envelope_is_byte_for_byte_what_json_dumps_writes() -> None:
+    msg = {"method": "m", "args": {"name": 'é "quoted" \\ \n', "n": [1, 2.5, None, True]}}
+    expected = json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(msg)}).encode()
+    assert envelope.pack(msg) == expected
+    assert envelope.unpack(expected) == msg
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b' {"oslo.version": "2.0", "oslo.message": "{\\"a\\": 1}"} ',  # whitespace around
+        b'{"oslo.message": "{\\"a\\": 1}", "oslo.version": "2.0"}',  # keys the other way
+        b'{"oslo.version": "2.0", "oslo.message": " {\\"a\\": 1}\\n"}',
+        b'\xef\xbb\xbf{"oslo.version": "2.0", "oslo.message": "{\\"a\\": 1}"}',  # a BOM
+        '{"oslo.version": "2.0", "oslo.message": "{\\"a\\": 1}"}'.encode("utf-16"),
+        '{"oslo.version": "2.0", "oslo.message": "{\\"a\\": 1}"}',  # a str
+    ],
+)
+def test_bodies_json_reads_decode_as_json_reads_them(body: bytes | str) -> None:
+    assert envelope.unpack(body) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"oslo.version": "2.0", "oslo.message": "{\\"a\\": 1}", "x": 1}',
+        b'{"oslo.version": "2.0", "oslo.message": "{\\"a\\": 1} 2"}',
+        b'{"oslo.version": "2.0", "oslo.message": "{\\"a\\": 1}"} 2',
+        b'{"oslo.version": "2.0", "oslo.message": "\\x"}',
+    ],
+)
+def test_what_json_refuses_is_refused_or_read_as_json_reads_it(body: bytes) -> None:
+    try:
+        expected: object = json.loads(json.loads(body)["oslo.message"])
+    except ValueError:
+        expected = InvalidMessage
+    if expected is InvalidMessage:
+        with pytest.raises(InvalidMessage):
+            envelope.unpack(body)
+    else:
+        assert envelope.unpack(body) == expected

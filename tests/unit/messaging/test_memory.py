@@ -207,6 +207,22 @@ def test_an_idle_consumer_uses_no_cpu(driver: MemoryDriver) -> None:
     assert time.process_time() - start < 0.05
 
 
+def test_a_reply_queue_read_by_callers_is_read_without_them_and_idles(
+    driver: MemoryDriver,
+) -> None:
+    """A reply queue's consumer (read by callers): what comes while no caller waits is
+    read by its own thread, which then sleeps."""
+    inbox = Inbox()
+    consumer = driver.consume([sub("reply_q")], inbox, read_by_callers=True)
+    driver.publish(ExchangeSpec("", "direct", durable=True), "reply_q", b"late")
+    assert [d.body for d in inbox.wait(1)] == [b"late"]
+    start = time.process_time()
+    time.sleep(0.3)  # measuring idleness: nothing happens, by design
+    assert time.process_time() - start < 0.05
+    consumer.stop()
+    assert not consumer.thread.is_alive()  # type: ignore[attr-defined]
+
+
 def test_a_short_lived_queue_declared_after_long_lived_ones_still_expires(
     driver: MemoryDriver,
 ) -> None:

@@ -4,13 +4,13 @@ messages that raise, without a broker in the way."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from labcloud.messaging import RPCServer, Target, Transport, envelope, get_transport
 from labcloud.messaging.driver import Delivery
+from labcloud.messaging.workers import WorkerPool
 from labcloud.trace import TraceBus
 
 
@@ -56,7 +56,7 @@ def deliver(srv: RPCServer, body: bytes, ack: Any = None) -> Delivery:
     )
     srv._on_delivery(delivery)
     srv.wait()  # the worker ran; a new pool for the next delivery
-    srv._executor = ThreadPoolExecutor(1)
+    srv._executor = WorkerPool(1, "test")
     return delivery
 
 
