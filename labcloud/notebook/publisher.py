@@ -135,6 +135,7 @@ class Publisher:
                     self.failed.append(view)
                     if not self.views:
                         self._stop.set()
+                        self._pending.set()  # wake the thread if it sleeps: it ends
         self.updates += 1
 
     def _idle(self) -> float | None:
