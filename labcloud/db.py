@@ -82,6 +82,7 @@ class Database:
         in_memory = url in {"sqlite://", "sqlite:///:memory:"}
         self._read_lock = self._one_at_a_time if in_memory else None
         self._traced: tuple[TraceBus, str, str] | None = None  # bus, service, database
+        self._watched: dict[type, tuple[str, str]] = {}  # model -> (resource, status column)
 
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)
@@ -148,6 +149,7 @@ class Database:
         watched = dict(states or {})
         database = self.url.rsplit("/", 1)[-1].removesuffix(".sqlite") or self.url
         self._traced = (bus, service, database)
+        self._watched = watched
 
         def after_flush(session: Session, _context: Any) -> None:
             wants_db = bus.wants(DbEvent)
@@ -206,6 +208,21 @@ class Database:
         _, service, database = self._traced
         pending = session.info.setdefault("trace", [])
         pending.extend(DbEvent(service, database, table, op, key) for key in keys)
+
+    def record_state(
+        self, session: Session | Connection, model: type, key: str, status: str
+    ) -> None:
+        """Trace a watched model's status written by a Core statement (an INSERT the ORM
+        does not see) as a session's flush traces it: a StateEvent after the commit, none
+        if it rolls back, nothing when ``model`` is not watched or nobody listens."""
+        if self._traced is None:
+            return
+        bus, service, _ = self._traced
+        resource = self._watched.get(model, ("", ""))[0]
+        if not resource or not bus.wants(StateEvent):
+            return
+        event_ = StateEvent(resource=resource, id=key, status=status, service=service)
+        session.info.setdefault("trace", []).append(event_)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,7 +23,6 @@ from labcloud.network import allocations, ipam
 from labcloud.network import provisioning_blocks as blocks
 from labcloud.network.manager import now
 from labcloud.network.models import Port, SecurityGroupPortBinding
-from labcloud.trace.events import StateEvent
 
 PORTS: Table = Port.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 BINDINGS: Table = SecurityGroupPortBinding.__table__  # type: ignore[assignment]
@@ -81,7 +80,7 @@ def insert_port(
     chosen = allocations.choose(c, net_id, subnets, requested)
     c.execute(insert(PORTS), port)
     db.record(c, PORTS.name, "insert", port["id"])
-    _record_state(db, c, port["id"], port["status"])
+    db.record_state(c, Port, port["id"], port["status"])
     fixed_ips = [{"subnet_id": sub, "ip_address": address} for sub, address in chosen]
     if chosen:
         rows = [{"port_id": port["id"], "network_id": net_id} | ip for ip in fixed_ips]
@@ -99,15 +98,3 @@ def insert_port(
         )
         blocks.insert_blocks(db, c, port["id"], entities)
     return fixed_ips
-
-
-def _record_state(db: Database, c: Connection, port_id: str, status: str) -> None:
-    """The port's first status on the trace, after the commit, as a session's flush
-    reports a watched model's inserted row (Database.trace: neutron-server's watches
-    ports). Database.record reports rows only; the bus and the service are in
-    Database's ``_traced``, set by trace()."""
-    traced = db._traced
-    if traced is None or not traced[0].wants(StateEvent):
-        return
-    event = StateEvent(resource="port", id=port_id, status=status, service=traced[1])
-    c.info.setdefault("trace", []).append(event)
