@@ -35,6 +35,7 @@ RULE_COLUMNS = [
     getattr(SecurityGroupRule, k)
     for k in ("security_group_id", "direction", "ethertype", "remote_ip_prefix", *RULE_KEYS)
 ]
+ADDRESS_SEPARATOR = ","  # in no IPv4 or IPv6 address
 PORT_COLUMNS = ("id", "network_id", "mac_address", "device_owner", "port_security_enabled")
 
 
@@ -77,10 +78,9 @@ def _ports_of_devices(c: Connection, devices: list[str]) -> dict[str, dict[str, 
     short = sorted(p for p in prefixes if len(p) < TAP_ID_LENGTH)
     statements = _statements()
     params: dict[str, Any] = {"prefixes": sorted(p for p in wanted if len(p) == TAP_ID_LENGTH)}
-    if short:  # not tap names: the general (and rarely used) form
-        query = statements.ports.where(devices_where(prefixes))
-    else:
-        query = statements.ports.where(statements.by_prefix)
+    # not tap names: the general (and rarely used) form, built for the call
+    general = statements.ports.where(devices_where(prefixes)) if short else None
+    query = statements.ports_by_prefix if general is None else general
     found: dict[str, dict[str, Any]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     ips: set[int] = set()  # the port's addresses and groups so far (its rows come together)
@@ -111,7 +111,7 @@ class _Statements:
 
     def __init__(self) -> None:
         binding, allocation = SecurityGroupPortBinding, IPAllocation
-        self.by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
+        by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
             bindparam("prefixes", expanding=True)
         )
         self.ports = (
@@ -126,17 +126,24 @@ class _Statements:
             .outerjoin(binding, binding.port_id == Port.id)
             .order_by(Port.id, allocation.id, binding.security_group_id)
         )
+        self.ports_by_prefix = self.ports.where(by_prefix)  # built once too, not per call
         self.rules = (
             select(*RULE_COLUMNS)
             .where(SecurityGroupRule.security_group_id.in_(bindparam("groups", expanding=True)))
             .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
         )
-        self.members = (
-            select(binding.security_group_id, allocation.ip_address)
+        # each group's members' addresses as one string (group_concat on SQLite, string_agg
+        # on PostgreSQL): a row per group, not a row object per member for every refresh
+        member = (
+            select(binding.security_group_id.label("group_id"), allocation.ip_address)
             .join(allocation, allocation.port_id == binding.port_id)
             .where(binding.security_group_id.in_(bindparam("groups", expanding=True)))
             .order_by(allocation.ip_address)
+            .subquery()
         )
+        self.members = select(
+            member.c.group_id, func.aggregate_strings(member.c.ip_address, ADDRESS_SEPARATOR)
+        ).group_by(member.c.group_id)
 
 
 @functools.cache
@@ -169,12 +176,24 @@ def _rule(rule: Row[Any]) -> dict[str, Any]:
 
 
 def _member_ips(c: Connection, groups: set[str]) -> dict[str, dict[str, list[str]]]:
-    """Each group's members' addresses by ethertype (neutron's sg_member_ips)."""
+    """Each group's members' addresses by ethertype, each list in address order (neutron's
+    sg_member_ips). The database joins each group's addresses into one string: the
+    addresses are split in C, looked at one by one only when some is IPv6."""
     found: dict[str, dict[str, list[str]]] = {g: {"IPv4": [], "IPv6": []} for g in groups}
     if groups:
         rows = c.execute(_statements().members, {"groups": sorted(groups)}).all()
-        for group_id, address in rows:
-            found[group_id]["IPv6" if ":" in address else "IPv4"].append(address)
+        for group_id, joined in rows:
+            if not joined:
+                continue
+            addresses = joined.split(ADDRESS_SEPARATOR)
+            # an aggregate's order is the database's choice: sorted again (in one pass
+            # over what already is)
+            addresses.sort()
+            if ":" not in joined:
+                found[group_id]["IPv4"] = addresses
+                continue
+            for address in addresses:
+                found[group_id]["IPv6" if ":" in address else "IPv4"].append(address)
     return found
 
 
