@@ -133,17 +133,17 @@ class _Statements:
             .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
         )
         # each group's members' addresses as one string (group_concat on SQLite, string_agg
-        # on PostgreSQL): a row per group, not a row object per member for every refresh
-        member = (
-            select(binding.security_group_id.label("group_id"), allocation.ip_address)
+        # on PostgreSQL): a row per group, not a row object per member for every refresh;
+        # unordered (an aggregate's order is the database's choice): sorted after the split
+        self.members = (
+            select(
+                binding.security_group_id,
+                func.aggregate_strings(allocation.ip_address, ADDRESS_SEPARATOR),
+            )
             .join(allocation, allocation.port_id == binding.port_id)
             .where(binding.security_group_id.in_(bindparam("groups", expanding=True)))
-            .order_by(allocation.ip_address)
-            .subquery()
+            .group_by(binding.security_group_id)
         )
-        self.members = select(
-            member.c.group_id, func.aggregate_strings(member.c.ip_address, ADDRESS_SEPARATOR)
-        ).group_by(member.c.group_id)
 
 
 @functools.cache
@@ -186,9 +186,7 @@ def _member_ips(c: Connection, groups: set[str]) -> dict[str, dict[str, list[str
             if not joined:
                 continue
             addresses = joined.split(ADDRESS_SEPARATOR)
-            # an aggregate's order is the database's choice: sorted again (in one pass
-            # over what already is)
-            addresses.sort()
+            addresses.sort()  # by code point (SQLite's ORDER BY of the text, as before)
             if ":" not in joined:
                 found[group_id]["IPv4"] = addresses
                 continue
