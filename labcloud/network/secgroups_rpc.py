@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, select
 
 from labcloud.db import Database
 from labcloud.network.models import (
@@ -26,7 +26,13 @@ from labcloud.network.models import (
     SecurityGroupPortBinding,
     SecurityGroupRule,
 )
-from labcloud.network.port_status import TAP_ID_LENGTH, devices_where
+from labcloud.network.port_status import (
+    KEY_RANGES,
+    TAP_ID_LENGTH,
+    devices_where,
+    key_params,
+    key_ranges,
+)
 from labcloud.network.sgrules import DIRECTION_IP_PREFIX, MemberRules, expand
 
 RULE_KEYS = ("protocol", "port_range_min", "port_range_max", "remote_group_id")
@@ -77,10 +83,14 @@ def _ports_of_devices(c: Connection, devices: list[str]) -> dict[str, dict[str, 
     wanted = {p[:TAP_ID_LENGTH]: (d, p) for p, d in prefixes.items()}
     short = sorted(p for p in prefixes if len(p) < TAP_ID_LENGTH)
     statements = _statements()
-    params: dict[str, Any] = {"prefixes": sorted(p for p in wanted if len(p) == TAP_ID_LENGTH)}
-    # not tap names: the general (and rarely used) form, built for the call
-    general = statements.ports.where(devices_where(prefixes)) if short else None
-    query = statements.ports_by_prefix if general is None else general
+    keys = sorted(p for p in wanted if len(p) == TAP_ID_LENGTH)
+    params: dict[str, Any] = {"prefixes": keys}
+    if short:  # not tap names: the general (and rarely used) form, built for the call
+        query = statements.ports.where(devices_where(prefixes))
+    elif len(keys) <= KEY_RANGES:  # a round's few devices: the key's index
+        query, params = _ranged(len(keys)), key_params(keys)
+    else:
+        query = statements.ports_by_prefix
     found: dict[str, dict[str, Any]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     ips: set[int] = set()  # the port's addresses and groups so far (its rows come together)
@@ -149,6 +159,12 @@ class _Statements:
 @functools.cache
 def _statements() -> _Statements:
     return _Statements()
+
+
+@functools.cache
+def _ranged(count: int) -> Select[Any]:
+    """``_ports_of_devices``' statement for ``count`` tap names, built once per count."""
+    return _statements().ports.where(key_ranges(count))
 
 
 def rules_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
