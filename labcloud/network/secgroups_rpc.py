@@ -27,8 +27,8 @@ from labcloud.network.models import (
     SecurityGroupRule,
 )
 from labcloud.network.port_status import (
-    KEY_RANGES,
     TAP_ID_LENGTH,
+    by_key_ranges,
     devices_where,
     key_params,
     key_ranges,
@@ -87,7 +87,7 @@ def _ports_of_devices(c: Connection, devices: list[str]) -> dict[str, dict[str, 
     params: dict[str, Any] = {"prefixes": keys}
     if short:  # not tap names: the general (and rarely used) form, built for the call
         query = statements.ports.where(devices_where(prefixes))
-    elif len(keys) <= KEY_RANGES:  # a round's few devices: the key's index
+    elif by_key_ranges(c, keys):  # a round's few devices: the key's index
         query, params = _ranged(len(keys)), key_params(keys)
     else:
         query = statements.ports_by_prefix
