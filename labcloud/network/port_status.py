@@ -17,13 +17,17 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Row,
     Select,
+    Table,
+    Update,
+    and_,
     bindparam,
     func,
     or_,
     select,
+    update,
 )
-from sqlalchemy.orm import load_only
 
 from labcloud.network import provisioning_blocks as blocks
 from labcloud.network import segments, views
@@ -34,7 +38,9 @@ from labcloud.network.ports import PortManager, fixed_ips
 TAP_ID_LENGTH = 11  # characters of a port's id in its tap's name (neutron's linuxbridge)
 VIEW_KEYS = ("id", "network_id", "mac_address", "admin_state_up", "device_owner", "device_id")
 STATUS_COLUMNS = (*VIEW_KEYS, "status", "host")
-WRITTEN = ("id", "device_id", "device_owner", "status", "host", "admin_state_up", "updated_at")
+WRITTEN = ("id", "device_id", "device_owner", "status", "host", "admin_state_up")
+KEY_RANGES = 16  # up to this many tap names, a range of the primary key each (its index)
+PORTS: Table = Port.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 
 
 class PortStatus:
@@ -77,7 +83,8 @@ class PortStatus:
         no port is left out); ``status`` None leaves it as it is. With ``view``, the port
         as an agent plugs it (its addresses and its network's ``segment``), else its id.
         The ports are read as columns without the write lock; only those to change are
-        then loaded and written (so their status changes are traced), in one transaction."""
+        then read again and written, in one transaction of Core statements (traced as a
+        session's flush: each row updated, then its new status)."""
         if not devices:
             return {}
         with self.db.read() as c:
@@ -95,16 +102,17 @@ class PortStatus:
         }
         changed: list[tuple[dict[str, Any], str]] = []  # (the port, its status before)
         if to_change:
-            with self.db.session() as s:  # as it is now: another's change may have come
-                written = _statements().written
-                for port in s.scalars(written, {"ids": list(to_change)}):
-                    if status is not None and port.status != status:
-                        changed.append((_owner(port), port.status))
-                        port.status = status
-                        port.updated_at = now()
-                    if host and not port.host:
-                        port.host = host
-                    to_change[port.id] |= {"status": port.status, "host": port.host}
+            with self.db.transaction() as c:  # as it is now: another's change may have come
+                for row in c.execute(_statements().written, {"ids": list(to_change)}).all():
+                    values: dict[str, Any] = {}
+                    if status is not None and row.status != status:
+                        changed.append((_owner(row), row.status))
+                        values |= {"status": status, "updated_at": now()}
+                    if host and not row.host:
+                        values["host"] = host
+                    self._write(c, row.id, values)
+                    now_is = {"status": row.status, "host": row.host} | values
+                    to_change[row.id] |= {k: now_is[k] for k in ("status", "host")}
         for owner, previous in changed:  # after the commit, as neutron's notifier
             self.ports.status_changed({**owner, "status": status}, previous)
         if not view:
@@ -125,18 +133,27 @@ class PortStatus:
         has a host) that is administratively up goes ACTIVE, unless a block came back
         meanwhile; nova hears network-vif-plugged. Safe to repeat."""
         changed: list[tuple[dict[str, Any], str]] = []
-        with self.db.session() as s:
+        with self.db.transaction() as c:
             # a port with a block again (its address changed meanwhile) is not read
-            for port in s.scalars(_statements().unblocked, {"ids": port_ids}):
+            for port in c.execute(_statements().unblocked, {"ids": port_ids}).all():
                 if port.status == "ACTIVE":
                     continue
                 if not port.host or not port.admin_state_up:
                     continue  # unbound (a DHCP agent was first) or disabled: not ACTIVE
                 changed.append((_owner(port), port.status))
-                port.status = "ACTIVE"
-                port.updated_at = now()
+                self._write(c, port.id, {"status": "ACTIVE", "updated_at": now()})
         for owner, previous in changed:
             self.ports.status_changed({**owner, "status": "ACTIVE"}, previous)
+
+    def _write(self, c: Connection, port_id: str, values: dict[str, Any]) -> None:
+        """One port's changed columns, by a Core UPDATE (built once per set of columns),
+        traced as a session's flush traces it: the row updated, then its new status."""
+        if not values:
+            return
+        c.execute(_update(tuple(values)), {"port_id": port_id, **values})
+        self.db.record(c, PORTS.name, "update", port_id)
+        if "status" in values:
+            self.db.record_state(c, Port, port_id, values["status"])
 
 
 def _read_ports(c: Connection, devices: list[str], view: bool) -> dict[str, dict[str, Any]]:
@@ -144,12 +161,15 @@ def _read_ports(c: Connection, devices: list[str], view: bool) -> dict[str, dict
     ``view``, their addresses and their network's segment too), in one statement."""
     prefixes = {d.removeprefix("tap") for d in devices}
     statements = _statements()
-    if all(len(p) >= TAP_ID_LENGTH for p in prefixes):
-        query = statements.viewed if view else statements.ports
-    else:  # not tap names: the general (and rarely used) form
-        unfiltered = statements.viewed_any if view else statements.ports_any
+    keys = sorted({p[:TAP_ID_LENGTH] for p in prefixes})
+    params: dict[str, Any] = {"prefixes": keys}
+    if not all(len(p) >= TAP_ID_LENGTH for p in prefixes):  # not tap names: the general
+        unfiltered = statements.viewed_any if view else statements.ports_any  # (and rare) form
         query = unfiltered.where(devices_where(prefixes))
-    params = {"prefixes": sorted({p[:TAP_ID_LENGTH] for p in prefixes})}
+    elif by_key_ranges(c, keys):  # a round's few devices: the key's index
+        query, params = _ranged(view, len(keys)), key_params(keys)
+    else:
+        query = statements.viewed if view else statements.ports
     found: dict[str, dict[str, Any]] = {}
     for row in c.execute(query, params).all():
         port = found.get(row[0][:TAP_ID_LENGTH])
@@ -190,10 +210,10 @@ class _Statements:
         )
         self.ports = self.ports_any.where(by_prefix)
         self.viewed = self.viewed_any.where(by_prefix)
-        # the ports whose status or host change, as ORM objects (so the change is traced),
-        # with only the columns written or told to nova
+        # the ports whose status or host change, as columns: those written or told to nova
+        # (the writes are Core UPDATEs, traced as the ORM's flush would trace them)
         ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
-        written = select(Port).options(load_only(*(getattr(Port, k) for k in WRITTEN)))
+        written = select(*(getattr(Port, k) for k in WRITTEN))
         self.written = written.where(Port.id.in_(ids))
         # a port with a block again (its address changed meanwhile) is not read
         self.unblocked = written.where(Port.id.in_(ids), ~blocks.has_block()).with_for_update()
@@ -204,7 +224,48 @@ def _statements() -> _Statements:
     return _Statements()
 
 
-def _owner(port: Port) -> dict[str, Any]:
+@functools.cache
+def _ranged(view: bool, count: int) -> Select[Any]:
+    """``_read_ports``' statement for ``count`` tap names, built once per count."""
+    statements = _statements()
+    return (statements.viewed_any if view else statements.ports_any).where(key_ranges(count))
+
+
+@functools.cache
+def key_ranges(count: int) -> ColumnElement[bool]:
+    """Is a port one that ``count`` tap names name (``key_params``): a range of the primary
+    key per name, which the database finds in the key's index, where the first 11
+    characters of every port's id (``substr(id) IN``) are computed and compared; one
+    statement per count of names, built once."""
+    return or_(
+        *(and_(Port.id >= bindparam(f"lo{i}"), Port.id < bindparam(f"hi{i}")) for i in range(count))
+    )
+
+
+def by_key_ranges(c: Connection, keys: list[str]) -> bool:
+    """Whether to find these tap names' ports by ``key_ranges``: a few of them, on SQLite,
+    which compares text byte by byte. A locale's collation (a PostgreSQL database's may
+    be one) skips punctuation first, and ``key + "~"`` then sorts before the key's ids."""
+    return len(keys) <= KEY_RANGES and c.dialect.name == "sqlite"
+
+
+def key_params(keys: list[str]) -> dict[str, str]:
+    """The bounds ``key_ranges(len(keys))`` takes: from each id prefix to the prefix and
+    ``~`` (after every character of an id, as ``_of_device``'s range)."""
+    params: dict[str, str] = {}
+    for i, key in enumerate(keys):
+        params[f"lo{i}"], params[f"hi{i}"] = key, key + "~"
+    return params
+
+
+@functools.cache
+def _update(columns: tuple[str, ...]) -> Update:
+    """UPDATE ports SET ``columns`` WHERE id = :port_id, built once per set of columns."""
+    values: dict[str, BindParameter[Any]] = {k: bindparam(k) for k in columns}
+    return update(PORTS).where(PORTS.c.id == bindparam("port_id")).values(values)
+
+
+def _owner(port: Port | Row[Any]) -> dict[str, Any]:
     """What neutron's nova notifier reads of a port: whose it is and its status."""
     return {k: getattr(port, k) for k in ("id", "device_id", "device_owner", "status")}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, select
 
 from labcloud.db import Database
 from labcloud.network.models import (
@@ -26,7 +26,13 @@ from labcloud.network.models import (
     SecurityGroupPortBinding,
     SecurityGroupRule,
 )
-from labcloud.network.port_status import TAP_ID_LENGTH, devices_where
+from labcloud.network.port_status import (
+    TAP_ID_LENGTH,
+    by_key_ranges,
+    devices_where,
+    key_params,
+    key_ranges,
+)
 from labcloud.network.sgrules import DIRECTION_IP_PREFIX, MemberRules, expand
 
 RULE_KEYS = ("protocol", "port_range_min", "port_range_max", "remote_group_id")
@@ -35,6 +41,7 @@ RULE_COLUMNS = [
     getattr(SecurityGroupRule, k)
     for k in ("security_group_id", "direction", "ethertype", "remote_ip_prefix", *RULE_KEYS)
 ]
+ADDRESS_SEPARATOR = ","  # in no IPv4 or IPv6 address
 PORT_COLUMNS = ("id", "network_id", "mac_address", "device_owner", "port_security_enabled")
 
 
@@ -76,11 +83,14 @@ def _ports_of_devices(c: Connection, devices: list[str]) -> dict[str, dict[str, 
     wanted = {p[:TAP_ID_LENGTH]: (d, p) for p, d in prefixes.items()}
     short = sorted(p for p in prefixes if len(p) < TAP_ID_LENGTH)
     statements = _statements()
-    params: dict[str, Any] = {"prefixes": sorted(p for p in wanted if len(p) == TAP_ID_LENGTH)}
-    if short:  # not tap names: the general (and rarely used) form
+    keys = sorted(p for p in wanted if len(p) == TAP_ID_LENGTH)
+    params: dict[str, Any] = {"prefixes": keys}
+    if short:  # not tap names: the general (and rarely used) form, built for the call
         query = statements.ports.where(devices_where(prefixes))
+    elif by_key_ranges(c, keys):  # a round's few devices: the key's index
+        query, params = _ranged(len(keys)), key_params(keys)
     else:
-        query = statements.ports.where(statements.by_prefix)
+        query = statements.ports_by_prefix
     found: dict[str, dict[str, Any]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     ips: set[int] = set()  # the port's addresses and groups so far (its rows come together)
@@ -111,7 +121,7 @@ class _Statements:
 
     def __init__(self) -> None:
         binding, allocation = SecurityGroupPortBinding, IPAllocation
-        self.by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
+        by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
             bindparam("prefixes", expanding=True)
         )
         self.ports = (
@@ -126,22 +136,35 @@ class _Statements:
             .outerjoin(binding, binding.port_id == Port.id)
             .order_by(Port.id, allocation.id, binding.security_group_id)
         )
+        self.ports_by_prefix = self.ports.where(by_prefix)  # built once too, not per call
         self.rules = (
             select(*RULE_COLUMNS)
             .where(SecurityGroupRule.security_group_id.in_(bindparam("groups", expanding=True)))
             .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
         )
+        # each group's members' addresses as one string (group_concat on SQLite, string_agg
+        # on PostgreSQL): a row per group, not a row object per member for every refresh;
+        # unordered (an aggregate's order is the database's choice): sorted after the split
         self.members = (
-            select(binding.security_group_id, allocation.ip_address)
+            select(
+                binding.security_group_id,
+                func.aggregate_strings(allocation.ip_address, ADDRESS_SEPARATOR),
+            )
             .join(allocation, allocation.port_id == binding.port_id)
             .where(binding.security_group_id.in_(bindparam("groups", expanding=True)))
-            .order_by(allocation.ip_address)
+            .group_by(binding.security_group_id)
         )
 
 
 @functools.cache
 def _statements() -> _Statements:
     return _Statements()
+
+
+@functools.cache
+def _ranged(count: int) -> Select[Any]:
+    """``_ports_of_devices``' statement for ``count`` tap names, built once per count."""
+    return _statements().ports.where(key_ranges(count))
 
 
 def rules_for_ports(db: Database, ports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -169,12 +192,22 @@ def _rule(rule: Row[Any]) -> dict[str, Any]:
 
 
 def _member_ips(c: Connection, groups: set[str]) -> dict[str, dict[str, list[str]]]:
-    """Each group's members' addresses by ethertype (neutron's sg_member_ips)."""
+    """Each group's members' addresses by ethertype, each list in address order (neutron's
+    sg_member_ips). The database joins each group's addresses into one string: the
+    addresses are split in C, looked at one by one only when some is IPv6."""
     found: dict[str, dict[str, list[str]]] = {g: {"IPv4": [], "IPv6": []} for g in groups}
     if groups:
         rows = c.execute(_statements().members, {"groups": sorted(groups)}).all()
-        for group_id, address in rows:
-            found[group_id]["IPv6" if ":" in address else "IPv4"].append(address)
+        for group_id, joined in rows:
+            if not joined:
+                continue
+            addresses = joined.split(ADDRESS_SEPARATOR)
+            addresses.sort()  # by code point (SQLite's ORDER BY of the text, as before)
+            if ":" not in joined:
+                found[group_id]["IPv4"] = addresses
+                continue
+            for address in addresses:
+                found[group_id]["IPv6" if ":" in address else "IPv4"].append(address)
     return found
 
 

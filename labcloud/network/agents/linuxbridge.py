@@ -83,11 +83,17 @@ class LinuxBridgeAgent:
 
     # -- notifications from neutron-server (fanout casts) -----------------------------------
     def port_update(self, ctxt: RequestContext, port: dict[str, Any], **segment: Any) -> None:
-        if port.get("binding:host_id") == self.host:
+        """Mark the port's tap for the next round (neutron's updated_devices); wake the
+        loop only when it is this host's port or a tap it has seen: every agent hears of
+        every port, and a round for another host's port finds nothing to do."""
+        device = tap_name(port["id"])
+        bound = port.get("binding:host_id") == self.host
+        if bound:
             self.datapath.port_bound(port)
         with self._lock:
-            self._updated.add(tap_name(port["id"]))
-        self._wake.set()
+            self._updated.add(device)
+        if bound or device in self.known or device in self._unknown:
+            self._wake.set()
 
     def port_delete(self, ctxt: RequestContext, port_id: str) -> None:
         self.datapath.port_deleted(port_id)
@@ -96,17 +102,19 @@ class LinuxBridgeAgent:
     def network_delete(self, ctxt: RequestContext, network_id: str) -> None:
         self.datapath.delete_network(network_id)
 
+    # a notification wakes the loop only when it marked a port not marked yet: the loop
+    # already waits no longer than the marked ports' refresh is due
     def security_groups_rule_updated(
         self, ctxt: RequestContext, security_groups: list[str]
     ) -> None:
-        self.sg.security_groups_rule_updated(security_groups)
-        self._wake.set()
+        if self.sg.security_groups_rule_updated(security_groups):
+            self._wake.set()
 
     def security_groups_member_updated(
         self, ctxt: RequestContext, security_groups: list[str]
     ) -> None:
-        self.sg.security_groups_member_updated(security_groups)
-        self._wake.set()
+        if self.sg.security_groups_member_updated(security_groups):
+            self._wake.set()
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> LinuxBridgeAgent:

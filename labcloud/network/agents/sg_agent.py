@@ -137,22 +137,25 @@ class SecurityGroupAgentRpc:
                 by_group.setdefault(group, set()).add(device)
 
     # -- notifications (the agent passes them on from its RPC endpoint) --------------------
-    def security_groups_rule_updated(self, groups: list[str]) -> None:
-        self._mark(groups, KEY_RULES)
+    def security_groups_rule_updated(self, groups: list[str]) -> bool:
+        return self._mark(groups, KEY_RULES)
 
-    def security_groups_member_updated(self, groups: list[str]) -> None:
-        self._mark(groups, KEY_MEMBERS)
+    def security_groups_member_updated(self, groups: list[str]) -> bool:
+        return self._mark(groups, KEY_MEMBERS)
 
-    def _mark(self, groups: list[str], key: str) -> None:
+    def _mark(self, groups: list[str], key: str) -> bool:
         """Mark the devices filtered with these groups (by this agent's index of them: a
         burst of boots is a notification per port to every agent, and looking through
         every filtered port at each was most of an agent's work). A device being fetched
-        now is refreshed again: its answer may predate the change."""
+        now is refreshed again: its answer may predate the change. Whether a device was
+        marked that was not already (else its refresh is as due as it was)."""
         with self._lock:
+            before = len(self._pending)
             by_group = self._by_group[key]
             for group in groups:
                 self._pending |= by_group.get(group, _NONE)
             self._pending |= self._fetching
+            return len(self._pending) > before
 
 
 KEY_RULES, KEY_MEMBERS = "security_groups", "security_group_source_groups"

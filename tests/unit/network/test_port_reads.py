@@ -4,6 +4,7 @@ statement, whatever their number), and, for a new port, its network and the DHCP
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from labcloud.db import Database
 from labcloud.messaging import get_transport
 from labcloud.network.models import Base, Network, Port
 from labcloud.network.notifier import AgentNotifier
-from labcloud.network.port_status import devices_where
+from labcloud.network.port_status import by_key_ranges, devices_where, key_params, key_ranges
 
 IDS = ("0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d", "0a1b2c3d-4e00-4000-8000-000000000000")
 
@@ -58,6 +59,20 @@ def test_devices_name_their_ports() -> None:
     assert found([IDS[1]]) == {IDS[1], IDS[0]}  # whole ids: the caller checks the rest
     assert found(["tap0a1b"]) == {IDS[0], IDS[1]}
     assert found(["tapffffffff-00", "tap12345678-90"]) == {"ffffffff-0000-4000-8000-000000000000"}
+
+    def ranged(keys: list[str]) -> set[str]:  # a round's few tap names: the key's index
+        with db.read() as c:
+            query = select(Port.id).where(key_ranges(len(keys)))
+            return set(c.execute(query, key_params(keys)).scalars())
+
+    for devices in (["tap0a1b2c3d-4e"], ["tapffffffff-00", "tap12345678-90"], ["tap0a1b2c3d-4f"]):
+        assert ranged(sorted(d[3:] for d in devices)) == found(devices)
+    with db.read() as c:  # on SQLite (text compared byte by byte), for a round's few
+        assert by_key_ranges(c, [f"{i:011d}" for i in range(16)])
+        assert not by_key_ranges(c, [f"{i:011d}" for i in range(17)])
+    # a locale's collation may sort "0a1b2c3d-4e~" before "0a1b2c3d-4e5f-...": not there
+    postgresql = SimpleNamespace(dialect=SimpleNamespace(name="postgresql"))
+    assert not by_key_ranges(postgresql, ["0a1b2c3d-4e"])  # type: ignore[arg-type]
     db.dispose()
 
 

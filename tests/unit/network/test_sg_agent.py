@@ -195,3 +195,33 @@ def test_a_device_filtered_from_the_same_inputs_is_not_filtered_again() -> None:
     sg.security_groups_member_updated(["web"])
     assert sg.setup_port_filters(CTXT, ["tap2"]) == {"tap1"}
     assert handed[-1] == ["tap2"]  # back: filtered anew; tap1 unchanged
+
+
+def test_notifications_wake_the_loop_only_when_this_agent_has_work() -> None:
+    """Every L2 agent hears of every port and group change: another host's port, or a
+    group change marking nothing new, leaves the loop asleep (its round would find
+    nothing to do); this host's port, a tap it has, or a newly marked port wakes it."""
+    transport = get_transport("memory://")
+    agent = LinuxBridgeAgent(transport, "compute1", polling_interval=0.2)
+    agent.sg.plugin = Server()  # type: ignore[assignment]
+    try:
+        agent.port_update(CTXT, {"id": "elsewhere-0000", "binding:host_id": "compute2"})
+        assert not agent._wake.is_set()
+        agent.port_update(CTXT, {"id": "mine-00000000", "binding:host_id": "compute1"})
+        assert agent._wake.is_set()
+        agent.known.add("tapmine-000000")  # as its round plugs it, filtered (group "web")
+        agent.sg.setup_port_filters(CTXT, ["tapmine-000000"])
+        agent._wake.clear()
+        agent.port_update(CTXT, {"id": "mine-00000000", "binding:host_id": "compute2"})
+        assert agent._wake.is_set()  # a tap it has: its round asks about it again
+        agent._wake.clear()
+        agent.security_groups_member_updated(CTXT, ["other"])
+        assert not agent._wake.is_set()  # none of its ports is in that group
+        agent.security_groups_member_updated(CTXT, ["web"])
+        assert agent._wake.is_set()
+        agent._wake.clear()
+        agent.security_groups_member_updated(CTXT, ["web"])
+        assert not agent._wake.is_set()  # marked already: its refresh is as due as it was
+        assert agent.sg.refresh_due_in() == 0.0
+    finally:
+        transport.cleanup()
