@@ -57,7 +57,7 @@ class PortStatus:
         DOWN. None when no port has that device; with ``view``, the port as an agent plugs
         it (its addresses, not its security groups), else only its id."""
         with self.db.session() as s:  # one transaction finds and changes it
-            port = s.scalar(_of_device(device))
+            port = s.scalar(_of_device(device, s.get_bind().dialect.name == "sqlite"))
             if port is None:
                 return None
             previous = port.status
@@ -283,8 +283,12 @@ def devices_where(devices: Iterable[str]) -> ColumnElement[bool]:
     return or_(match, *(Port.id.between(p, p + "~") for p in short)) if short else match
 
 
-def _of_device(device: str) -> Select[Port]:
-    """The port a device names: ``tap`` + the first 11 characters of its id, or the id."""
+def _of_device(device: str, sqlite: bool) -> Select[Port]:
+    """The port a device names: ``tap`` + the first 11 characters of its id, or the id.
+    On SQLite a range on the primary key, which uses its index (LIKE 'prefix%' would scan
+    the table); elsewhere ``devices_where``: a locale's collation (a PostgreSQL database's
+    may be one) sorts ``prefix + "~"`` before the prefix's ids, and the range finds none."""
     prefix = device.removeprefix("tap")
-    # a range on the primary key uses its index (LIKE 'prefix%' would scan the table)
-    return select(Port).where(Port.id >= prefix, Port.id < prefix + "~").limit(1)
+    if sqlite:
+        return select(Port).where(Port.id >= prefix, Port.id < prefix + "~").limit(1)
+    return select(Port).where(devices_where([device])).limit(1)
