@@ -263,7 +263,7 @@ def require_token(
         # from the cache on the event loop when nobody follows the validation step; else in
         # a worker thread, even from the cache: a breakpoint on the validation step holds
         # that thread, never the server's event loop
-        fast = getattr(validator, "cached", None)
+        fast: Callable[[str], AuthInfo | None] | None = getattr(validator, "cached", None)
         info = fast(token) if fast is not None else None
         if info is None:
             info = await run_in_threadpool(validator.validate, token)
