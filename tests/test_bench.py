@@ -29,6 +29,17 @@ FIGURES = {
         "start of a cloud with 10 compute hosts",
         "resident memory of a cloud with 10 compute hosts",
     ],
+    "floors.py": [
+        "CPU per instance, unwatched multi-create",
+        "RPC messages delivered per instance",
+        "HTTP requests between services per instance",
+        "SQL statements per instance",
+        "committed transactions per instance",
+        "RPC call on memory://, no-op endpoint",
+        "HTTP GET, no-op route, bare FastAPI",
+        "write transaction with one UPDATE, Core",
+        "one instance's counted work at the stack's floor",
+    ],
     "idle.py": [
         "idle cloud in this process, no dashboard",
         "idle cloud in this process, with a Dashboard",
