@@ -21,6 +21,7 @@ from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import DbEvent, StateEvent
 
 READ_ONLY = "labcloud_read_only"  # an execution option: the transaction only reads
+KEEP = 8  # connections a SQLite Database keeps open for Core transactions, of each kind
 
 
 def make_engine(url: str) -> Engine:
@@ -83,6 +84,15 @@ class Database:
         self._read_lock = self._one_at_a_time if in_memory else None
         self._traced: tuple[TraceBus, str, str] | None = None  # bus, service, database
         self._watched: dict[type, tuple[str, str]] = {}  # model -> (resource, status column)
+        # Core transactions on SQLite keep their connections open between uses (up to
+        # KEEP each for writes and reads): a pool checkout and checkin, with the
+        # Connection built around it, cost as much as a transaction's statement. A SQLite
+        # connection is a file handle that cannot go stale; PostgreSQL's go back to the
+        # pool, whose pre-ping finds a server restarted meanwhile.
+        self._keep = KEEP if url.startswith("sqlite") else 0
+        self._idle_writers: list[Connection] = []
+        self._idle_readers: list[Connection] = []
+        self._disposed = False
 
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)
@@ -115,22 +125,44 @@ class Database:
         :meth:`record`. A conductor's busiest writes (a build's state changes and action
         events) run here: a session's set-up and commit cost as much as their statements."""
         lock: AbstractContextManager[Any] = self._one_at_a_time or nullcontext()
-        with lock, self.engine.connect() as conn:
+        with lock:
+            conn = self._checkout(self._idle_writers, self.engine)
             try:
                 with conn.begin():
                     yield conn
             except BaseException:
                 conn.info.pop("trace", None)
+                conn.close()  # whatever went wrong, the next transaction gets a fresh one
                 raise
             for event_ in conn.info.pop("trace", ()):
                 self._emit(event_)
+            self._checkin(self._idle_writers, conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A transaction that only reads, for Core statements (see :meth:`reader`)."""
         lock: AbstractContextManager[Any] = self._read_lock or nullcontext()
-        with lock, self._read_engine.connect() as conn, conn.begin():
-            yield conn
+        with lock:
+            conn = self._checkout(self._idle_readers, self._read_engine)
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.close()
+                raise
+            self._checkin(self._idle_readers, conn)
+
+    def _checkout(self, idle: list[Connection], engine: Engine) -> Connection:
+        try:
+            return idle.pop()  # atomic: no two threads get the same connection
+        except IndexError:
+            return engine.connect()
+
+    def _checkin(self, idle: list[Connection], conn: Connection) -> None:
+        if len(idle) < self._keep and not self._disposed and not conn.invalidated:
+            idle.append(conn)
+        else:
+            conn.close()
 
     def _emit(self, event_: DbEvent) -> None:
         if self._traced is not None:
@@ -225,4 +257,8 @@ class Database:
         session.info.setdefault("trace", []).append(event_)
 
     def dispose(self) -> None:
+        self._disposed = True  # connections in use are closed when their block ends
+        for idle in (self._idle_writers, self._idle_readers):
+            while idle:
+                idle.pop().close()
         self.engine.dispose()

@@ -116,3 +116,40 @@ def test_core_transactions_commit_or_roll_back_and_trace_only_commits(
         ("rows", "insert", "3"),
     ]
     db.dispose()
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_core_transactions_keep_their_connections(tmp_path: Path, where: str) -> None:
+    """Database.transaction and Database.read reuse a connection kept open (up to KEEP of
+    each kind), never one in use, never one whose transaction failed; dispose closes them."""
+    from labcloud.db import KEEP
+
+    url = f"sqlite:///{tmp_path}/t.sqlite" if where == "file" else "sqlite://"
+    db = Database(url, Base.metadata)
+    db.create_all()
+    table = Row.__table__
+    with db.transaction() as c:
+        first = c
+        c.execute(table.insert(), {"id": 1, "name": "a"})
+    with db.transaction() as c:
+        assert c is first  # kept: no pool checkout, no new Connection
+    with pytest.raises(RuntimeError), db.transaction() as c:
+        raise RuntimeError("rolled back")
+    with db.transaction() as c:
+        assert c is not first
+    assert first.closed
+    if where == "file":  # readers run side by side: each has its own connection
+        with db.read() as a, db.read() as b:
+            assert a is not b
+        opened = [db.read() for _ in range(KEEP + 3)]
+        readers = [r.__enter__() for r in opened]
+        assert len({id(r) for r in readers}) == KEEP + 3
+        for r in opened:
+            r.__exit__(None, None, None)
+        assert sum(not r.closed for r in readers) == KEEP  # the others went back to the pool
+    with db.read() as c:
+        assert c.execute(select(table.c.name)).scalars().all() == ["a"]
+    with db.read() as c:
+        kept = c
+    db.dispose()
+    assert kept.closed
