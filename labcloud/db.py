@@ -7,20 +7,20 @@ its tables on its own ``DeclarativeBase`` and hands its metadata to :class:`Data
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event, inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import DbEvent, StateEvent
 
-READ_ONLY = "labcloud_read_only"  # an execution option: the transaction only reads
 KEEP = 8  # connections a SQLite Database keeps open for Core transactions, of each kind
 
 
@@ -39,7 +39,7 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
+        dbapi_connection.isolation_level = None  # BEGIN is the dialect's (_begin_with)
         cursor = dbapi_connection.cursor()
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -50,18 +50,39 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue on
-        # busy_timeout instead of failing when a read transaction tries to become a write.
-        # A reader's transaction (Database.reader) never writes: a plain (deferred) BEGIN
-        # takes no lock, and in WAL mode it reads a snapshot beside the writer.
-        # On the DB-API connection itself: SQLAlchemy's execute (events, a result object)
-        # for a statement that returns nothing cost as much as a build's own queries.
-        reading = conn.get_execution_options().get(READ_ONLY, False)
-        conn.connection.dbapi_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
-
+    # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
+    # instead of failing when a read transaction tries to become a write
+    _begin_with(engine.dialect, "BEGIN IMMEDIATE")
     return engine
+
+
+def make_read_engine(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they begin with a plain
+    (deferred) BEGIN, which takes no lock, and in WAL mode read a snapshot beside the writer.
+    Its connections, pool and event listeners are ``engine``'s; on SQLite its dialect is a
+    copy of ``engine``'s with that BEGIN, made once the first connection has set it up (so
+    this connects to the database)."""
+    reader = engine.execution_options()
+    if engine.dialect.name == "sqlite":
+        with engine.connect():  # the dialect learns the server's version, schema ...
+            pass
+        reader.dialect = copy.copy(engine.dialect)
+        _begin_with(reader.dialect, "BEGIN")
+    return reader
+
+
+def _begin_with(dialect: Dialect, statement: str) -> None:
+    """SQLite transactions begin with ``statement``: pysqlite, its isolation_level None,
+    sends no BEGIN, and SQLAlchemy's dialect none either. Set on the dialect, where
+    SQLAlchemy's recipe uses a "begin" event: any engine event listener makes SQLAlchemy
+    dispatch its (empty) execute events around every statement, a tenth of a conductor's
+    database work. On the DB-API connection itself: SQLAlchemy's execute (a result object)
+    for a statement that returns nothing costs as much as a query."""
+
+    def do_begin(connection: Any) -> None:  # the pool's proxy of a sqlite3 connection
+        connection.driver_connection.execute(statement)
+
+    dialect.do_begin = do_begin  # type: ignore[assignment]  # this dialect's, not its class's
 
 
 class Database:
@@ -72,7 +93,7 @@ class Database:
         self.engine = make_engine(url)
         self.metadata = metadata
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._read_engine = make_read_engine(self.engine)
         self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite takes one writer at a time anyway (BEGIN IMMEDIATE); queueing this process's
         # sessions on a lock avoids SQLite's busy handler, which sleeps waiters for up to

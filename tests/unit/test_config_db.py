@@ -153,3 +153,43 @@ def test_core_transactions_keep_their_connections(tmp_path: Path, where: str) ->
         kept = c
     db.dispose()
     assert kept.closed
+
+
+def test_sqlite_writers_take_the_write_lock_at_begin_and_readers_none(tmp_path: Path) -> None:
+    """A write transaction (Core or ORM) holds SQLite's write lock from its BEGIN (IMMEDIATE),
+    so another process's writer waits rather than fails mid-transaction; a read transaction
+    takes none and sees the last commit beside an open writer."""
+    import sqlite3
+
+    db = Database(f"sqlite:///{tmp_path}/t.sqlite", Base.metadata)
+    db.create_all()
+    with db.transaction() as c:
+        c.execute(Row.__table__.insert(), {"id": 1, "name": "a"})
+    other = sqlite3.connect(tmp_path / "t.sqlite", timeout=0, isolation_level=None)
+
+    def other_can_write() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # "database is locked"
+            return "locked" not in str(exc)
+        other.execute("ROLLBACK")
+        return True
+
+    with db.transaction():
+        assert not other_can_write()
+    with db.session() as s:
+        s.get(Row, 1)
+        assert not other_can_write()
+    with db.read() as c:
+        assert c.execute(select(Row.name)).scalar() == "a"
+        assert other_can_write()
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE rows SET name = 'b'")
+        with db.reader() as s:
+            assert s.scalar(select(Row.name)) == "a"  # the last commit, beside the writer
+        other.execute("COMMIT")
+        assert c.execute(select(Row.name)).scalar() == "a"  # its snapshot
+    with db.reader() as s:
+        assert s.scalar(select(Row.name)) == "b"
+    other.close()
+    db.dispose()
