@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Integer, String, select
+from sqlalchemy import JSON, Integer, String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from labcloud.config import Settings
@@ -21,6 +23,32 @@ class Row(Base):
     __tablename__ = "rows"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class Doc(Base):
+    __tablename__ = "docs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+def test_json_columns_read_back_as_json_reads_them(tmp_path: Path) -> None:
+    """JSON columns are decoded by json's scanner directly (make_engine): the same values as
+    ``json.loads``, for what SQLAlchemy wrote and for text with spaces around it; the same
+    error for text that is not JSON."""
+    values = [[], {}, {"a": [1, 2.5, None, "x y", {"b": True}]}, "text", 0, None, "é\n"]
+    db = Database(f"sqlite:///{tmp_path}/t.sqlite", Base.metadata)
+    db.create_all()
+    docs = Doc.__table__
+    with db.transaction() as c:
+        c.execute(docs.insert(), [{"id": i, "body": v} for i, v in enumerate(values)])
+        c.execute(text("INSERT INTO docs (id, body) VALUES (100, ' [1, 2] '), (101, '{x')"))
+    with db.read() as c:
+        read = c.execute(select(docs.c.body).where(docs.c.id < 100).order_by(docs.c.id))
+        assert read.scalars().all() == values
+        assert c.execute(select(docs.c.body).where(docs.c.id == 100)).scalar() == [1, 2]
+        with pytest.raises(json.JSONDecodeError, match="Expecting property name"):
+            c.execute(select(docs.c.body).where(docs.c.id == 101)).scalar()
+    db.dispose()
 
 
 def test_one_database_per_project(tmp_path: Path) -> None:
