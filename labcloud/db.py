@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import DbEvent, StateEvent
 
-KEEP = 8  # connections a SQLite Database keeps open for Core transactions, of each kind
+KEEP = 8  # connections a SQLite Database keeps open for its transactions, of each kind
 
 
 def make_engine(url: str) -> Engine:
@@ -129,9 +129,9 @@ class Database:
         self._read_lock = self._one_at_a_time if in_memory else None
         self._traced: tuple[TraceBus, str, str] | None = None  # bus, service, database
         self._watched: dict[type, tuple[str, str]] = {}  # model -> (resource, status column)
-        # Core transactions on SQLite keep their connections open between uses (up to
-        # KEEP each for writes and reads): a pool checkout and checkin, with the
-        # Connection built around it, cost as much as a transaction's statement. A SQLite
+        # Transactions on SQLite keep their connections open between uses (up to KEEP
+        # each for writes and reads): a pool checkout and checkin, with the Connection
+        # built around it, cost as much as a Core transaction's statement. A SQLite
         # connection is a file handle that cannot go stale; PostgreSQL's go back to the
         # pool, whose pre-ping finds a server restarted meanwhile.
         self._keep = KEEP if url.startswith("sqlite") else 0
@@ -149,19 +149,41 @@ class Database:
             with self._sessions() as session, session.begin():
                 yield session
             return
-        with self._one_at_a_time, self._sessions() as session, session.begin():
+        with (
+            self._one_at_a_time,
+            self._lent(self._idle_writers, self.engine) as conn,
+            self._sessions(bind=conn) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A transaction that only reads: it waits for no writer (SQLite in WAL mode,
         PostgreSQL) and sees the database as of its first query. Writes in it are a bug."""
-        if self._read_lock is None:
+        if not self._keep:
             with self._readers() as session, session.begin():
                 yield session
             return
-        with self._read_lock, self._readers() as session, session.begin():
+        with (
+            self._read_lock or nullcontext(),
+            self._lent(self._idle_readers, self._read_engine) as conn,
+            self._readers(bind=conn) as session,
+            session.begin(),
+        ):
             yield session
+
+    @contextmanager
+    def _lent(self, idle: list[Connection], engine: Engine) -> Iterator[Connection]:
+        """A connection kept open (see KEEP) for a session, which begins and ends its
+        transaction on it; given back after, closed if the block raised."""
+        conn = self._checkout(idle, engine)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        self._checkin(idle, conn)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -165,6 +165,7 @@ def test_core_transactions_keep_their_connections(tmp_path: Path, where: str) ->
         raise RuntimeError("rolled back")
     with db.transaction() as c:
         assert c is not first
+        writer = c
     assert first.closed
     if where == "file":  # readers run side by side: each has its own connection
         with db.read() as a, db.read() as b:
@@ -177,6 +178,22 @@ def test_core_transactions_keep_their_connections(tmp_path: Path, where: str) ->
         assert sum(not r.closed for r in readers) == KEEP  # the others went back to the pool
     with db.read() as c:
         assert c.execute(select(table.c.name)).scalars().all() == ["a"]
+    with db.session() as s:  # ORM sessions run on the kept connections too
+        assert s.connection() is writer
+        s.add(Row(id=2, name="b"))
+
+    def add_then_fail() -> None:
+        with db.session() as s:
+            s.add(Row(id=3, name="c"))
+            s.flush()
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        add_then_fail()
+    assert writer.closed  # not kept: its session raised
+    with db.reader() as s:
+        assert s.connection() is not writer
+        assert list(s.scalars(select(Row.name).order_by(Row.id))) == ["a", "b"]
     with db.read() as c:
         kept = c
     db.dispose()
