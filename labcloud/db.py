@@ -7,20 +7,22 @@ its tables on its own ``DeclarativeBase`` and hands its metadata to :class:`Data
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event, inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import DbEvent, StateEvent
 
-READ_ONLY = "labcloud_read_only"  # an execution option: the transaction only reads
+KEEP = 8  # connections a SQLite Database keeps open for its transactions, of each kind
 
 
 def make_engine(url: str) -> Engine:
@@ -34,11 +36,16 @@ def make_engine(url: str) -> Engine:
     pool: dict[str, Any] = (
         {"poolclass": StaticPool} if in_memory else {"pool_size": 32, "max_overflow": 64}
     )
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        json_deserializer=_json_loads(),
+        **pool,
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
+        dbapi_connection.isolation_level = None  # BEGIN is the dialect's (_begin_with)
         cursor = dbapi_connection.cursor()
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -49,18 +56,57 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue on
-        # busy_timeout instead of failing when a read transaction tries to become a write.
-        # A reader's transaction (Database.reader) never writes: a plain (deferred) BEGIN
-        # takes no lock, and in WAL mode it reads a snapshot beside the writer.
-        # On the DB-API connection itself: SQLAlchemy's execute (events, a result object)
-        # for a statement that returns nothing cost as much as a build's own queries.
-        reading = conn.get_execution_options().get(READ_ONLY, False)
-        conn.connection.dbapi_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
-
+    # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
+    # instead of failing when a read transaction tries to become a write
+    _begin_with(engine.dialect, "BEGIN IMMEDIATE")
     return engine
+
+
+def _json_loads() -> Callable[[str], Any]:
+    """``json.loads`` for JSON columns: one call of json's C scanner where ``json.loads``
+    takes three Python frames (an instance row has eight JSON columns, read at each of a
+    build's steps). Text the scanner does not take whole goes to ``json.loads``: same
+    values, same errors. (messaging/jsoncodec.py does the same; db imports no messaging.)"""
+    # the C function json.loads ends in (typeshed leaves it out: it is not json's API)
+    scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+    def loads(text: str) -> Any:
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:  # no value at the start: a space, or not JSON
+            return json.loads(text)
+        return value if end == len(text) else json.loads(text)
+
+    return loads
+
+
+def make_read_engine(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they begin with a plain
+    (deferred) BEGIN, which takes no lock, and in WAL mode read a snapshot beside the writer.
+    Its connections, pool and event listeners are ``engine``'s; on SQLite its dialect is a
+    copy of ``engine``'s with that BEGIN, made once the first connection has set it up (so
+    this connects to the database)."""
+    reader = engine.execution_options()
+    if engine.dialect.name == "sqlite":
+        with engine.connect():  # the dialect learns the server's version, schema ...
+            pass
+        reader.dialect = copy.copy(engine.dialect)
+        _begin_with(reader.dialect, "BEGIN")
+    return reader
+
+
+def _begin_with(dialect: Dialect, statement: str) -> None:
+    """SQLite transactions begin with ``statement``: pysqlite, its isolation_level None,
+    sends no BEGIN, and SQLAlchemy's dialect none either. Set on the dialect, where
+    SQLAlchemy's recipe uses a "begin" event: any engine event listener makes SQLAlchemy
+    dispatch its (empty) execute events around every statement, a tenth of a conductor's
+    database work. On the DB-API connection itself: SQLAlchemy's execute (a result object)
+    for a statement that returns nothing costs as much as a query."""
+
+    def do_begin(connection: Any) -> None:  # the pool's proxy of a sqlite3 connection
+        connection.driver_connection.execute(statement)
+
+    dialect.do_begin = do_begin  # type: ignore[assignment]  # this dialect's, not its class's
 
 
 class Database:
@@ -71,7 +117,7 @@ class Database:
         self.engine = make_engine(url)
         self.metadata = metadata
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._read_engine = make_read_engine(self.engine)
         self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite takes one writer at a time anyway (BEGIN IMMEDIATE); queueing this process's
         # sessions on a lock avoids SQLite's busy handler, which sleeps waiters for up to
@@ -83,6 +129,15 @@ class Database:
         self._read_lock = self._one_at_a_time if in_memory else None
         self._traced: tuple[TraceBus, str, str] | None = None  # bus, service, database
         self._watched: dict[type, tuple[str, str]] = {}  # model -> (resource, status column)
+        # Transactions on SQLite keep their connections open between uses (up to KEEP
+        # each for writes and reads): a pool checkout and checkin, with the Connection
+        # built around it, cost as much as a Core transaction's statement. A SQLite
+        # connection is a file handle that cannot go stale; PostgreSQL's go back to the
+        # pool, whose pre-ping finds a server restarted meanwhile.
+        self._keep = KEEP if url.startswith("sqlite") else 0
+        self._idle_writers: list[Connection] = []
+        self._idle_readers: list[Connection] = []
+        self._disposed = False
 
     def create_all(self) -> None:
         self.metadata.create_all(self.engine)
@@ -94,19 +149,41 @@ class Database:
             with self._sessions() as session, session.begin():
                 yield session
             return
-        with self._one_at_a_time, self._sessions() as session, session.begin():
+        with (
+            self._one_at_a_time,
+            self._lent(self._idle_writers, self.engine) as conn,
+            self._sessions(bind=conn) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A transaction that only reads: it waits for no writer (SQLite in WAL mode,
         PostgreSQL) and sees the database as of its first query. Writes in it are a bug."""
-        if self._read_lock is None:
+        if not self._keep:
             with self._readers() as session, session.begin():
                 yield session
             return
-        with self._read_lock, self._readers() as session, session.begin():
+        with (
+            self._read_lock or nullcontext(),
+            self._lent(self._idle_readers, self._read_engine) as conn,
+            self._readers(bind=conn) as session,
+            session.begin(),
+        ):
             yield session
+
+    @contextmanager
+    def _lent(self, idle: list[Connection], engine: Engine) -> Iterator[Connection]:
+        """A connection kept open (see KEEP) for a session, which begins and ends its
+        transaction on it; given back after, closed if the block raised."""
+        conn = self._checkout(idle, engine)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        self._checkin(idle, conn)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -115,22 +192,44 @@ class Database:
         :meth:`record`. A conductor's busiest writes (a build's state changes and action
         events) run here: a session's set-up and commit cost as much as their statements."""
         lock: AbstractContextManager[Any] = self._one_at_a_time or nullcontext()
-        with lock, self.engine.connect() as conn:
+        with lock:
+            conn = self._checkout(self._idle_writers, self.engine)
             try:
                 with conn.begin():
                     yield conn
             except BaseException:
                 conn.info.pop("trace", None)
+                conn.close()  # whatever went wrong, the next transaction gets a fresh one
                 raise
             for event_ in conn.info.pop("trace", ()):
                 self._emit(event_)
+            self._checkin(self._idle_writers, conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A transaction that only reads, for Core statements (see :meth:`reader`)."""
         lock: AbstractContextManager[Any] = self._read_lock or nullcontext()
-        with lock, self._read_engine.connect() as conn, conn.begin():
-            yield conn
+        with lock:
+            conn = self._checkout(self._idle_readers, self._read_engine)
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.close()
+                raise
+            self._checkin(self._idle_readers, conn)
+
+    def _checkout(self, idle: list[Connection], engine: Engine) -> Connection:
+        try:
+            return idle.pop()  # atomic: no two threads get the same connection
+        except IndexError:
+            return engine.connect()
+
+    def _checkin(self, idle: list[Connection], conn: Connection) -> None:
+        if len(idle) < self._keep and not self._disposed and not conn.invalidated:
+            idle.append(conn)
+        else:
+            conn.close()
 
     def _emit(self, event_: DbEvent) -> None:
         if self._traced is not None:
@@ -225,4 +324,8 @@ class Database:
         session.info.setdefault("trace", []).append(event_)
 
     def dispose(self) -> None:
+        self._disposed = True  # connections in use are closed when their block ends
+        for idle in (self._idle_writers, self._idle_readers):
+            while idle:
+                idle.pop().close()
         self.engine.dispose()

@@ -138,11 +138,13 @@ def _shown(
         ctxt, "os_compute_api:servers:show:host_status", fatal=False
     ):
         statuses = front.hosts.host_statuses(instances)
+    # a server shows its fault only in ERROR: those of the page's are read in one query
+    faults = front.instances.faults(i["uuid"] for i in instances if i["status"] == "ERROR")
     return [
         views.server(
             base,
             i,
-            front.instances.fault(i["uuid"]),
+            faults.get(i["uuid"]),
             admin=admin,
             version=version,
             host_status=statuses.get(i["uuid"]),

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy
 
 from labcloud.cloud import LabCloud
 from labcloud.spec import CloudSpec, UserSpec
@@ -403,3 +404,33 @@ def test_two_boots_racing_past_a_quota_of_one_do_not_both_run(demo: Api, admin: 
         _wait_deleted(demo, uuid)
     alone = demo.boot("alone")  # within the quota again
     demo.wait(alone)
+
+
+def test_servers_detail_reads_the_pages_faults_in_one_query(demo: Api) -> None:
+    """Each server in ERROR shows its latest fault, as GET /servers/{id} does; the page's
+    faults are one query, not one per server."""
+    uuids = [demo.boot(f"f-{i}") for i in range(3)]
+    for uuid in uuids:
+        demo.wait(uuid)
+    instances = demo.cloud.compute.instances
+    for n, uuid in enumerate(uuids[:2]):
+        instances.update(uuid, {"vm_state": "error"}, fault=(500, f"first {n}", "x"))
+    instances.add_fault(uuids[0], 500, "latest", "y")
+    statements: list[str] = []
+
+    def seen(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = instances.db.engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        servers = demo("GET", "/servers/detail").json()["servers"]
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", seen)
+    assert sum("instance_faults" in s for s in statements) == 1
+    shown = {s["id"]: s for s in servers}
+    assert [shown[u].get("fault", {}).get("message") for u in uuids] == ["latest", "first 1", None]
+    for uuid in uuids:
+        assert shown[uuid] == demo("GET", f"/servers/{uuid}").json()["server"]
+        demo("DELETE", f"/servers/{uuid}")
+        _wait_deleted(demo, uuid)
