@@ -102,7 +102,10 @@ class RPCServer:
             return
         self._executor = WorkerPool(self._workers, self.service)
         self._consumer = self.transport.driver.consume(
-            server_subscriptions(self.target), self._on_delivery, name=self.service
+            server_subscriptions(self.target),
+            self._on_delivery,
+            name=self.service,
+            workers=self._executor,
         )
 
     def stop(self) -> None:
@@ -112,10 +115,11 @@ class RPCServer:
             consumer.stop()
 
     def wait(self) -> None:
-        """Wait for running methods to finish."""
-        executor, self._executor = self._executor, None
+        """Wait for running methods to finish (and those received meanwhile: memory://)."""
+        executor = self._executor
         if executor is not None:
             executor.shutdown()
+            self._executor = None
 
     def __enter__(self) -> RPCServer:
         self.start()
@@ -177,10 +181,13 @@ class RPCServer:
             return
         tap.emit("ack", kind, **where, msg=msg)
         executor = self._executor
-        if executor is None:
+        try:
+            if executor is None:
+                raise RuntimeError("no worker pool")
+            executor.submit(self._handle, msg, kind, where)
+        except RuntimeError:  # shut down (a worker receiving a message still takes it)
             LOG.warning("%s is stopping: message %s dropped after its ack", self.service, unique_id)
             return
-        executor.submit(self._handle, msg, kind, where)
         if unique_id is not None:  # handed over: from now on a copy is a duplicate
             self._seen.add(unique_id)
 
