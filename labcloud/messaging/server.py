@@ -170,7 +170,9 @@ class RPCServer:
             LOG.info("%s dropped a duplicate of message %s", self.service, unique_id)
             tap.emit("reject", kind, **where, msg=msg, reason="duplicate (already handled)")
             return
-        tap.emit("deliver", kind, **where, msg=msg)
+        traced = tap.active  # asked once for both events (the bus's answer for this message)
+        if traced:
+            tap.emit("deliver", kind, **where, msg=msg)
         try:
             delivery.ack()  # on receipt, as oslo.messaging does: a crash mid-method loses it
         except Exception as exc:  # the connection is gone: the broker will deliver it again
@@ -179,7 +181,8 @@ class RPCServer:
             )
             tap.emit("reject", kind, **where, msg=msg, reason=f"ack failed: {exc}")
             return
-        tap.emit("ack", kind, **where, msg=msg)
+        if traced:
+            tap.emit("ack", kind, **where, msg=msg)
         executor = self._executor
         try:
             if executor is None:
@@ -216,15 +219,17 @@ class RPCServer:
     def _reply(self, msg_id: str, reply_q: str, result: Any, failure: str | None) -> None:
         reply = envelope.reply(msg_id, result, failure)
         body = envelope.pack(reply)
-        self.transport.tap.emit(
-            "publish",
-            "reply",
-            exchange="",
-            routing_key=reply_q,
-            msg=reply,
-            size=len(body),
-            service=self.service,
-        )
+        tap = self.transport.tap
+        if tap.active:
+            tap.emit(
+                "publish",
+                "reply",
+                exchange="",
+                routing_key=reply_q,
+                msg=reply,
+                size=len(body),
+                service=self.service,
+            )
         try:
             self.transport.driver.publish(
                 DEFAULT_EXCHANGE, reply_q, body, mandatory=True, timeout=REPLY_TIMEOUT
