@@ -40,6 +40,7 @@ from labcloud.messaging.exceptions import (
     PreconditionFailed,
 )
 from labcloud.messaging.topology import ExchangeSpec, Subscription
+from labcloud.messaging.workers import WorkerPool
 
 LOG = logging.getLogger(__name__)
 PUBLISH_TIMEOUT = 30.0  # seconds a publish may take in all, retries included
@@ -259,6 +260,7 @@ class AmqpDriver:
         prefetch: int = 64,
         name: str = "",
         read_by_callers: bool = False,
+        workers: WorkerPool | None = None,  # not used: acks go out on the consumer's channel
     ) -> AmqpConsumer:
         kind = AmqpReplyConsumer if read_by_callers else AmqpConsumer
         consumer = kind(self, subscriptions, callback, prefetch=prefetch, name=name)

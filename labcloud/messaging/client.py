@@ -113,7 +113,7 @@ class ReplyWaiter:
                 delivery.ack()
         except Exception as exc:  # the connection is gone; its caller already has the reply
             LOG.info("could not acknowledge a reply on %s: %s", self.queue, exc)
-        if msg is not None:
+        if msg is not None and self.transport.tap.active:
             self.transport.tap.emit(
                 "ack",
                 "reply",
@@ -135,7 +135,10 @@ class ReplyWaiter:
             delivery.reject(requeue=False)
             tap.emit("reject", "reply", **where, queue=self.queue, reason=str(exc))
             return None
-        tap.emit("deliver", "reply", **where, queue=self.queue, msg=msg, size=len(delivery.body))
+        if tap.active:
+            tap.emit(
+                "deliver", "reply", **where, queue=self.queue, msg=msg, size=len(delivery.body)
+            )
         slot = self._slots.get(str(msg.get("_msg_id")))
         if slot is None:
             LOG.info("reply to %s arrived after its caller gave up", msg.get("_msg_id"))
@@ -223,24 +226,34 @@ class RPCClient:
         exchange, key = self._address
         body = envelope.pack(msg)
         tap = self.transport.tap
-        where: dict[str, Any] = {
-            "exchange": exchange.name,
-            "routing_key": key,
-            "msg": msg,
-            "size": len(body),
-            "service": self.service,
-        }
-        tap.emit("publish", kind, **where)
-        props = {"expiration": expiration} if expiration else {}
+        if tap.active:
+            tap.emit(
+                "publish",
+                kind,
+                exchange=exchange.name,
+                routing_key=key,
+                msg=msg,
+                size=len(body),
+                service=self.service,
+            )
         try:
             self.transport.driver.publish(
                 exchange,
                 key,
                 body,
-                properties=props,
+                properties={"expiration": expiration} if expiration else None,
                 mandatory=mandatory,
                 timeout=self.timeout,
             )
         except MessagingError as exc:
-            tap.emit("reject", kind, **where, reason=str(exc))
+            tap.emit(
+                "reject",
+                kind,
+                exchange=exchange.name,
+                routing_key=key,
+                msg=msg,
+                size=len(body),
+                service=self.service,
+                reason=str(exc),
+            )
             raise

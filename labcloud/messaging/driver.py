@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.topology import ExchangeSpec, Subscription
+from labcloud.messaging.workers import WorkerPool
 
 # Message properties both drivers understand (AMQP basic properties, by kombu's names).
 # ``expiration`` is in seconds (float); drivers convert it to the broker's unit.
@@ -112,10 +113,13 @@ class Driver(Protocol):
         prefetch: int = 64,
         name: str = "",
         read_by_callers: bool = False,
+        workers: WorkerPool | None = None,
     ) -> Consumer:
         """Declare and consume the queues; the consumer survives broker restarts.
 
-        With ``read_by_callers`` the driver may return a ReadByCallers consumer.
+        With ``read_by_callers`` the driver may return a ReadByCallers consumer. With
+        ``workers`` (the pool the callback submits to) the driver may run the callback in
+        those workers (``WorkerPool.take``) instead of a consumer thread of its own.
         """
 
     def snapshot(self) -> BrokerSnapshot:

@@ -16,10 +16,11 @@ import io
 import ipaddress
 import itertools
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from json import decoder
-from json.encoder import encode_basestring_ascii
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 PERFECT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # oslo_utils.timeutils: ISO 8601, microseconds
@@ -81,16 +82,31 @@ def to_primitive(value: Any, level: int = 0, max_depth: int = 3) -> Any:
     raise ValueError(f"Cannot convert {value!r} to primitive")
 
 
-# json.dumps's own defaults with jsonutils' default=: stateless, so shared by every thread
-_ENCODER = json.JSONEncoder(default=to_primitive)
+# json.dumps's own defaults with jsonutils' default=: the C encoder JSONEncoder.encode makes
+# anew for each value, made once per thread (its ``markers`` dict, which finds circular
+# references, is the thread's own: a value may be encoded in two threads at once)
+_THREAD = threading.local()
 # the C functions json.loads ends in (typeshed leaves them out: they are not json's API)
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _SCANSTRING: Callable[[str, int], tuple[str, int]] = decoder.scanstring  # type: ignore[attr-defined]
 
 
+def _c_encoder() -> Callable[[Any, int], list[str]]:
+    """What ``json.JSONEncoder(default=to_primitive).encode`` calls, with its arguments."""
+    make: Any = c_make_encoder
+    return make({}, to_primitive, encode_basestring_ascii, None, ": ", ", ", False, False, True)  # type: ignore[no-any-return]
+
+
 def dumps(value: Any) -> str:
     """``jsonutils.dumps``: JSON, with ``to_primitive`` for what JSON cannot hold."""
-    return _ENCODER.encode(value)
+    encode = getattr(_THREAD, "encode", None)
+    if encode is None:
+        encode = _THREAD.encode = _c_encoder()
+    try:
+        return "".join(encode(value, 0))
+    except BaseException:  # markers may be left behind: a new encoder for the next value
+        _THREAD.encode = None
+        raise
 
 
 def loads(data: str | bytes) -> Any:

@@ -15,6 +15,7 @@ read by the callers waiting on it instead (memreplies.py), as on RabbitMQ.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import math
@@ -35,6 +36,7 @@ from labcloud.messaging.exceptions import (
 )
 from labcloud.messaging.routing import topic_matches
 from labcloud.messaging.topology import ExchangeSpec, QueueSpec, Subscription
+from labcloud.messaging.workers import WorkerPool
 
 LOG = logging.getLogger(__name__)
 PREDECLARED = (
@@ -112,6 +114,9 @@ class _Consumer:
         self.thread = threading.Thread(
             target=self._run, name=f"memory-consumer-{name}", daemon=True
         )
+
+    def start(self) -> None:
+        self.thread.start()
 
     def has_credit(self) -> bool:
         return not self.stopped and len(self.unacked) < self.prefetch
@@ -402,10 +407,10 @@ class MemoryBroker:
         callback: DeliverCallback,
         prefetch: int,
         name: str,
-        kind: type[_Consumer] | None = None,
+        kind: Callable[..., _Consumer] | None = None,
     ) -> _Consumer:
         consumer = (kind or _Consumer)(self, list(queues), callback, prefetch, name)
-        consumer.thread.start()
+        consumer.start()
         with self._lock:
             for q in queues:
                 queue = self._queues[q]
@@ -423,7 +428,9 @@ class MemoryBroker:
                     queue.consumers.append(consumer)
             self._fill(consumer)
 
-    def cancel(self, consumer: _Consumer) -> None:
+    def cancel(self, consumer: _Consumer, requeue: bool = True) -> None:
+        """Deliver nothing more to ``consumer``; what it holds unacknowledged goes back to
+        its queues, or (``requeue=False``) stays with it to be acked or rejected."""
         with self._lock:
             consumer.stopped = True
             for name in consumer.queues:
@@ -434,10 +441,11 @@ class MemoryBroker:
                 queue.last_used = time.monotonic()
             for _tag, (name, msg) in sorted(consumer.unacked.items(), reverse=True):
                 queue = self._queues.get(name)
-                if queue is not None:
+                if queue is not None and requeue:
                     msg.redelivered = True
                     queue.ready.appendleft(msg)
-            consumer.unacked.clear()
+            if requeue:
+                consumer.unacked.clear()
             for name in consumer.queues:
                 queue = self._queues.get(name)
                 if queue is None:
@@ -531,12 +539,17 @@ class MemoryDriver:
         prefetch: int = 64,
         name: str = "",
         read_by_callers: bool = False,
+        workers: WorkerPool | None = None,
     ) -> _Consumer:
-        kind = None
+        kind: Callable[..., _Consumer] | None = None
         if read_by_callers:  # a reply queue: each wake-up of a thread costs a caller ~20 us
             from labcloud.messaging.memreplies import CallerReadConsumer
 
             kind = CallerReadConsumer
+        elif workers is not None:  # a server's queues: its workers receive, no thread between
+            from labcloud.messaging.memworkers import WorkerReadConsumer
+
+            kind = functools.partial(WorkerReadConsumer, workers=workers)
         self.declare(subscriptions)
         consumer = self.broker.consume(
             [s.queue.name for s in subscriptions], callback, prefetch, name, kind

@@ -102,7 +102,10 @@ class RPCServer:
             return
         self._executor = WorkerPool(self._workers, self.service)
         self._consumer = self.transport.driver.consume(
-            server_subscriptions(self.target), self._on_delivery, name=self.service
+            server_subscriptions(self.target),
+            self._on_delivery,
+            name=self.service,
+            workers=self._executor,
         )
 
     def stop(self) -> None:
@@ -112,10 +115,11 @@ class RPCServer:
             consumer.stop()
 
     def wait(self) -> None:
-        """Wait for running methods to finish."""
-        executor, self._executor = self._executor, None
+        """Wait for running methods to finish (and those received meanwhile: memory://)."""
+        executor = self._executor
         if executor is not None:
             executor.shutdown()
+            self._executor = None
 
     def __enter__(self) -> RPCServer:
         self.start()
@@ -166,7 +170,9 @@ class RPCServer:
             LOG.info("%s dropped a duplicate of message %s", self.service, unique_id)
             tap.emit("reject", kind, **where, msg=msg, reason="duplicate (already handled)")
             return
-        tap.emit("deliver", kind, **where, msg=msg)
+        traced = tap.active  # asked once for both events (the bus's answer for this message)
+        if traced:
+            tap.emit("deliver", kind, **where, msg=msg)
         try:
             delivery.ack()  # on receipt, as oslo.messaging does: a crash mid-method loses it
         except Exception as exc:  # the connection is gone: the broker will deliver it again
@@ -175,12 +181,16 @@ class RPCServer:
             )
             tap.emit("reject", kind, **where, msg=msg, reason=f"ack failed: {exc}")
             return
-        tap.emit("ack", kind, **where, msg=msg)
+        if traced:
+            tap.emit("ack", kind, **where, msg=msg)
         executor = self._executor
-        if executor is None:
+        try:
+            if executor is None:
+                raise RuntimeError("no worker pool")
+            executor.submit(self._handle, msg, kind, where)
+        except RuntimeError:  # shut down (a worker receiving a message still takes it)
             LOG.warning("%s is stopping: message %s dropped after its ack", self.service, unique_id)
             return
-        executor.submit(self._handle, msg, kind, where)
         if unique_id is not None:  # handed over: from now on a copy is a duplicate
             self._seen.add(unique_id)
 
@@ -209,15 +219,17 @@ class RPCServer:
     def _reply(self, msg_id: str, reply_q: str, result: Any, failure: str | None) -> None:
         reply = envelope.reply(msg_id, result, failure)
         body = envelope.pack(reply)
-        self.transport.tap.emit(
-            "publish",
-            "reply",
-            exchange="",
-            routing_key=reply_q,
-            msg=reply,
-            size=len(body),
-            service=self.service,
-        )
+        tap = self.transport.tap
+        if tap.active:
+            tap.emit(
+                "publish",
+                "reply",
+                exchange="",
+                routing_key=reply_q,
+                msg=reply,
+                size=len(body),
+                service=self.service,
+            )
         try:
             self.transport.driver.publish(
                 DEFAULT_EXCHANGE, reply_q, body, mandatory=True, timeout=REPLY_TIMEOUT

@@ -236,3 +236,62 @@ def test_what_json_refuses_is_refused_or_read_as_json_reads_it(body: bytes) -> N
             envelope.unpack(body)
     else:
         assert envelope.unpack(body) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["text é \x7f", 1.5, float("inf"), [], {"k": [{"n": None}, 2**70, -0.0]}, {1: "int key"}],
+)
+def test_dumps_writes_what_json_dumps_writes(value: object) -> None:
+    from labcloud.messaging.jsoncodec import dumps, to_primitive
+
+    assert dumps(value) == json.dumps(value, default=to_primitive)
+
+
+def test_a_value_that_failed_to_encode_encodes_once_fixed() -> None:
+    """The thread's encoder remembers the containers it is inside (to find circular ones):
+    a failure inside one must not make the next encode of it look circular."""
+
+    class Opaque:
+        pass
+
+    value: dict[str, object] = {"ok": [1, {"x": 2}], "bad": Opaque()}
+    with pytest.raises(ValueError, match="Cannot convert"):
+        envelope.dumps(value)
+    del value["bad"]
+    assert envelope.dumps(value) == json.dumps(value)
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference"):
+        envelope.dumps(loop)
+    assert envelope.dumps([loop[:0]]) == "[[]]"
+
+
+def test_one_value_encodes_in_two_threads_at_once() -> None:
+    """Each thread has its own encoder: a dict one thread is inside of (a set in it is
+    converted by Python code, where threads switch) is no circular reference to another."""
+    import sys
+    import threading
+
+    shared = {"args": [{"n": i, "hosts": {f"h{i}"}} for i in range(50)]}
+    expected = json.dumps(shared, default=sorted)
+    errors: list[BaseException] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def encode() -> None:
+        for _ in range(100):
+            try:
+                assert envelope.dumps(shared) == expected
+            except BaseException as exc:  # reported by the test's thread
+                errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=encode) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
