@@ -339,17 +339,18 @@ class IdentityManager:
     def authenticate(self, user: str, password: str, project: str | None) -> TokenInfo:
         """Check a password and issue a token, scoped to ``project`` when one is given."""
         candidate = self._password_bytes(password)
-        with self.db.session() as s:
+        with self.db.reader() as s:  # keystone's session_for_read
             account = s.scalar(select(User).where((User.name == user) | (User.id == user)))
-            if (
-                account is None
-                or not account.enabled
-                or not account.password_hash.startswith("$2")
-                or not bcrypt.checkpw(candidate, account.password_hash.encode())
-            ):
-                raise Unauthorized("The request you have made requires authentication.")
-            user_id = account.id
-        return self.issue(user_id, project, methods=("password",))
+        # checked outside the transaction: bcrypt takes a quarter of a second at keystone's
+        # cost, and a database lock held meanwhile would queue every other login behind it
+        if (
+            account is None
+            or not account.enabled
+            or not account.password_hash.startswith("$2")
+            or not bcrypt.checkpw(candidate, account.password_hash.encode())
+        ):
+            raise Unauthorized("The request you have made requires authentication.")
+        return self.issue(account.id, project, methods=("password",))
 
     def issue(
         self,
