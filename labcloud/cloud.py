@@ -19,41 +19,18 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labcloud.binaries import content
-from labcloud.binaries.content import SERVICE_USERS
-from labcloud.binaries.inkernel import (
-    CONTROLLER,
-    Cinder,
-    Glance,
-    Keystone,
-    Nova,
-    cinder_database,
-    driver_options,
-    nova_database,
-    project_conf,
-)
-from labcloud.binaries.inkernel_neutron import Neutron
-from labcloud.binaries.shared import Shared
+from labcloud.binaries import SERVICE_USERS
 from labcloud.cloudactions import CloudActions
-from labcloud.conf.options import PROJECTS, IdentitySection, ServiceConf, TokenSection
 from labcloud.config import Settings
-from labcloud.db import Database
 from labcloud.messaging import Transport, get_transport
-from labcloud.netns.fabric import Fabric
-from labcloud.network.agents_db import AGENT_DOWN_TIME, REPORT_INTERVAL
 from labcloud.network.datapath import Datapath, choose_datapath
 from labcloud.pids import DAEMONS_DIR
-from labcloud.rest.auth import (
-    KeystoneValidator,
-    ServiceCredentials,
-    ServiceToken,
-    TokenCache,
-)
-from labcloud.rest.client import ServiceClient
 from labcloud.rest.server import ApiServer
 from labcloud.spec import CloudSpec
 from labcloud.trace.bus import TraceBus
@@ -61,7 +38,9 @@ from labcloud.trace.events import Origin
 from labcloud.trace.stepper import Stepper
 
 if TYPE_CHECKING:
-    pass
+    from labcloud.conf.options import ServiceConf
+    from labcloud.db import Database
+    from labcloud.rest.auth import KeystoneValidator, ServiceToken
 
 # catalog type -> (keystone name, API server name, path in the catalog's URL)
 SERVICES: dict[str, tuple[str, str, str]] = {
@@ -125,8 +104,13 @@ class LabCloud(CloudActions):
         self.urls = {kind: server.url for kind, server in self.servers.items()}
         self._compute_driver = compute_driver
         self.datapath, self.datapath_reason = choose_datapath(datapath)
+        fabric = None
+        if self.datapath == "linuxbridge":
+            from labcloud.netns.fabric import Fabric
+
+            fabric = Fabric()
         self._datapath = Datapath(  # what neutron's agents drive, wherever they run
-            Fabric() if self.datapath == "linuxbridge" else None,
+            fabric,
             self.state_dir,
             self.datapath_reason,
         )
@@ -134,6 +118,7 @@ class LabCloud(CloudActions):
         self._passwords: dict[str, str] = {}
         self._service_passwords: dict[str, str] = {}  # the services' users'
         self._tokens: dict[str, ServiceToken] = {}  # API binary -> its service user's token
+        self._logins: list[threading.Thread] = []  # the APIs' first logins, at start
         self._started = False
         self._services: list[Any] = []
         self._databases: list[Database] = []  # closed once every service has stopped
@@ -158,7 +143,36 @@ class LabCloud(CloudActions):
             raise
         return self
 
+    def _hash_passwords(self) -> dict[str, Future[str]]:
+        """Every user's password, made now and hashed (bcrypt at keystone's cost: a quarter
+        of a second of CPU each) on the other cores while _build imports the services'
+        modules (there, at their first use) and builds them; keystone takes the hashes
+        when it creates the users, last."""
+        from labcloud.identity.passwords import hash_ahead, new_password, spec_passwords
+
+        self._passwords = spec_passwords(self.spec)
+        self._service_passwords = {u: new_password() for u in SERVICE_USERS.values()}
+        passwords = [*self._passwords.values(), *self._service_passwords.values()]
+        return hash_ahead(passwords, self._bcrypt_rounds)
+
     def _build(self) -> None:
+        hashes = self._hash_passwords()
+        # the services' modules, imported here at their first use, not with this module
+        from labcloud.binaries import content
+        from labcloud.binaries.inkernel import (
+            CONTROLLER,
+            Cinder,
+            Glance,
+            Keystone,
+            Nova,
+            cinder_database,
+            driver_options,
+            nova_database,
+        )
+        from labcloud.binaries.inkernel_neutron import Neutron
+        from labcloud.binaries.shared import Shared
+        from labcloud.conf.options import IdentitySection, TokenSection
+
         s = self.settings
         shared = Shared(
             self.transport,
@@ -177,13 +191,7 @@ class LabCloud(CloudActions):
         )
         self.identity = Keystone(shared, keystone_conf)
         self._services.append(self.identity)
-        # every password is hashed (bcrypt, keystone's cost) while the other services are
-        # built; the users are created last, once their hashes are made
-        self._passwords = content.spec_passwords(self.spec)
-        self._service_passwords = {u: content.new_password() for u in SERVICE_USERS.values()}
-        self.identity.manager.hash_ahead(
-            [*self._passwords.values(), *self._service_passwords.values()]
-        )
+        self.identity.manager.hashes_ahead(hashes)
         content.load_projects(self.identity.manager, self.spec)
         for kind, (name, _, path) in SERVICES.items():
             self.identity.manager.register_endpoint(
@@ -229,9 +237,15 @@ class LabCloud(CloudActions):
             self.identity.manager, SERVICE_USERS.values(), self._service_passwords
         )
         self._trace_databases()
+        # each API's keystonemiddleware logs in now, beside the first requests, not in front
+        # of its first one: a bcrypt check (a quarter of a second) each, on another core
+        self._logins = [token.log_in_soon() for token in self._tokens.values()]
 
     def _conf(self, project: str, host: str) -> ServiceConf:
         """``project``'s settings for its binary on ``host``, from this cloud's."""
+        from labcloud.binaries.inkernel import project_conf
+        from labcloud.conf.options import PROJECTS
+
         user = SERVICE_USERS.get(PROJECTS[project].service_type, "")  # keystone: none
         return project_conf(
             project,
@@ -245,6 +259,8 @@ class LabCloud(CloudActions):
     def _neutron_conf(self, host: str) -> ServiceConf:
         """neutron's agents report on neutron's clock ([AGENT] report_interval 30 s,
         agent_down_time 75 s), not on the Settings' (nova's, which labs run faster)."""
+        from labcloud.network.agents_db import AGENT_DOWN_TIME, REPORT_INTERVAL
+
         return self._conf("neutron", host).but(
             "DEFAULT", report_interval=REPORT_INTERVAL, service_down_time=AGENT_DOWN_TIME
         )
@@ -274,6 +290,9 @@ class LabCloud(CloudActions):
 
     def _validator(self, kind: str) -> KeystoneValidator:
         """``kind``'s keystonemiddleware: it validates with its service user's own token."""
+        from labcloud.rest.auth import KeystoneValidator, TokenCache
+        from labcloud.rest.client import ServiceClient
+
         _, name, _ = SERVICES[kind]
         http = ServiceClient(
             self.urls["identity"], source=name, target="keystone", bus=self.bus, origin=self.origin
@@ -292,6 +311,9 @@ class LabCloud(CloudActions):
         if kind is None:
             return None
         if binary not in self._tokens:
+            from labcloud.rest.auth import ServiceCredentials, ServiceToken
+            from labcloud.rest.client import ServiceClient
+
             http = ServiceClient(
                 self.urls["identity"],
                 source=binary,
@@ -325,6 +347,8 @@ class LabCloud(CloudActions):
         self._on_stop.clear()
         if self._stepper is not None:  # let paused service threads go, or stopping hangs
             self._stepper.close()
+        while self._logins:  # a login still in flight ends before keystone goes
+            self._logins.pop().join()
         for server in self.servers.values():  # all at once: each takes ~0.1 s to drain
             server.request_stop()
         for server in self.servers.values():

@@ -36,8 +36,9 @@ class Settings:
     build_timeout: float = 600.0  # a build that has not moved this long ends in ERROR; 0: off
     vif_plugging_timeout: float = 300.0  # nova: s a build waits for network-vif-plugged; 0: no
     vif_plugging_is_fatal: bool = True  # nova: a build whose ports never came up fails
-    # neutron: s it gathers events for nova before sending them (neutron's default is 2; less
-    # here, where an agent reports a port up within a poll, so a boot is not held up for it)
+    # neutron: s it holds after sending events to nova, gathering the next ones (neutron's
+    # default is 2; less here, where an agent reports a port up within a poll, so a boot
+    # whose event comes during a hold is not held up long)
     send_events_interval: float = 0.2
 
     def database_url_for(self, project: str) -> str:

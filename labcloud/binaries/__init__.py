@@ -59,4 +59,13 @@ BINARIES: dict[str, BinaryInfo] = {
     )
 }
 
-__all__ = ["BINARIES", "BinaryInfo"]
+# each project's own user, as DevStack creates them: services validate tokens with theirs
+# (nova's is keystone's NOVA_USER, whom it lets see other services' tokens)
+SERVICE_USERS = {
+    "compute": "nova",
+    "image": "glance",
+    "network": "neutron",
+    "volumev3": "cinder",
+}
+
+__all__ = ["BINARIES", "SERVICE_USERS", "BinaryInfo"]

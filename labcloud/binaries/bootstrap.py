@@ -23,6 +23,7 @@ from labcloud.exceptions import Conflict
 from labcloud.identity.api import SERVICE_PROJECT, SERVICE_ROLE
 from labcloud.identity.manager import IdentityManager
 from labcloud.identity.models import Project
+from labcloud.identity.passwords import spec_passwords
 from labcloud.image.manager import ImageManager
 from labcloud.image.store import FileStore
 from labcloud.network.manager import NetworkManager
@@ -44,7 +45,7 @@ def user_passwords(config: str | Path, spec: CloudSpec) -> dict[str, str]:
     """Each spec user's password, made once for this cloud and kept in credentials_file."""
     path = credentials_file(config)
     known = read_json(path)
-    passwords = content.spec_passwords(spec, {k: str(v) for k, v in known.items()})
+    passwords = spec_passwords(spec, {k: str(v) for k, v in known.items()})
     if passwords != known:
         write_private(path, json.dumps(passwords, indent=2))
     return passwords

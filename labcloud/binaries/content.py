@@ -8,7 +8,6 @@ cloud and ``labcloud up``'s bootstrap call these once, on the services' managers
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -17,32 +16,14 @@ from labcloud.compute.models import Flavor
 from labcloud.context import RequestContext
 from labcloud.db import Database
 from labcloud.exceptions import Conflict
-from labcloud.identity.api import NOVA_USER, SERVICE_PROJECT, SERVICE_ROLE
+from labcloud.identity.api import SERVICE_PROJECT, SERVICE_ROLE
 from labcloud.identity.manager import IdentityManager
+from labcloud.identity.passwords import new_password, spec_passwords
 from labcloud.image.manager import ImageManager
 from labcloud.network.manager import NetworkManager
 from labcloud.spec import CloudSpec
 
 ROLES = ("admin", "member", "reader")
-# each project's own user, as DevStack creates them: services validate tokens with theirs
-SERVICE_USERS = {
-    "compute": NOVA_USER,
-    "image": "glance",
-    "network": "neutron",
-    "volumev3": "cinder",
-}
-
-
-def new_password() -> str:
-    """A password made for one cloud: 24 random bytes, URL-safe (32 characters)."""
-    return secrets.token_urlsafe(24)
-
-
-def spec_passwords(spec: CloudSpec, known: dict[str, str] | None = None) -> dict[str, str]:
-    """Each spec user's password: the spec's own, else ``known``'s (kept from an earlier
-    run), else a new one."""
-    known = known or {}
-    return {u.name: u.password or known.get(u.name) or new_password() for u in spec.users}
 
 
 def load_accounts(

@@ -79,7 +79,9 @@ class DefaultSection(Section):
         default=True, description="neutron: tell nova when its instances' ports go up or down."
     )
     send_events_interval: float = Field(
-        default=2.0, description="neutron: seconds events for nova are gathered before sending."
+        default=2.0,
+        description="neutron: seconds it holds after sending events to nova (those queued"
+        " meanwhile leave together).",
     )
     compute_driver: str = Field(
         default="fake", description="nova-compute's hypervisor driver: fake or libvirt."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,13 +29,12 @@ from labcloud.identity.models import (
     Service,
     User,
 )
+from labcloud.identity.passwords import BCRYPT_MAX_BYTES, BCRYPT_ROUNDS, hash_ahead, make_hash
 from labcloud.identity.tokens import TokenInfo, TokenNotFound, TokenProvider, now
 
 __all__ = ["IdentityManager", "TokenInfo", "TokenNotFound", "now"]
 
 DEFAULT_DOMAIN = {"id": "default", "name": "Default"}
-BCRYPT_ROUNDS = 12  # keystone's [identity] password_hash_rounds for bcrypt
-BCRYPT_MAX_BYTES = 72  # bcrypt reads no further; keystone truncates to it
 Row = TypeVar("Row", Project, User, Role, Service, Endpoint)
 
 
@@ -94,26 +93,22 @@ class IdentityManager:
     def _hash(self, password: str | None) -> str:
         if password is None:
             return "!"  # no password: no password authenticates the user
+        raw = self._password_bytes(password)  # refused here if too long and strict
         ahead = self._ahead.pop(password, None)
         if ahead is not None:
             return ahead.result()
-        return self._make_hash(password)
+        return make_hash(raw, self.rounds)
 
     def hash_ahead(self, passwords: Sequence[str]) -> None:
         """Start hashing passwords of users about to be created, in threads of their own
         (bcrypt lets go of the GIL): a new cloud builds its other services meanwhile, and
         create_user(s) takes each hash when it is made."""
-        workers = min(len(passwords), os.cpu_count() or 1)
-        if not workers:
-            return
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="keystone-bcrypt")
-        for password in passwords:
-            if password not in self._ahead:
-                self._ahead[password] = pool.submit(self._make_hash, password)
-        pool.shutdown(wait=False)  # its threads end once the hashes are made
+        self.hashes_ahead(hash_ahead([p for p in passwords if p not in self._ahead], self.rounds))
 
-    def _make_hash(self, password: str) -> str:
-        return bcrypt.hashpw(self._password_bytes(password), bcrypt.gensalt(self.rounds)).decode()
+    def hashes_ahead(self, ahead: Mapping[str, Future[str]]) -> None:
+        """Hashes being made (passwords.hash_ahead at this manager's rounds) before it was
+        built: create_user(s) takes them as its own hash_ahead's."""
+        self._ahead.update(ahead)
 
     def _hash_all(self, passwords: Sequence[str | None]) -> list[str]:
         """Each password's hash, side by side on every core: bcrypt lets go of the GIL
@@ -339,17 +334,18 @@ class IdentityManager:
     def authenticate(self, user: str, password: str, project: str | None) -> TokenInfo:
         """Check a password and issue a token, scoped to ``project`` when one is given."""
         candidate = self._password_bytes(password)
-        with self.db.session() as s:
+        with self.db.reader() as s:  # keystone's session_for_read
             account = s.scalar(select(User).where((User.name == user) | (User.id == user)))
-            if (
-                account is None
-                or not account.enabled
-                or not account.password_hash.startswith("$2")
-                or not bcrypt.checkpw(candidate, account.password_hash.encode())
-            ):
-                raise Unauthorized("The request you have made requires authentication.")
-            user_id = account.id
-        return self.issue(user_id, project, methods=("password",))
+        # checked outside the transaction: bcrypt takes a quarter of a second at keystone's
+        # cost, and a database lock held meanwhile would queue every other login behind it
+        if (
+            account is None
+            or not account.enabled
+            or not account.password_hash.startswith("$2")
+            or not bcrypt.checkpw(candidate, account.password_hash.encode())
+        ):
+            raise Unauthorized("The request you have made requires authentication.")
+        return self.issue(account.id, project, methods=("password",))
 
     def issue(
         self,

@@ -6,9 +6,10 @@ of keystone's catalog: ``network-vif-plugged`` when it goes DOWN/BUILD (or new) 
 (``completed``) or → ERROR (``failed``), ``network-vif-unplugged`` when it goes ACTIVE →
 DOWN, and ``network-vif-deleted`` when it is deleted. A port taken back from its instance
 (device_id cleared) is no longer an instance's when neutron looks, so nothing is sent, as in
-neutron. Events are batched: the first starts a ``send_events_interval`` wait, and every event
-queued meanwhile leaves in one request (neutron's BatchNotifier). labcloud leaves out
-``network-changed`` (nova's info cache refresh on other port updates).
+neutron. Events are batched as neutron's BatchNotifier does: an event queued when nothing is
+being sent leaves at once, then the sender holds for ``send_events_interval``, and every event
+queued meanwhile leaves in one request after it. labcloud leaves out ``network-changed``
+(nova's info cache refresh on other port updates).
 
 One code path serves every datapath: without agents a port is ACTIVE at once and its
 network-vif-plugged leaves then (nova, which saw it ACTIVE, does not wait for it); with
@@ -89,8 +90,8 @@ class NovaNotifier:
         self.nova, self.interval = nova, interval
         self._lock = threading.Lock()
         self._queue: list[dict[str, Any]] = []
-        self._timer: threading.Timer | None = None
-        self._stopped = False
+        self._sender: threading.Thread | None = None  # while one sends or holds
+        self._stopping = threading.Event()
 
     def port_status_changed(self, port: dict[str, Any], previous: str | None, current: str) -> None:
         event = status_event(port, previous, current)
@@ -105,18 +106,28 @@ class NovaNotifier:
 
     def queue_event(self, event: dict[str, Any]) -> None:
         with self._lock:
-            if self._stopped:
+            if self._stopping.is_set():
                 return
             self._queue.append(event)
-            if self._timer is None:
-                self._timer = threading.Timer(self.interval, self._send)
-                self._timer.daemon = True
-                self._timer.name = "neutron-nova-notifier"
-                self._timer.start()
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_batches, name="neutron-nova-notifier", daemon=True
+                )
+                self._sender.start()
 
-    def _send(self) -> None:
-        with self._lock:
-            events, self._queue, self._timer = self._queue, [], None
+    def _send_batches(self) -> None:
+        """neutron's synced_send: what is queued leaves now; holding ``interval`` after each
+        request lets the events queued meanwhile batch up for the next one."""
+        while True:
+            with self._lock:
+                events, self._queue = self._queue, []
+                if not events or self._stopping.is_set():
+                    self._sender = None
+                    return
+            self._send(events)
+            self._stopping.wait(self.interval)
+
+    def _send(self, events: list[dict[str, Any]]) -> None:
         try:
             answered = self.nova.server_external_events(events)
         except Exception:  # neutron logs it and goes on: nova may be down
@@ -128,11 +139,9 @@ class NovaNotifier:
 
     def stop(self) -> None:
         with self._lock:
-            self._stopped = True
-            timer, self._timer = self._timer, None
+            self._stopping.set()
+            sender = self._sender
             self._queue.clear()
-        if timer is not None:
-            timer.cancel()
-            if timer.is_alive() and timer is not threading.current_thread():
-                timer.join(10)
+        if sender is not None and sender is not threading.current_thread():
+            sender.join(10)
         self.nova.close()

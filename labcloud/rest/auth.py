@@ -11,6 +11,7 @@ caches at once.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -31,6 +32,8 @@ from labcloud.rest.middleware import RequestIdMiddleware
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.events import StepEvent
 from labcloud.trace.flow import flow_step, validation_step
+
+LOG = logging.getLogger(__name__)
 
 
 class KeystoneUnavailable(LabCloudError):
@@ -146,6 +149,21 @@ class ServiceToken:
             if renew or not self._token or time.monotonic() >= self._renew_at:
                 self._login()
             return self._token
+
+    def log_in_soon(self) -> threading.Thread:
+        """Log in now, in a thread of its own, so the service's first request finds its token
+        made (a real ``POST /v3/auth/tokens``, traced as any other): the in-kernel cloud's APIs
+        do it at start. A failure only logs: the first ``get()`` then logs in itself."""
+
+        def log_in() -> None:
+            try:
+                self.get()
+            except Exception as exc:  # keystone down or stopping: the first use asks again
+                LOG.warning("%s could not log in yet: %r", self.credentials.user, exc)
+
+        thread = threading.Thread(target=log_in, name=f"{self.credentials.user}-login", daemon=True)
+        thread.start()
+        return thread
 
     def _login(self) -> None:
         c = self.credentials

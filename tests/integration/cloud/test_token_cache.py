@@ -79,3 +79,32 @@ def test_without_a_cache_every_request_asks_keystone() -> None:
             httpx.get(cloud.urls["image"] + "/v2/images", headers={"X-Auth-Token": token})
         assert len(asked) == 3
         asked.close()
+
+
+def test_each_api_logs_in_once_at_start_and_its_first_request_uses_that_token() -> None:
+    cloud = LabCloud(CloudSpec.demo())
+    logins = cloud.bus.collect(
+        where=lambda e: (
+            isinstance(e, HttpEvent)
+            and e.method == "POST"
+            and "/v3/auth/tokens" in e.url
+            and e.source != "client"
+        )
+    )
+    with cloud:
+        token = cloud.login("demo")
+        for url in (
+            cloud.urls["image"] + "/v2/images",
+            cloud.urls["network"] + "/v2.0/networks",
+            cloud.urls["compute"] + "/v2.1/servers",
+        ):
+            assert httpx.get(url, headers={"X-Auth-Token": token}).status_code == 200
+    # cinder-api's too, though nothing asked it: it logged in at start, not at a first request
+    assert sorted(e.source for e in logins) == [
+        "cinder-api",
+        "glance-api",
+        "neutron-server",
+        "nova-api",
+    ]
+    assert all(e.status == 201 for e in logins)
+    logins.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import bcrypt
 import pytest
 
 from labcloud.exceptions import Conflict, Unauthorized
@@ -51,3 +52,31 @@ def test_a_name_taken_is_a_conflict(keystone: IdentityManager) -> None:
     keystone.create_user("nova", "pw", "service")
     with pytest.raises(Conflict):
         keystone.create_users([("nova", "other", "service")])
+
+
+def test_passwords_are_checked_side_by_side(
+    keystone: IdentityManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two logins check their passwords at once: no lock (the database's) is held while
+    bcrypt works, or every login would queue behind the one being checked."""
+    keystone.create_users([("a", "pw-a", "service"), ("b", "pw-b", "service")])
+    both = threading.Barrier(2, timeout=10)  # breaks if the second check waits for the first
+    check = bcrypt.checkpw
+
+    def meet_then_check(password: bytes, hashed: bytes) -> bool:
+        both.wait()
+        return check(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", meet_then_check)
+    users: list[str] = []
+    threads = [
+        threading.Thread(
+            target=lambda n=n: users.append(keystone.authenticate(n, f"pw-{n}", None).user_id)
+        )
+        for n in "ab"
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(users)) == 2

@@ -55,27 +55,56 @@ class FakeNova:
 
     def __init__(self) -> None:
         self.requests: list[list[dict[str, Any]]] = []
-        self.sent = threading.Event()
+        self.sent = threading.Semaphore(0)  # released once per request
 
     def server_external_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.requests.append(events)
-        self.sent.set()
+        self.sent.release()
         return [e | {"code": 200} for e in events]
 
     def close(self) -> None:
         pass
 
 
-def test_events_queued_together_leave_in_one_request() -> None:
+def names(nova: FakeNova) -> list[list[tuple[str, str]]]:
+    return [[(e["name"], e["tag"]) for e in r] for r in nova.requests]
+
+
+def test_the_first_event_leaves_at_once() -> None:
+    nova = FakeNova()
+    notifier = NovaNotifier(nova, interval=600.0)  # type: ignore[arg-type]
+    try:
+        notifier.port_status_changed(PORT, "BUILD", "ACTIVE")
+        assert nova.sent.acquire(timeout=10)  # not after the interval
+    finally:
+        notifier.stop()
+    assert names(nova) == [[("network-vif-plugged", "p1")]]
+
+
+def test_events_queued_while_it_holds_leave_in_one_request() -> None:
     nova = FakeNova()
     notifier = NovaNotifier(nova, interval=2.0)  # type: ignore[arg-type]  # neutron's
     try:
         notifier.port_status_changed(PORT, "BUILD", "ACTIVE")
+        assert nova.sent.acquire(timeout=10)
         notifier.port_deleted(PORT | {"id": "p2"})
         notifier.port_status_changed(PORT | {"device_owner": "network:dhcp"}, "DOWN", "ACTIVE")
-        assert nova.sent.wait(10)
+        notifier.port_status_changed(PORT | {"id": "p3"}, "ACTIVE", "DOWN")
+        assert nova.sent.acquire(timeout=10)
     finally:
         notifier.stop()
-    assert [[(e["name"], e["tag"]) for e in r] for r in nova.requests] == [
-        [("network-vif-plugged", "p1"), ("network-vif-deleted", "p2")]
+    assert names(nova) == [
+        [("network-vif-plugged", "p1")],
+        [("network-vif-deleted", "p2"), ("network-vif-unplugged", "p3")],
     ]
+
+
+def test_stop_drops_what_is_queued() -> None:
+    nova = FakeNova()
+    notifier = NovaNotifier(nova, interval=600.0)  # type: ignore[arg-type]
+    notifier.port_status_changed(PORT, "BUILD", "ACTIVE")
+    assert nova.sent.acquire(timeout=10)
+    notifier.port_deleted(PORT | {"id": "p2"})  # held: the sender waits out its interval
+    notifier.stop()  # without waiting for it
+    notifier.port_deleted(PORT | {"id": "p3"})
+    assert names(nova) == [[("network-vif-plugged", "p1")]]
