@@ -84,17 +84,17 @@ class PortStatus:
         """``set_status`` for an agent's round of devices: device → the port (a device of
         no port is left out); ``status`` None leaves it as it is. With ``view``, the port
         as an agent plugs it (its addresses and its network's ``segment``), else its id.
-        The ports are read as columns without the write lock; only those to change are
-        then read again and written, in one transaction of Core statements (traced as a
-        session's flush: each row updated, then its new status)."""
+        The ports are read as columns in the write transaction that writes those to change
+        (a round's ports almost always change: DOWN -> BUILD), read again as they are now
+        (PostgreSQL: another's change may have come) and written by Core statements
+        (traced as a session's flush: each row updated, then its new status)."""
         if not devices:
             return {}
-        with self.db.read() as c:
-            found = _found(c, devices, view)
-        to_change = _to_change(found, status, host)
         changed: list[tuple[dict[str, Any], str]] = []  # (the port, its status before)
-        if to_change:
-            with self.db.transaction() as c:  # as it is now: another's change may have come
+        with self.db.transaction() as c:
+            found = _found(c, devices, view)
+            to_change = _to_change(found, status, host)
+            if to_change:
                 changed = self._change(c, to_change, status, host)
         self._notify(changed, status)
         if not view:
