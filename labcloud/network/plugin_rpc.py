@@ -158,7 +158,7 @@ class RpcCallbacks:
             self.networks.db,
             port_ids,
             provisioning_blocks.DHCP_ENTITY,
-            self.status.port_provisioned,
+            self.status.provisioned_in,
         )
 
 

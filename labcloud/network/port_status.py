@@ -10,7 +10,8 @@ Devices are the agents' names for ports: ``tap`` + the first 11 characters of th
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +36,7 @@ from labcloud.network.manager import now
 from labcloud.network.models import IPAllocation, Network, Port
 from labcloud.network.ports import PortManager, fixed_ips
 
+LOG = logging.getLogger(__name__)
 TAP_ID_LENGTH = 11  # characters of a port's id in its tap's name (neutron's linuxbridge)
 VIEW_KEYS = ("id", "network_id", "mac_address", "admin_state_up", "device_owner", "device_id")
 STATUS_COLUMNS = (*VIEW_KEYS, "status", "host")
@@ -82,68 +84,95 @@ class PortStatus:
         """``set_status`` for an agent's round of devices: device → the port (a device of
         no port is left out); ``status`` None leaves it as it is. With ``view``, the port
         as an agent plugs it (its addresses and its network's ``segment``), else its id.
-        The ports are read as columns without the write lock; only those to change are
-        then read again and written, in one transaction of Core statements (traced as a
-        session's flush: each row updated, then its new status)."""
+        The ports are read as columns in the write transaction that writes those to change
+        (a round's ports almost always change: DOWN -> BUILD), read again as they are now
+        (PostgreSQL: another's change may have come) and written by Core statements
+        (traced as a session's flush: each row updated, then its new status)."""
         if not devices:
             return {}
-        with self.db.read() as c:
-            ports = _read_ports(c, devices, view)
-        found: dict[str, dict[str, Any]] = {}
-        for device in devices:
-            prefix = device.removeprefix("tap")
-            read = ports.get(prefix[:TAP_ID_LENGTH])
-            if read is not None and read["id"].startswith(prefix):
-                found[device] = read
-        to_change = {
-            p["id"]: p
-            for p in found.values()
-            if (status is not None and p["status"] != status) or (host and not p["host"])
-        }
         changed: list[tuple[dict[str, Any], str]] = []  # (the port, its status before)
-        if to_change:
-            with self.db.transaction() as c:  # as it is now: another's change may have come
-                for row in c.execute(_statements().written, {"ids": list(to_change)}).all():
-                    values: dict[str, Any] = {}
-                    if status is not None and row.status != status:
-                        changed.append((_owner(row), row.status))
-                        values |= {"status": status, "updated_at": now()}
-                    if host and not row.host:
-                        values["host"] = host
-                    self._write(c, row.id, values)
-                    now_is = {"status": row.status, "host": row.host} | values
-                    to_change[row.id] |= {k: now_is[k] for k in ("status", "host")}
-        for owner, previous in changed:  # after the commit, as neutron's notifier
-            self.ports.status_changed({**owner, "status": status}, previous)
+        with self.db.transaction() as c:
+            found = _found(c, devices, view)
+            to_change = _to_change(found, status, host)
+            if to_change:
+                changed = self._change(c, to_change, status, host)
+        self._notify(changed, status)
         if not view:
             return {d: {"id": p["id"]} for d, p in found.items()}
         return {d: _agent_view(p) for d, p in found.items()}
 
+    def _change(
+        self,
+        c: Connection,
+        to_change: dict[str, dict[str, Any]],
+        status: str | None,
+        host: str | None,
+    ) -> list[tuple[dict[str, Any], str]]:
+        """Write ``to_change``'s ports as they are now (read again in the write transaction):
+        ``status``, and ``host`` where they have none; the ports whose status changed, each
+        with its status before."""
+        changed: list[tuple[dict[str, Any], str]] = []
+        for row in c.execute(_statements().written, {"ids": list(to_change)}).all():
+            values: dict[str, Any] = {}
+            if status is not None and row.status != status:
+                changed.append((_owner(row), row.status))
+                values |= {"status": status, "updated_at": now()}
+            if host and not row.host:
+                values["host"] = host
+            self._write(c, row.id, values)
+            now_is = {"status": row.status, "host": row.host} | values
+            to_change[row.id] |= {k: now_is[k] for k in ("status", "host")}
+        return changed
+
+    def _notify(self, changed: list[tuple[dict[str, Any], str]], status: str | None) -> None:
+        for owner, previous in changed:  # after the commit, as neutron's notifier
+            self.ports.status_changed({**owner, "status": status}, previous)
+
     def devices_up(self, devices: list[str], host: str) -> list[str]:
         """The L2 agent on ``host`` has plugged these devices (update_device_up): their
         ports' L2 blocks are complete (a port of no host takes the agent's). The devices
-        that name a port."""
-        found = self.set_statuses(devices, None, host)
-        ids = [port["id"] for port in found.values()]
-        blocks.provisioning_complete(self.db, ids, blocks.L2_AGENT_ENTITY, self.port_provisioned)
+        that name a port. One write transaction finds the ports, writes a missing host,
+        removes the blocks and writes ACTIVE (provisioning_blocks.complete), in
+        neutron's order; nova hears of it after the commit."""
+        if not devices:
+            return []
+        with self.db.transaction() as c:
+            found = _found(c, devices, False)
+            to_change = _to_change(found, None, host)
+            if to_change:  # the host alone: no status changes, nobody to tell
+                self._change(c, to_change, None, host)
+            ids = list(dict.fromkeys(port["id"] for port in found.values()))
+            after = _nothing
+            if ids:
+                after = blocks.complete(
+                    self.db, c, ids, blocks.L2_AGENT_ENTITY, self.provisioned_in
+                )
+        after()
         return list(found)
 
     def port_provisioned(self, port_ids: list[str]) -> None:
         """ML2's _port_provisioned: nothing blocks these ports any more. A bound one (it
         has a host) that is administratively up goes ACTIVE, unless a block came back
         meanwhile; nova hears network-vif-plugged. Safe to repeat."""
-        changed: list[tuple[dict[str, Any], str]] = []
         with self.db.transaction() as c:
-            # a port with a block again (its address changed meanwhile) is not read
-            for port in c.execute(_statements().unblocked, {"ids": port_ids}).all():
-                if port.status == "ACTIVE":
-                    continue
-                if not port.host or not port.admin_state_up:
-                    continue  # unbound (a DHCP agent was first) or disabled: not ACTIVE
-                changed.append((_owner(port), port.status))
-                self._write(c, port.id, {"status": "ACTIVE", "updated_at": now()})
-        for owner, previous in changed:
-            self.ports.status_changed({**owner, "status": "ACTIVE"}, previous)
+            after = self.provisioned_in(c, port_ids)
+        after()
+
+    def provisioned_in(self, c: Connection, port_ids: list[str]) -> Callable[[], None]:
+        """``port_provisioned`` in the caller's write transaction, for those of the ports
+        with no block left; telling nova is what it returns, to run after the commit."""
+        changed: list[tuple[dict[str, Any], str]] = []
+        # a port with a block (still, or again: its address changed) is not read
+        for port in c.execute(_statements().unblocked, {"ids": port_ids}).all():
+            if port.status == "ACTIVE":
+                continue
+            if not port.host or not port.admin_state_up:
+                continue  # unbound (a DHCP agent was first) or disabled: not ACTIVE
+            changed.append((_owner(port), port.status))
+            self._write(c, port.id, {"status": "ACTIVE", "updated_at": now()})
+        if changed:
+            LOG.debug("provisioning of ports %s complete", [o["id"] for o, _ in changed])
+        return functools.partial(self._notify, changed, "ACTIVE")
 
     def _write(self, c: Connection, port_id: str, values: dict[str, Any]) -> None:
         """One port's changed columns, by a Core UPDATE (built once per set of columns),
@@ -154,6 +183,33 @@ class PortStatus:
         self.db.record(c, PORTS.name, "update", port_id)
         if "status" in values:
             self.db.record_state(c, Port, port_id, values["status"])
+
+
+def _found(c: Connection, devices: list[str], view: bool) -> dict[str, dict[str, Any]]:
+    """device -> its port as columns (``_read_ports``); a device of no port is left out."""
+    ports = _read_ports(c, devices, view)
+    found: dict[str, dict[str, Any]] = {}
+    for device in devices:
+        prefix = device.removeprefix("tap")
+        read = ports.get(prefix[:TAP_ID_LENGTH])
+        if read is not None and read["id"].startswith(prefix):
+            found[device] = read
+    return found
+
+
+def _to_change(
+    found: dict[str, dict[str, Any]], status: str | None, host: str | None
+) -> dict[str, dict[str, Any]]:
+    """The found ports whose status is not ``status`` (None: any) or that have no host."""
+    return {
+        p["id"]: p
+        for p in found.values()
+        if (status is not None and p["status"] != status) or (host and not p["host"])
+    }
+
+
+def _nothing() -> None:
+    """Nothing to do after the commit."""
 
 
 def _read_ports(c: Connection, devices: list[str], view: bool) -> dict[str, dict[str, Any]]:

@@ -12,13 +12,15 @@ block per entity that will provision it, in the same transaction as the port:
   with ``dhcp_ready_on_ports`` once its dnsmasq knows the port's MAC. Without a live DHCP
   agent there is no such block: nobody would ever complete it.
 
-``provisioning_complete`` removes an entity's block (committed on its own), then looks,
-in a new transaction, whether any block is left: if none, the port is provisioned and the
-callback (ML2's ``_port_provisioned``: ACTIVE, and nova hears network-vif-plugged) runs.
-Two entities completing at once may both find none left, so the callback must be
-idempotent, as neutron's is. An entity completing a block the port never had still
-triggers the callback when no block is left, as in neutron; a port deleted meanwhile is
-left out.
+``provisioning_complete`` removes an entity's block, then looks whether any block is
+left: if none, the port is provisioned and the callback (ML2's ``_port_provisioned``:
+ACTIVE, and nova hears network-vif-plugged) writes so. neutron commits the removal before
+it looks, so that two entities completing at once cannot each still see the other's block
+(and leave the port blocked for ever); labcloud does both in one transaction that holds the
+ports' rows first (SQLite: the database's write lock), so that the second to complete waits
+for the first's commit and then sees its block gone. The callback stays idempotent, as
+neutron's is. An entity completing a block the port never had still triggers the callback
+when no block is left, as in neutron; a port deleted meanwhile is left out.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ LOG = logging.getLogger(__name__)
 L2_AGENT_ENTITY = "L2"
 DHCP_ENTITY = "DHCP"
 BLOCKS: Table = ProvisioningBlock.__table__  # type: ignore[assignment]  # a Table
+# ML2's _port_provisioned, in the completing transaction: it writes the ports of these ids
+# that have no block left and returns what runs after the commit
+Provisioned = Callable[[Connection, list[str]], Callable[[], None]]
 
 
 def add_provisioning_component(s: Session, port_id: str, entity: str, *, new: bool = False) -> None:
@@ -157,21 +162,30 @@ def provisioning_complete(
     db: Database,
     port_ids: Iterable[str],
     entity: str,
-    provisioned: Callable[[list[str]], None],
+    provisioned: Provisioned,
 ) -> None:
-    """``entity`` has provisioned the ports: remove its blocks, then call ``provisioned``
-    with those of them that exist and have no block left."""
+    """``entity`` has provisioned the ports: remove its blocks and, in the same
+    transaction, let ``provisioned`` write those that exist and have no block left; what it
+    returns runs after the commit (neutron's notifications)."""
     ids = list(dict.fromkeys(port_ids))
     if not ids:
         return
-    with db.transaction() as c:  # committed before the look below (neutron: not in a transaction)
-        _complete(db, c, ids, entity)
-    with db.read() as c:  # the ports that exist and have no block left, in one query
-        free = set(c.execute(_statements().free, {"ids": ids}).scalars())
-    done = [i for i in ids if i in free]
-    if done:
-        LOG.debug("provisioning of ports %s complete, triggered by %s", done, entity)
-        provisioned(done)
+    with db.transaction() as c:
+        after = complete(db, c, ids, entity, provisioned)
+    after()
+
+
+def complete(
+    db: Database, c: Connection, ids: list[str], entity: str, provisioned: Provisioned
+) -> Callable[[], None]:
+    """``provisioning_complete`` in the caller's write transaction: the ports' rows held
+    (elsewhere than SQLite, whose writers already go one at a time), the entity's blocks
+    removed, then ``provisioned(c, ids)``, which reads the ports with no block left
+    (``~has_block()``) and returns what to do after the commit."""
+    if c.dialect.name != "sqlite":
+        c.execute(_statements().lock, {"ids": ids})
+    _complete(db, c, ids, entity)
+    return provisioned(c, ids)
 
 
 class _Statements:
@@ -186,7 +200,7 @@ class _Statements:
             )
             .returning(ProvisioningBlock.port_id)
         )
-        self.free = select(Port.id).where(Port.id.in_(ids), ~has_block())
+        self.lock = select(Port.id).where(Port.id.in_(ids)).order_by(Port.id).with_for_update()
 
 
 @functools.cache
