@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select
+from sqlalchemy import Connection, Row, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from labcloud import policy
@@ -67,6 +67,12 @@ class ImageManager:
         self.db = Database(db_url, Base.metadata)
         self.db.create_all()
         self.store = store
+        # the statements nova's every build runs, built once: a select's construction and
+        # cache key cost more than SQLite's answer to it
+        self._image_by_id = select(IMAGES).where(IMAGES.c.id == bindparam("image_id"))
+        self._members_of = select(MEMBERS.c.member, MEMBERS.c.status).where(
+            MEMBERS.c.image_id == bindparam("image_id")
+        )
 
     def _visible(
         self,
@@ -147,7 +153,7 @@ class ImageManager:
         build shows its image, and an ORM session's set-up and identity map cost more than
         the SELECT. The row's attributes are the Image's columns."""
         with self.db.read() as conn:
-            row = conn.execute(select(IMAGES).where(IMAGES.c.id == image_id)).one_or_none()
+            row = conn.execute(self._image_by_id, {"image_id": image_id}).one_or_none()
             if row is None or not self._visible(
                 ctxt, row, lambda: self._member_rows(conn, image_id)
             ):
@@ -155,9 +161,7 @@ class ImageManager:
             return row
 
     def _member_rows(self, conn: Connection, image_id: str) -> dict[str, str]:
-        rows = conn.execute(
-            select(MEMBERS.c.member, MEMBERS.c.status).where(MEMBERS.c.image_id == image_id)
-        )
+        rows = conn.execute(self._members_of, {"image_id": image_id})
         return {str(member): str(status) for member, status in rows}
 
     def patch(self, ctxt: RequestContext, image_id: str, ops: Any) -> Image:
