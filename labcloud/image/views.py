@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from labcloud.image.models import Image, ImageMember
 
 
@@ -13,7 +15,8 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def image(row: Image) -> dict[str, Any]:
+def image(row: Image | Row[Any]) -> dict[str, Any]:
+    """``row`` an Image, or its table's row as read with Core (the same attributes)."""
     return dict(row.properties) | {
         "id": row.id,
         "name": row.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from labcloud.exceptions import Invalid
 from labcloud.image import views
@@ -91,8 +92,10 @@ def index(
 
 
 @router.get("/{image_id}", response_model=None, responses=openapi_answer(200, IMAGE))
-def show(image_id: ImageId, ctxt: Ctxt, manager: Manager) -> dict[str, Any]:
-    return views.image(manager.get(ctxt, image_id))
+def show(image_id: ImageId, ctxt: Ctxt, manager: Manager) -> JSONResponse:
+    # nova asks for its image at every build: the view is JSON's own types already, so
+    # the answer is rendered as FastAPI would render it, without its jsonable_encoder walk
+    return JSONResponse(views.image(manager.get(ctxt, image_id)))
 
 
 @router.patch(

@@ -42,9 +42,12 @@ class FieldsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope.get("query_string"):
+            await self.app(scope, receive, send)  # nova-compute's POST of a port, say
+            return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         fields = {f for f in query.get("fields", []) if f}
-        if scope["type"] != "http" or scope["method"] != "GET" or not fields:
+        if not fields:
             await self.app(scope, receive, send)
             return
         start: Message = {}

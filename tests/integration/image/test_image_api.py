@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ def test_visibility_and_members(glance: Glance, keystone: Keystone) -> None:
     assert "secret" not in names
     assert "shared-one" not in names
     assert glance.call("GET", f"/images/{private['id']}").status_code == 404
+    assert glance.call("GET", f"/images/{shared['id']}").status_code == 404  # not a member
     member = glance.call(
         "POST",
         f"/images/{shared['id']}/members",
@@ -114,12 +116,30 @@ def test_visibility_and_members(glance: Glance, keystone: Keystone) -> None:
     )
     assert member.status_code == 200
     assert member.json()["status"] == "pending"
+    assert glance.call("GET", f"/images/{shared['id']}").status_code == 200  # shown, not listed
     accept = glance.call(
         "PUT", f"/images/{shared['id']}/members/{glance.demo_project}", json={"status": "accepted"}
     )
     assert accept.json()["status"] == "accepted"
     assert glance.call("GET", f"/images/{shared['id']}").status_code == 200
     assert glance.call("DELETE", f"/images/{shared['id']}").status_code == 403  # not mine
+
+
+def test_show_answers_the_listed_view_byte_for_byte(glance: Glance) -> None:
+    """``show`` renders its JSONResponse itself; ``index`` goes through FastAPI's encoder:
+    the same image must come out as the same bytes (non-ASCII and escapes included)."""
+    made = glance.create(glance.admin, name="été", visibility="public", note='a "b" \u2028')
+    listed = glance.call("GET", "/images", params={"name": made["name"]})
+    shown = glance.call("GET", f"/images/{made['id']}")
+    (image,) = listed.json()["images"]
+    expected = json.dumps(image, ensure_ascii=False, separators=(",", ":")).encode()
+    assert (
+        listed.content
+        == json.dumps(listed.json(), ensure_ascii=False, separators=(",", ":")).encode()
+    )  # what FastAPI's own rendering gives
+    assert shown.content == expected
+    assert shown.headers["content-type"] == listed.headers["content-type"] == "application/json"
+    assert shown.headers["content-length"] == str(len(expected))
 
 
 def test_protected_images_and_auth(glance: Glance) -> None:
