@@ -80,6 +80,9 @@ class Publisher:
         self.updates = 0
         self._events: deque[Any] = deque(maxlen=BUFFER)
         self._lock = threading.Lock()
+        # one flush at a time: a flush called while the thread's own is applying a batch
+        # waits for it, so what was emitted before the call has reached the views on return
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._pending = threading.Event()  # set by the first event since the last flush
         self._sub = bus.subscribe(self._on_event)
@@ -115,6 +118,10 @@ class Publisher:
         A view that raises is logged once and dropped, not retried 20 times a second; when no
         view is left, the thread stops.
         """
+        with self._flushing:
+            self._flush(final)
+
+    def _flush(self, final: bool) -> None:
         with self._lock:
             batch = list(self._events)
             self._events.clear()

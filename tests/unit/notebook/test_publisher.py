@@ -126,3 +126,40 @@ def test_an_idle_broker_view_says_when_it_reads_again() -> None:
         assert 0.0 < wait <= 5.0  # the next idle read (IDLE_SNAPSHOT_EVERY)
     finally:
         transport.cleanup()
+
+
+class Slow(View):
+    """Takes its time with each batch, and records it only when done (as a widget sets its
+    state at the end of take)."""
+
+    def __init__(self) -> None:
+        super().__init__(due=False)
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.seen: list[Any] = []
+
+    def take(self, events: list[Any]) -> None:
+        if events:
+            self.started.set()
+            self.release.wait(5)
+            self.seen.extend(events)
+
+
+def test_a_flush_returns_only_once_the_events_before_it_reached_the_views() -> None:
+    """The thread's own flush may be applying a batch when someone calls flush(): the call
+    waits for it, so what was emitted before the call has reached the views on return."""
+    bus = TraceBus()
+    pub = Publisher(bus, rate=20.0)
+    view = Slow()
+    pub.add(view)
+    bus.emit("an event")
+    assert view.started.wait(5)  # the thread took the batch and is applying it
+    flushed = threading.Event()
+    caller = threading.Thread(target=lambda: (pub.flush(), flushed.set()))
+    caller.start()
+    assert not flushed.wait(0.2)  # still applying: flush() has not returned
+    view.release.set()
+    caller.join(5)
+    assert flushed.is_set()
+    assert view.seen == ["an event"]
+    pub.close()
