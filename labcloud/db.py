@@ -175,8 +175,9 @@ class Database:
 
     @contextmanager
     def _lent(self, idle: list[Connection], engine: Engine) -> Iterator[Connection]:
-        """A connection kept open (see KEEP) for a session, which begins and ends its
-        transaction on it; given back after, closed if the block raised."""
+        """A connection kept open (see KEEP) for one transaction (a session's, or a Core
+        one begun on it); given back after, closed if the block raised: whatever went
+        wrong, the next transaction gets a fresh one."""
         conn = self._checkout(idle, engine)
         try:
             yield conn
@@ -192,32 +193,22 @@ class Database:
         :meth:`record`. A conductor's busiest writes (a build's state changes and action
         events) run here: a session's set-up and commit cost as much as their statements."""
         lock: AbstractContextManager[Any] = self._one_at_a_time or nullcontext()
-        with lock:
-            conn = self._checkout(self._idle_writers, self.engine)
+        with lock, self._lent(self._idle_writers, self.engine) as conn:
             try:
                 with conn.begin():
                     yield conn
             except BaseException:
                 conn.info.pop("trace", None)
-                conn.close()  # whatever went wrong, the next transaction gets a fresh one
                 raise
             for event_ in conn.info.pop("trace", ()):
                 self._emit(event_)
-            self._checkin(self._idle_writers, conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A transaction that only reads, for Core statements (see :meth:`reader`)."""
         lock: AbstractContextManager[Any] = self._read_lock or nullcontext()
-        with lock:
-            conn = self._checkout(self._idle_readers, self._read_engine)
-            try:
-                with conn.begin():
-                    yield conn
-            except BaseException:
-                conn.close()
-                raise
-            self._checkin(self._idle_readers, conn)
+        with lock, self._lent(self._idle_readers, self._read_engine) as conn, conn.begin():
+            yield conn
 
     def _checkout(self, idle: list[Connection], engine: Engine) -> Connection:
         try:
