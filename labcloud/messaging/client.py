@@ -227,15 +227,7 @@ class RPCClient:
         body = envelope.pack(msg)
         tap = self.transport.tap
         if tap.active:
-            tap.emit(
-                "publish",
-                kind,
-                exchange=exchange.name,
-                routing_key=key,
-                msg=msg,
-                size=len(body),
-                service=self.service,
-            )
+            tap.emit("publish", kind, **self._where(msg, body))
         try:
             self.transport.driver.publish(
                 exchange,
@@ -246,14 +238,17 @@ class RPCClient:
                 timeout=self.timeout,
             )
         except MessagingError as exc:
-            tap.emit(
-                "reject",
-                kind,
-                exchange=exchange.name,
-                routing_key=key,
-                msg=msg,
-                size=len(body),
-                service=self.service,
-                reason=str(exc),
-            )
+            tap.emit("reject", kind, **self._where(msg, body), reason=str(exc))
             raise
+
+    def _where(self, msg: dict[str, Any], body: bytes) -> dict[str, Any]:
+        """Where a published message went, as its trace events say it (built only for
+        a tap that is listening)."""
+        exchange, key = self._address
+        return {
+            "exchange": exchange.name,
+            "routing_key": key,
+            "msg": msg,
+            "size": len(body),
+            "service": self.service,
+        }
