@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def new_request_id() -> str:
@@ -52,46 +52,78 @@ class RequestContext:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RequestContext:
+    def from_dict(
+        cls, data: Mapping[str, Any], prefix: str = "", others: frozenset[str] = frozenset()
+    ) -> RequestContext:
         """Rebuild a context from its wire form; keys it does not know are kept in ``extra``.
 
-        Raises TypeError when ``roles`` is not a list of names.
+        With ``prefix`` the context is read from the keys that start with it (an RPC
+        message's ``_context_*`` fields), each without its prefix, and the others ignored;
+        ``others``: keys known to be no context field (not looked at). Raises TypeError
+        when ``roles`` is not a list of names.
         """
+        keys = _keys_for(prefix)
         get = data.get
-        roles = get("roles") or ()
+        roles = get(keys.roles) or ()
         if isinstance(roles, str) or not isinstance(roles, list | tuple):
             raise TypeError(f"roles must be a list of names, not {roles!r}")
-        # every RPC message rebuilds one: its fields are set at once, not by ten
-        # object.__setattr__ calls of the frozen dataclass's __init__ (same values)
+        # every RPC message rebuilds one, straight from its fields: no dict of the fields
+        # first, and ``extra`` looked for only among the keys a context does not name
+        extra: dict[str, Any] = {}
+        cut = len(prefix)
+        rest = data.keys() - keys.known
+        for key in () if rest <= others else rest:
+            if key[:cut] == prefix:
+                known = keys.known
+                fields = [(k, v) for k, v in data.items() if k[:cut] == prefix]
+                extra = {k[cut:]: v for k, v in fields if k not in known}
+                break
+        # its fields set at once, not by ten object.__setattr__ calls of the frozen
+        # dataclass's __init__ (same values)
         ctxt = object.__new__(cls)
         ctxt.__dict__.update(
-            user_id=get("user_id") or get("user"),
-            project_id=get("project_id") or get("tenant"),
-            user_name=get("user_name"),
-            project_name=get("project_name"),
+            user_id=get(keys.user_id) or get(keys.user),
+            project_id=get(keys.project_id) or get(keys.tenant),
+            user_name=get(keys.user_name),
+            project_name=get(keys.project_name),
             roles=tuple([str(r) for r in roles]),
-            is_admin=bool(get("is_admin", False)),
-            auth_token=get("auth_token"),
-            request_id=get("request_id") or new_request_id(),
-            global_request_id=get("global_request_id"),
-            extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
+            is_admin=bool(get(keys.is_admin, False)),
+            auth_token=get(keys.auth_token),
+            request_id=get(keys.request_id) or new_request_id(),
+            global_request_id=get(keys.global_request_id),
+            extra=extra,
         )
         return ctxt
 
 
-_WIRE_FIELDS = (  # what from_dict sets: every field, in RequestContext's order
-    "user_id",
-    "project_id",
-    "user_name",
-    "project_name",
-    "roles",
-    "is_admin",
-    "auth_token",
-    "request_id",
-    "global_request_id",
-    "extra",
-)
-_KNOWN_KEYS = frozenset(_WIRE_FIELDS) | {"user", "tenant"}
+class _Keys(NamedTuple):
+    """The keys from_dict reads, with a prefix (or none); ``known``: the names of a
+    context's fields and their legacy names, which never go into ``extra``."""
+
+    user_id: str
+    project_id: str
+    user_name: str
+    project_name: str
+    roles: str
+    is_admin: str
+    auth_token: str
+    request_id: str
+    global_request_id: str
+    user: str  # the legacy names of user_id and project_id
+    tenant: str
+    known: frozenset[str]
+
+
+_KEYS: dict[str, _Keys] = {}
+
+
+def _keys_for(prefix: str) -> _Keys:
+    keys = _KEYS.get(prefix)
+    if keys is None:
+        names = [prefix + name for name in _Keys._fields[:-1]]
+        # "extra" too: a key of that name never went into extra (it is the field's own)
+        keys = _KEYS[prefix] = _Keys._make([*names, frozenset([*names, prefix + "extra"])])
+    return keys
 
 
 def get_admin_context() -> RequestContext:

@@ -127,17 +127,30 @@ class ReplyWaiter:
     def _handle_reply(self, delivery: Delivery) -> dict[str, Any] | None:
         """Hand the reply to its caller; return it (None when it was not a reply at all)."""
         tap = self.transport.tap
-        where: dict[str, Any] = {"exchange": delivery.exchange, "routing_key": delivery.routing_key}
+        exchange, routing_key = delivery.exchange, delivery.routing_key
         try:
             msg = envelope.unpack(delivery.body)
         except InvalidMessage as exc:
             LOG.warning("ignored a malformed reply on %s: %s", self.queue, exc)
             delivery.reject(requeue=False)
-            tap.emit("reject", "reply", **where, queue=self.queue, reason=str(exc))
+            tap.emit(
+                "reject",
+                "reply",
+                exchange=exchange,
+                routing_key=routing_key,
+                queue=self.queue,
+                reason=str(exc),
+            )
             return None
         if tap.active:
             tap.emit(
-                "deliver", "reply", **where, queue=self.queue, msg=msg, size=len(delivery.body)
+                "deliver",
+                "reply",
+                exchange=exchange,
+                routing_key=routing_key,
+                queue=self.queue,
+                msg=msg,
+                size=len(delivery.body),
             )
         slot = self._slots.get(str(msg.get("_msg_id")))
         if slot is None:

@@ -21,7 +21,7 @@ from labcloud.messaging.workers import WorkerPool
 PropertyMap = Mapping[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)  # one per message delivered
 class Delivery:
     """One message handed to a consumer callback; ack or reject it in the callback's thread.
 

@@ -27,6 +27,11 @@ from labcloud.messaging.jsoncodec import dumps, loads
 VERSION_KEY = "oslo.version"
 MESSAGE_KEY = "oslo.message"
 ENVELOPE_VERSION = "2.0"
+CONTEXT_PREFIX = "_context_"  # a request's context fields: _context_user_id ...
+# the other fields of a request (and of a call), none of them a context field
+REQUEST_FIELDS = frozenset(
+    ("method", "args", "namespace", "version", "_unique_id", "_msg_id", "_reply_q", "_timeout")
+)
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "utf-8"
 # Only exceptions from these modules are rebuilt as themselves; others become RemoteError
@@ -124,8 +129,14 @@ def request(
         msg["version"] = version
     msg["_unique_id"] = new_id()
     for key, value in context_dict(ctxt).items():
-        msg["_context_" + key] = value
+        msg[CONTEXT_PREFIX + key] = value
     return msg
+
+
+def request_context(msg: Mapping[str, Any]) -> RequestContext:
+    """The context of a request, read from its ``_context_*`` fields where they are: what
+    ``RequestContext.from_dict(context_fields(msg))`` gives, without that dict first."""
+    return RequestContext.from_dict(msg, prefix=CONTEXT_PREFIX, others=REQUEST_FIELDS)
 
 
 def context_fields(msg: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,7 +146,7 @@ def context_fields(msg: Mapping[str, Any]) -> dict[str, Any]:
 
 def split_context(msg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate ``_context_*`` fields from the rest of a request."""
-    rest = {k: v for k, v in msg.items() if not k.startswith("_context_")}
+    rest = {k: v for k, v in msg.items() if not k.startswith(CONTEXT_PREFIX)}
     return context_fields(msg), rest
 
 

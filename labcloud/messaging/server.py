@@ -48,8 +48,9 @@ class SeenIds:
         self._lock = threading.Lock()
 
     def has(self, unique_id: str) -> bool:
-        with self._lock:
-            return unique_id in self._ids
+        # no lock: one look-up of a str key in a dict is atomic under the GIL, and add()
+        # (under the lock) only inserts or evicts whole entries
+        return unique_id in self._ids
 
     def add(self, unique_id: str) -> bool:
         with self._lock:
@@ -69,7 +70,7 @@ def _request_of(msg: dict[str, Any]) -> tuple[RequestContext, str, dict[str, Any
     if not isinstance(args, dict):
         raise InvalidMessage(reason=f"'args' is not an object: {type(args).__name__}")
     try:
-        ctxt = RequestContext.from_dict(envelope.context_fields(msg))
+        ctxt = envelope.request_context(msg)
     except (TypeError, ValueError, AttributeError) as exc:
         raise InvalidMessage(reason=f"bad _context_ fields: {exc}") from None
     return ctxt, method, args
@@ -129,16 +130,19 @@ class RPCServer:
         self.stop()
         self.wait()
 
-    def _on_delivery(self, delivery: Delivery) -> None:
-        where: dict[str, Any] = {
+    def _where(self, delivery: Delivery) -> dict[str, Any]:
+        """Where a delivery came from, as its trace events say it (built only for them)."""
+        return {
             "exchange": delivery.exchange,
             "routing_key": delivery.routing_key,
             "queue": delivery.queue,
             "size": len(delivery.body),
             "service": self.service,
         }
+
+    def _on_delivery(self, delivery: Delivery) -> None:
         try:
-            self._take(delivery, where)
+            self._take(delivery)
         except Exception as exc:  # no message may kill the consumer (oslo: "... skipping it")
             LOG.exception(
                 "%s: failed to process message from %s ... skipping it",
@@ -147,16 +151,18 @@ class RPCServer:
             )
             if not delivery.settled:
                 delivery.reject(requeue=False)
-            self.transport.tap.emit("reject", "", **where, reason=f"{type(exc).__name__}: {exc}")
+            self.transport.tap.emit(
+                "reject", "", **self._where(delivery), reason=f"{type(exc).__name__}: {exc}"
+            )
 
-    def _take(self, delivery: Delivery, where: dict[str, Any]) -> None:
+    def _take(self, delivery: Delivery) -> None:
         tap = self.transport.tap
         try:
             msg = envelope.unpack(delivery.body)
         except InvalidMessage as exc:
             delivery.reject(requeue=False)
             LOG.warning("%s rejected a message from %s: %s", self.service, delivery.queue, exc)
-            tap.emit("reject", "", **where, reason=str(exc))
+            tap.emit("reject", "", **self._where(delivery), reason=str(exc))
             return
         kind = (
             "call"
@@ -168,10 +174,12 @@ class RPCServer:
         if unique_id is not None and self._seen.has(unique_id):
             delivery.ack()
             LOG.info("%s dropped a duplicate of message %s", self.service, unique_id)
-            tap.emit("reject", kind, **where, msg=msg, reason="duplicate (already handled)")
+            reason = "duplicate (already handled)"
+            tap.emit("reject", kind, **self._where(delivery), msg=msg, reason=reason)
             return
-        traced = tap.active  # asked once for both events (the bus's answer for this message)
-        if traced:
+        # asked once for both events (the bus's answer for this message)
+        where = self._where(delivery) if tap.active else None
+        if where is not None:
             tap.emit("deliver", kind, **where, msg=msg)
         try:
             delivery.ack()  # on receipt, as oslo.messaging does: a crash mid-method loses it
@@ -179,22 +187,22 @@ class RPCServer:
             LOG.warning(
                 "%s: cannot acknowledge message %s (%s); skipping it", self.service, unique_id, exc
             )
-            tap.emit("reject", kind, **where, msg=msg, reason=f"ack failed: {exc}")
+            tap.emit("reject", kind, **self._where(delivery), msg=msg, reason=f"ack failed: {exc}")
             return
-        if traced:
+        if where is not None:
             tap.emit("ack", kind, **where, msg=msg)
         executor = self._executor
         try:
             if executor is None:
                 raise RuntimeError("no worker pool")
-            executor.submit(self._handle, msg, kind, where)
+            executor.submit(self._handle, msg, kind, delivery)
         except RuntimeError:  # shut down (a worker receiving a message still takes it)
             LOG.warning("%s is stopping: message %s dropped after its ack", self.service, unique_id)
             return
         if unique_id is not None:  # handed over: from now on a copy is a duplicate
             self._seen.add(unique_id)
 
-    def _handle(self, msg: dict[str, Any], kind: str, where: dict[str, Any]) -> None:
+    def _handle(self, msg: dict[str, Any], kind: str, delivery: Delivery) -> None:
         method = msg.get("method")
         result, failure = None, None
         try:
@@ -204,7 +212,9 @@ class RPCServer:
             )
         except InvalidMessage as exc:
             LOG.warning("%s cannot run a request: %s", self.service, exc)
-            self.transport.tap.emit("reject", kind, **where, msg=msg, reason=str(exc))
+            self.transport.tap.emit(
+                "reject", kind, **self._where(delivery), msg=msg, reason=str(exc)
+            )
             failure = envelope.serialize_failure(exc)
         except LabCloudError as exc:
             LOG.info("%s.%s raised %s", self.service, method, exc)

@@ -61,8 +61,10 @@ class TraceBus:
         self._lock = threading.Lock()
         self._subs: tuple[Subscription, ...] = ()
         self._gates: tuple[Callback, ...] = ()
-        # wants(): its answer by kinds, with the subscriber and gate tuples it was for
-        self._wanted: dict[tuple[type, ...], tuple[Any, Any, bool]] = {}
+        # wants(): its answers by kinds, for the subscribers and gates of now; a new dict
+        # (not a cleared one) each time they change, so an answer worked out for the old
+        # ones while they changed goes into a dict no one reads any more
+        self._wanted: dict[tuple[type, ...], bool] = {}
 
     @property
     def active(self) -> bool:
@@ -72,15 +74,21 @@ class TraceBus:
     def wants(self, *kinds: type) -> bool:
         """True when someone listens for events of one of ``kinds``: a gate (it sees every
         event), a subscriber without ``types``, or one whose ``types`` include it."""
+        wanted = self._wanted  # first: read before the subscribers it answers for
+        answer = wanted.get(kinds)
+        if answer is not None:
+            return answer  # asked for every message: one look-up, until subscribers change
         subs, gates = self._subs, self._gates
-        known = self._wanted.get(kinds)
-        if known is not None and known[0] is subs and known[1] is gates:
-            return known[2]  # the answer for these subscribers (asked per message)
         answer = bool(gates) or any(
             sub.types is None or any(issubclass(k, sub.types) for k in kinds) for sub in subs
         )
-        self._wanted[kinds] = (subs, gates, answer)
+        wanted[kinds] = answer
         return answer
+
+    def _changed(self, subs: tuple[Subscription, ...], gates: tuple[Callback, ...]) -> None:
+        """Take new subscribers and gates (under the lock); wants() answers anew."""
+        self._subs, self._gates = subs, gates
+        self._wanted = {}  # after them: an answer for the new ones lands in the new dict
 
     def add_gate(self, gate: Callback) -> None:
         """Run ``gate(event)`` in the emitting thread after every subscriber saw the event.
@@ -89,11 +97,11 @@ class TraceBus:
         widgets and logs already show what it stopped on.
         """
         with self._lock:
-            self._gates = (*self._gates, gate)
+            self._changed(self._subs, (*self._gates, gate))
 
     def remove_gate(self, gate: Callback) -> None:
         with self._lock:
-            self._gates = tuple(g for g in self._gates if g is not gate)
+            self._changed(self._subs, tuple(g for g in self._gates if g is not gate))
 
     def subscribe(
         self,
@@ -106,12 +114,12 @@ class TraceBus:
         ``where`` holds. Naming ``types`` lets emitters of other events skip building them."""
         sub = Subscription(self, callback, where, types)
         with self._lock:
-            self._subs = (*self._subs, sub)
+            self._changed((*self._subs, sub), self._gates)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
-            self._subs = tuple(s for s in self._subs if s is not sub)
+            self._changed(tuple(s for s in self._subs if s is not sub), self._gates)
 
     def emit(self, event: Any) -> None:
         for sub in self._subs:  # a tuple snapshot: subscribing while emitting is safe

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -295,3 +297,42 @@ def test_one_value_encodes_in_two_threads_at_once() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        {"method": "m", "args": {}, "_unique_id": "x"},
+        {"_context_user": "u", "_context_tenant": "p", "_context_request_id": "", "method": "m"},
+        {
+            "_context_read_deleted": "no",
+            "_context_user_id": "u",
+            "_context_roles": ("a", 1),
+            "_context_extra": {"not": "extra"},
+            "_context_": "empty name",
+            "context_user_id": "not a context field",
+            "_msg_id": "1",
+            "_context_is_admin": 1,
+            "_context_service_catalog": [{"type": "image"}],
+        },
+    ],
+)
+def test_a_context_read_from_a_message_is_the_one_read_from_its_fields(
+    wire: dict[str, Any],
+) -> None:
+    """request_context(msg) reads the _context_ fields in place, as from_dict reads the
+    dict of those fields: same fields, same extra (in the same order)."""
+    fields = envelope.context_fields(wire)
+    from_fields = RequestContext.from_dict(fields)
+    in_place = envelope.request_context(wire)
+    if not fields.get("request_id"):  # a new one each time: compare the rest
+        assert in_place.request_id.startswith("req-")
+        in_place = replace(in_place, request_id=from_fields.request_id)
+    assert in_place == from_fields
+    assert list(in_place.extra.items()) == list(from_fields.extra.items())
+    assert "extra" not in in_place.extra
+
+
+def test_a_context_with_bad_roles_is_refused_in_place_too() -> None:
+    with pytest.raises(TypeError):
+        envelope.request_context({"_context_roles": "admin"})

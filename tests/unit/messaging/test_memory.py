@@ -253,3 +253,25 @@ def test_declarations_do_not_look_through_every_queue(
     monkeypatch.setattr(memory, "_ttl", ttl_of)
     driver.declare([Subscription(QueueSpec(f"more{i}", arguments=ttl)) for i in range(50)])
     assert len(looked) <= 50  # each new queue's own expiry, not 200 x 50 looks
+
+
+def test_a_consumer_out_of_credit_gets_what_waited_in_each_of_its_queues_as_it_acks(
+    driver: MemoryDriver,
+) -> None:
+    """An ack fills a consumer that was out of credit from all its queues; an ack with
+    credit to spare finds nothing waiting (every message went straight to it)."""
+    holder = Inbox(ack=False)
+    driver.consume([sub("q1", key="k1"), sub("q2", key="k2")], holder, prefetch=2, name="h")
+    for key, body in (("k1", b"a"), ("k1", b"b"), ("k2", b"c"), ("k1", b"d"), ("k2", b"e")):
+        driver.publish(ExchangeSpec("ex", "topic"), key, body)
+    assert [d.body for d in holder.wait(2)] == [b"a", b"b"]
+    assert driver.snapshot().queue("q1").messages == 1  # type: ignore[union-attr]
+    assert driver.snapshot().queue("q2").messages == 2  # type: ignore[union-attr]
+    for n in range(3, 6):
+        holder.got[n - 3].ack()  # out of credit before each ack: one more comes
+        assert len(holder.wait(n)) == n
+    assert sorted(d.body for d in holder.got) == [b"a", b"b", b"c", b"d", b"e"]
+    for d in holder.got[3:]:
+        d.ack()  # with credit to spare: nothing waits, nothing more comes
+    assert [q.messages for q in driver.snapshot().queues if q.name in ("q1", "q2")] == [0, 0]
+    assert all(q.unacked == 0 for q in driver.snapshot().queues if q.name in ("q1", "q2"))
