@@ -49,6 +49,7 @@ LOG = logging.getLogger(__name__)
 L2_AGENT_ENTITY = "L2"
 DHCP_ENTITY = "DHCP"
 BLOCKS: Table = ProvisioningBlock.__table__  # type: ignore[assignment]  # a Table
+INSERT_BLOCKS = insert(BLOCKS)  # a new port's blocks: built once, not per port
 # ML2's _port_provisioned, in the completing transaction: it writes the ports of these ids
 # that have no block left and returns what runs after the commit
 Provisioned = Callable[[Connection, list[str]], Callable[[], None]]
@@ -148,7 +149,7 @@ def insert_blocks(db: Database, c: Connection, port_id: str, entities: list[str]
     in one statement; the trace shows each, as it shows the ORM's."""
     if not entities:
         return
-    c.execute(insert(BLOCKS), [{"port_id": port_id, "entity": e} for e in entities])
+    c.execute(INSERT_BLOCKS, [{"port_id": port_id, "entity": e} for e in entities])
     db.record(c, BLOCKS.name, "insert", *(f"{port_id}/{e}" for e in entities))
     for entity in entities:
         LOG.debug("port %s will not go ACTIVE until provisioned by %s", port_id, entity)
