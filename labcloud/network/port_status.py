@@ -226,7 +226,7 @@ def _read_ports(c: Connection, devices: list[str], view: bool) -> dict[str, dict
     elif by_key_ranges(c, keys):  # a round's few devices: the key's index
         query, params = _ranged(view, len(keys)), key_params(keys)
     else:
-        query = statements.viewed if view else statements.ports
+        query, params = (statements.viewed if view else statements.ports)(keys)
     found: dict[str, dict[str, Any]] = {}
     for row in c.execute(query, params).all():
         port = found.get(row[0][:TAP_ID_LENGTH])
@@ -251,9 +251,7 @@ class _Statements:
     form without building and hashing a statement per call)."""
 
     def __init__(self) -> None:
-        by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
-            bindparam("prefixes", expanding=True)
-        )
+        prefix = func.substr(Port.id, 1, TAP_ID_LENGTH)
         self.ports_any = select(*(getattr(Port, k) for k in STATUS_COLUMNS))
         self.viewed_any = (
             self.ports_any.add_columns(
@@ -265,8 +263,9 @@ class _Statements:
             .outerjoin(IPAllocation, IPAllocation.port_id == Port.id)
             .order_by(Port.id, IPAllocation.id)
         )
-        self.ports = self.ports_any.where(by_prefix)
-        self.viewed = self.viewed_any.where(by_prefix)
+        # by the number of id prefixes (inlists.py)
+        self.ports = InList("prefixes", lambda in_: self.ports_any.where(in_(prefix)))
+        self.viewed = InList("prefixes", lambda in_: self.viewed_any.where(in_(prefix)))
         # the ports whose status or host change, as columns: those written or told to nova
         # (the writes are Core UPDATEs, traced as the ORM's flush would trace them); by the
         # number of ids (inlists.py)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, select
+from sqlalchemy import Connection, Row, Select, func, select
 
 from labcloud.db import Database
 from labcloud.network.inlists import InList
@@ -91,7 +91,7 @@ def _ports_of_devices(c: Connection, devices: list[str]) -> dict[str, dict[str, 
     elif by_key_ranges(c, keys):  # a round's few devices: the key's index
         query, params = _ranged(len(keys)), key_params(keys)
     else:
-        query = statements.ports_by_prefix
+        query, params = statements.ports_by_prefix(keys)
     found: dict[str, dict[str, Any]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     ips: set[int] = set()  # the port's addresses and groups so far (its rows come together)
@@ -122,9 +122,7 @@ class _Statements:
 
     def __init__(self) -> None:
         binding, allocation = SecurityGroupPortBinding, IPAllocation
-        by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
-            bindparam("prefixes", expanding=True)
-        )
+        prefix = func.substr(Port.id, 1, TAP_ID_LENGTH)
         self.ports = (
             select(
                 *(getattr(Port, k) for k in PORT_COLUMNS),
@@ -137,7 +135,8 @@ class _Statements:
             .outerjoin(binding, binding.port_id == Port.id)
             .order_by(Port.id, allocation.id, binding.security_group_id)
         )
-        self.ports_by_prefix = self.ports.where(by_prefix)  # built once too, not per call
+        # built once too, not per call, by the number of id prefixes (inlists.py)
+        self.ports_by_prefix = InList("prefixes", lambda in_: self.ports.where(in_(prefix)))
         # by the number of groups: a port has one or two (inlists.py)
         self.rules = InList(
             "groups",
