@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 
 from labcloud.db import Database
 from labcloud.exceptions import NotFound
@@ -96,10 +96,15 @@ class AgentsDb:
                 raise AgentNotFound(id=agent_id)
             s.delete(row)
 
-    def hosts(self, agent_type: str, alive_only: bool = True) -> list[str]:
-        """Hosts with an agent of this type (alive ones only, by default)."""
-        with self.db.read() as c:
-            rows = c.execute(self._hosts, {"agent_type": agent_type}).all()
+    def hosts(
+        self, agent_type: str, alive_only: bool = True, c: Connection | None = None
+    ) -> list[str]:
+        """Hosts with an agent of this type (alive ones only, by default), read on ``c``
+        (the caller's read transaction) or in a new one."""
+        if c is None:
+            with self.db.read() as c:
+                return self.hosts(agent_type, alive_only, c)
+        rows = c.execute(self._hosts, {"agent_type": agent_type}).all()
         return sorted(
             host for host, up, beat in rows if up and (self._beats(beat) or not alive_only)
         )

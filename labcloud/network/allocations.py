@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from labcloud.exceptions import Conflict
 from labcloud.network import ipam
+from labcloud.network.inlists import InList
 from labcloud.network.manager import SubnetNotFound
 from labcloud.network.models import IPAllocation, Subnet
 
@@ -59,13 +60,16 @@ def allocate(
 
 
 @cache
-def _queries() -> tuple[Select[Any], Select[Any]]:
+def _queries() -> tuple[Select[Any], InList[Select[Any]]]:
     """The two reads every new port makes, built once (building a statement cost more
-    than running it): a network's subnets, and which of some addresses a subnet gave out."""
+    than running it): a network's subnets, and which of some addresses a subnet gave out
+    (by the number of addresses: inlists.py)."""
     subnets = select(SUBNETS).where(SUBNETS.c.network_id == bindparam("net_id"))
-    taken = select(IPS.c.ip_address).where(
-        IPS.c.subnet_id == bindparam("subnet_id"),
-        IPS.c.ip_address.in_(bindparam("addresses", expanding=True)),
+    taken = InList(
+        "addresses",
+        lambda in_: select(IPS.c.ip_address).where(
+            IPS.c.subnet_id == bindparam("subnet_id"), in_(IPS.c.ip_address)
+        ),
     )
     return subnets, taken
 
@@ -126,7 +130,8 @@ def _subnet_for(subnets: dict[str, dict[str, Any]], item: dict[str, Any]) -> dic
 
 def _taken(s: Reader, subnet_id: str, addresses: list[str]) -> set[str]:
     """Which of ``addresses`` the subnet has already given out."""
-    return set(s.scalars(_queries()[1], {"subnet_id": subnet_id, "addresses": addresses}))
+    statement, params = _queries()[1](addresses)
+    return set(s.scalars(statement, params | {"subnet_id": subnet_id}))
 
 
 def _free_address(s: Reader, subnet: dict[str, Any]) -> str:

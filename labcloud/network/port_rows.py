@@ -26,6 +26,11 @@ from labcloud.network.models import Port, SecurityGroupPortBinding
 
 PORTS: Table = Port.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 BINDINGS: Table = SecurityGroupPortBinding.__table__  # type: ignore[assignment]
+# the INSERTs of every new port, built once (SQLAlchemy then finds their compiled form
+# without building and hashing a statement per port)
+INSERT_PORT = insert(PORTS)
+INSERT_IPS = insert(allocations.IPS).returning(allocations.IPS.c.id)
+INSERT_BINDINGS = insert(BINDINGS)
 
 
 class MacAddressInUse(Conflict):
@@ -78,17 +83,17 @@ def insert_port(
         raise MacAddressInUse(net_id=net_id, mac=mac)
     subnets = allocations.subnets_of(c, net_id)  # in this transaction: they are allocated
     chosen = allocations.choose(c, net_id, subnets, requested)
-    c.execute(insert(PORTS), port)
+    c.execute(INSERT_PORT, port)
     db.record(c, PORTS.name, "insert", port["id"])
     db.record_state(c, Port, port["id"], port["status"])
     fixed_ips = [{"subnet_id": sub, "ip_address": address} for sub, address in chosen]
     if chosen:
         rows = [{"port_id": port["id"], "network_id": net_id} | ip for ip in fixed_ips]
-        ids = c.execute(insert(allocations.IPS).returning(allocations.IPS.c.id), rows)
+        ids = c.execute(INSERT_IPS, rows)
         db.record(c, allocations.IPS.name, "insert", *map(str, ids.scalars()))
     if groups:
         c.execute(
-            insert(BINDINGS), [{"port_id": port["id"], "security_group_id": g} for g in groups]
+            INSERT_BINDINGS, [{"port_id": port["id"], "security_group_id": g} for g in groups]
         )
         db.record(c, BINDINGS.name, "insert", *(f"{port['id']}/{g}" for g in groups))
     if dhcp_hosted is not None:  # who has to provision it before it goes ACTIVE

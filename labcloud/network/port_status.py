@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from labcloud.network import provisioning_blocks as blocks
 from labcloud.network import segments, views
+from labcloud.network.inlists import InList
 from labcloud.network.manager import now
 from labcloud.network.models import IPAllocation, Network, Port
 from labcloud.network.ports import PortManager, fixed_ips
@@ -112,7 +113,7 @@ class PortStatus:
         ``status``, and ``host`` where they have none; the ports whose status changed, each
         with its status before."""
         changed: list[tuple[dict[str, Any], str]] = []
-        for row in c.execute(_statements().written, {"ids": list(to_change)}).all():
+        for row in c.execute(*_statements().written(list(to_change))).all():
             values: dict[str, Any] = {}
             if status is not None and row.status != status:
                 changed.append((_owner(row), row.status))
@@ -163,7 +164,7 @@ class PortStatus:
         with no block left; telling nova is what it returns, to run after the commit."""
         changed: list[tuple[dict[str, Any], str]] = []
         # a port with a block (still, or again: its address changed) is not read
-        for port in c.execute(_statements().unblocked, {"ids": port_ids}).all():
+        for port in c.execute(*_statements().unblocked(port_ids)).all():
             if port.status == "ACTIVE":
                 continue
             if not port.host or not port.admin_state_up:
@@ -225,7 +226,7 @@ def _read_ports(c: Connection, devices: list[str], view: bool) -> dict[str, dict
     elif by_key_ranges(c, keys):  # a round's few devices: the key's index
         query, params = _ranged(view, len(keys)), key_params(keys)
     else:
-        query = statements.viewed if view else statements.ports
+        query, params = (statements.viewed if view else statements.ports)(keys)
     found: dict[str, dict[str, Any]] = {}
     for row in c.execute(query, params).all():
         port = found.get(row[0][:TAP_ID_LENGTH])
@@ -250,9 +251,7 @@ class _Statements:
     form without building and hashing a statement per call)."""
 
     def __init__(self) -> None:
-        by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
-            bindparam("prefixes", expanding=True)
-        )
+        prefix = func.substr(Port.id, 1, TAP_ID_LENGTH)
         self.ports_any = select(*(getattr(Port, k) for k in STATUS_COLUMNS))
         self.viewed_any = (
             self.ports_any.add_columns(
@@ -264,15 +263,18 @@ class _Statements:
             .outerjoin(IPAllocation, IPAllocation.port_id == Port.id)
             .order_by(Port.id, IPAllocation.id)
         )
-        self.ports = self.ports_any.where(by_prefix)
-        self.viewed = self.viewed_any.where(by_prefix)
+        # by the number of id prefixes (inlists.py)
+        self.ports = InList("prefixes", lambda in_: self.ports_any.where(in_(prefix)))
+        self.viewed = InList("prefixes", lambda in_: self.viewed_any.where(in_(prefix)))
         # the ports whose status or host change, as columns: those written or told to nova
-        # (the writes are Core UPDATEs, traced as the ORM's flush would trace them)
-        ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+        # (the writes are Core UPDATEs, traced as the ORM's flush would trace them); by the
+        # number of ids (inlists.py)
         written = select(*(getattr(Port, k) for k in WRITTEN))
-        self.written = written.where(Port.id.in_(ids))
+        self.written = InList("ids", lambda in_: written.where(in_(Port.id)))
         # a port with a block again (its address changed meanwhile) is not read
-        self.unblocked = written.where(Port.id.in_(ids), ~blocks.has_block()).with_for_update()
+        self.unblocked = InList(
+            "ids", lambda in_: written.where(in_(Port.id), ~blocks.has_block()).with_for_update()
+        )
 
 
 @functools.cache

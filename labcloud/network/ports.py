@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,6 +77,10 @@ class PortManager:
         # the hosts of the live DHCP agents hosting a network (neutron's
         # get_dhcp_agents_hosting_networks): a port there waits for one to serve it
         self.dhcp_agents: Callable[[str], list[str]] = lambda network_id: []
+        # the same, read in the caller's read transaction (create_port's)
+        self.dhcp_agents_in: Callable[[Connection, str], list[str]] = lambda c, network_id: (
+            self.dhcp_agents(network_id)
+        )
 
     def status_changed(self, port: dict[str, Any], previous: str | None) -> None:
         """Tell nova (neutron's notifier), after the commit, when a port's status changed."""
@@ -97,11 +102,11 @@ class PortManager:
             wanted = body.get("security_groups", None if secured else [])
             owner = str(body.get("device_owner", ""))
             groups = self.groups.read_groups_for_port(c, ctxt, project_id, wanted, owner)
+            agents = self.networks.agents
+            # read once: the DHCP block below and the port_create_end cast both need them
+            dhcp_hosts = self.dhcp_agents_in(c, net["id"]) if agents else None
         if groups is None:  # the project's first port: its default group is made now
             groups = [self.groups.default_group(project_id)]
-        agents = self.networks.agents
-        # read once: the DHCP block below and the port_create_end cast both need them
-        dhcp_hosts = self.dhcp_agents(net["id"]) if agents else None
         for _ in range(ALLOCATION_ATTEMPTS):
             values = port_rows.port_values(project_id, net, body, agents=agents)
             try:

@@ -30,7 +30,6 @@ import logging
 from collections.abc import Callable, Collection, Iterable
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Connection,
     Table,
@@ -43,12 +42,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from labcloud.db import Database
+from labcloud.network.inlists import InList
 from labcloud.network.models import Port, ProvisioningBlock, Subnet
 
 LOG = logging.getLogger(__name__)
 L2_AGENT_ENTITY = "L2"
 DHCP_ENTITY = "DHCP"
 BLOCKS: Table = ProvisioningBlock.__table__  # type: ignore[assignment]  # a Table
+INSERT_BLOCKS = insert(BLOCKS)  # a new port's blocks: built once, not per port
 # ML2's _port_provisioned, in the completing transaction: it writes the ports of these ids
 # that have no block left and returns what runs after the commit
 Provisioned = Callable[[Connection, list[str]], Callable[[], None]]
@@ -86,7 +87,8 @@ def _complete(db: Database, c: Connection, port_ids: list[str], entity: str) -> 
     DELETE ... RETURNING (SQLite and PostgreSQL alike), built once, on a connection
     without an ORM session, instead of loading each block to delete it; the trace still
     shows each block go."""
-    gone = c.execute(_statements().complete, {"ids": port_ids, "entity": entity}).scalars()
+    statement, params = _statements().complete(port_ids)
+    gone = c.execute(statement, params | {"entity": entity}).scalars()
     db.record(c, ProvisioningBlock.__tablename__, "delete", *(f"{p}/{entity}" for p in gone))
 
 
@@ -147,7 +149,7 @@ def insert_blocks(db: Database, c: Connection, port_id: str, entities: list[str]
     in one statement; the trace shows each, as it shows the ORM's."""
     if not entities:
         return
-    c.execute(insert(BLOCKS), [{"port_id": port_id, "entity": e} for e in entities])
+    c.execute(INSERT_BLOCKS, [{"port_id": port_id, "entity": e} for e in entities])
     db.record(c, BLOCKS.name, "insert", *(f"{port_id}/{e}" for e in entities))
     for entity in entities:
         LOG.debug("port %s will not go ACTIVE until provisioned by %s", port_id, entity)
@@ -183,7 +185,7 @@ def complete(
     removed, then ``provisioned(c, ids)``, which reads the ports with no block left
     (``~has_block()``) and returns what to do after the commit."""
     if c.dialect.name != "sqlite":
-        c.execute(_statements().lock, {"ids": ids})
+        c.execute(*_statements().lock(ids))
     _complete(db, c, ids, entity)
     return provisioned(c, ids)
 
@@ -192,15 +194,19 @@ class _Statements:
     """provisioning_complete's statements, built once (an agent's every report runs them)."""
 
     def __init__(self) -> None:
-        ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
-        self.complete = (
-            delete(ProvisioningBlock)
-            .where(
-                ProvisioningBlock.port_id.in_(ids), ProvisioningBlock.entity == bindparam("entity")
-            )
-            .returning(ProvisioningBlock.port_id)
+        # by the number of ids: an agent's report names one or two (inlists.py)
+        self.complete = InList(
+            "ids",
+            lambda in_: (
+                delete(ProvisioningBlock)
+                .where(
+                    in_(ProvisioningBlock.port_id), ProvisioningBlock.entity == bindparam("entity")
+                )
+                .returning(ProvisioningBlock.port_id)
+            ),
         )
-        self.lock = select(Port.id).where(Port.id.in_(ids)).order_by(Port.id).with_for_update()
+        locked = select(Port.id).order_by(Port.id).with_for_update()
+        self.lock = InList("ids", lambda in_: locked.where(in_(Port.id)))
 
 
 @functools.cache

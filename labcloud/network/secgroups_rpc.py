@@ -17,9 +17,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, select
+from sqlalchemy import Connection, Row, Select, func, select
 
 from labcloud.db import Database
+from labcloud.network.inlists import InList
 from labcloud.network.models import (
     IPAllocation,
     Port,
@@ -59,7 +60,7 @@ def info_for_ports(c: Connection, ports: dict[str, dict[str, Any]]) -> dict[str,
     wanted = sorted({g for p in ports.values() for g in p["security_groups"]})
     groups: dict[str, list[dict[str, Any]]] = {g: [] for g in wanted}
     if wanted:
-        for rule in c.execute(_statements().rules, {"groups": wanted}).all():
+        for rule in c.execute(*_statements().rules(wanted)).all():
             groups[rule.security_group_id].append(_rule(rule))
     remote = {r.get("remote_group_id") for rules in groups.values() for r in rules}
     members = _member_ips(c, {g for g in remote if g})
@@ -90,7 +91,7 @@ def _ports_of_devices(c: Connection, devices: list[str]) -> dict[str, dict[str, 
     elif by_key_ranges(c, keys):  # a round's few devices: the key's index
         query, params = _ranged(len(keys)), key_params(keys)
     else:
-        query = statements.ports_by_prefix
+        query, params = statements.ports_by_prefix(keys)
     found: dict[str, dict[str, Any]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     ips: set[int] = set()  # the port's addresses and groups so far (its rows come together)
@@ -121,9 +122,7 @@ class _Statements:
 
     def __init__(self) -> None:
         binding, allocation = SecurityGroupPortBinding, IPAllocation
-        by_prefix = func.substr(Port.id, 1, TAP_ID_LENGTH).in_(
-            bindparam("prefixes", expanding=True)
-        )
+        prefix = func.substr(Port.id, 1, TAP_ID_LENGTH)
         self.ports = (
             select(
                 *(getattr(Port, k) for k in PORT_COLUMNS),
@@ -136,23 +135,29 @@ class _Statements:
             .outerjoin(binding, binding.port_id == Port.id)
             .order_by(Port.id, allocation.id, binding.security_group_id)
         )
-        self.ports_by_prefix = self.ports.where(by_prefix)  # built once too, not per call
-        self.rules = (
-            select(*RULE_COLUMNS)
-            .where(SecurityGroupRule.security_group_id.in_(bindparam("groups", expanding=True)))
-            .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
+        # built once too, not per call, by the number of id prefixes (inlists.py)
+        self.ports_by_prefix = InList("prefixes", lambda in_: self.ports.where(in_(prefix)))
+        # by the number of groups: a port has one or two (inlists.py)
+        self.rules = InList(
+            "groups",
+            lambda in_: (
+                select(*RULE_COLUMNS)
+                .where(in_(SecurityGroupRule.security_group_id))
+                .order_by(SecurityGroupRule.created_at, SecurityGroupRule.id)
+            ),
         )
         # each group's members' addresses as one string (group_concat on SQLite, string_agg
         # on PostgreSQL): a row per group, not a row object per member for every refresh;
         # unordered (an aggregate's order is the database's choice): sorted after the split
-        self.members = (
-            select(
-                binding.security_group_id,
-                func.aggregate_strings(allocation.ip_address, ADDRESS_SEPARATOR),
-            )
-            .join(allocation, allocation.port_id == binding.port_id)
-            .where(binding.security_group_id.in_(bindparam("groups", expanding=True)))
-            .group_by(binding.security_group_id)
+        members = select(
+            binding.security_group_id,
+            func.aggregate_strings(allocation.ip_address, ADDRESS_SEPARATOR),
+        ).join(allocation, allocation.port_id == binding.port_id)
+        self.members = InList(
+            "groups",
+            lambda in_: members.where(in_(binding.security_group_id)).group_by(
+                binding.security_group_id
+            ),
         )
 
 
@@ -197,7 +202,7 @@ def _member_ips(c: Connection, groups: set[str]) -> dict[str, dict[str, list[str
     addresses are split in C, looked at one by one only when some is IPv6."""
     found: dict[str, dict[str, list[str]]] = {g: {"IPv4": [], "IPv6": []} for g in groups}
     if groups:
-        rows = c.execute(_statements().members, {"groups": sorted(groups)}).all()
+        rows = c.execute(*_statements().members(sorted(groups))).all()
         for group_id, joined in rows:
             if not joined:
                 continue

@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 
 from labcloud.context import RequestContext
 from labcloud.network import allocations, ipam
+from labcloud.network.agents_db import DHCP, AgentsDb
 from labcloud.network.manager import NetworkManager
 from labcloud.network.models import Port, ProvisioningBlock, SecurityGroupPortBinding
 from labcloud.network.ports import PortManager
@@ -69,6 +70,29 @@ def test_one_read_transaction_and_one_write_of_one_insert_per_table(ports: PortM
         groups = list(s.scalars(select(SecurityGroupPortBinding.security_group_id)))
     assert blocks == {"L2", "DHCP"}
     assert groups == port["security_groups"] == [ports.groups.default_group("p")]
+
+
+def test_the_dhcp_agents_are_read_in_the_read_transaction(ports: PortManager) -> None:
+    """neutron-server reads its live DHCP agents (the agents table) with the network and
+    the default group: still one read transaction and one write."""
+    agents = AgentsDb(ports.db)
+    agents.report_state({"agent_type": DHCP[0], "host": "net1", "binary": DHCP[1]})
+    ports.dhcp_agents_in = lambda c, network_id: agents.hosts(DHCP[0], c=c)
+    engine, asked = ports.db.engine, body(ports)
+    statements: list[str] = []
+    begins: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    event.listen(engine, "begin", lambda conn: begins.append("begin"))
+    ports.create_port(ADMIN, asked)
+    assert [" ".join(s.split()[:2]) for s in statements[:4]] == [
+        "SELECT networks.id,",
+        "SELECT default_security_group.security_group_id",
+        "SELECT agents.host,",
+        "SELECT subnets.id,",  # the write transaction
+    ]
+    assert len(begins) == 2
+    with ports.db.reader() as s:
+        assert set(s.scalars(select(ProvisioningBlock.entity))) == {"L2", "DHCP"}
 
 
 def test_the_trace_hears_of_each_row_and_the_ports_first_state(ports: PortManager) -> None:
