@@ -16,15 +16,16 @@ whatever they still hold, and those messages are lost (the cloud's periodic task
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Sequence
-from queue import Empty, LifoQueue
 from typing import Any
 
 import amqp
 import amqp.exceptions
+import amqp.serialization
 import amqp.spec
 import kombu
 import kombu.exceptions
@@ -51,6 +52,55 @@ PERSISTENT = 2  # AMQP delivery_mode, as kombu (and so oslo) sends every message
 
 
 CONFIRMS = [amqp.spec.Basic.Ack, amqp.spec.Basic.Nack]
+PUBLISH = amqp.spec.Basic.Publish
+PropertyKey = tuple[str, str, int, str | None]  # content type, encoding, delivery mode, expiration
+
+
+def _property_key(props: PropertyMap) -> PropertyKey:
+    """What sets a message's properties apart (expiration: milliseconds, as AMQP has it)."""
+    if not props:
+        return ("application/json", "utf-8", PERSISTENT, None)
+    expiration = props.get("expiration")
+    return (
+        props.get("content_type", "application/json"),
+        props.get("content_encoding", "utf-8"),
+        props.get("delivery_mode", PERSISTENT),
+        str(int(expiration * 1000)) if expiration else None,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _properties(key: PropertyKey) -> tuple[dict[str, Any], bytes]:
+    """The properties kombu's prepare_message would set, and py-amqp's encoding of them
+    (the frame header's flags and values), found once per property set."""
+    content_type, content_encoding, delivery_mode, expiration = key
+    props: dict[str, Any] = {
+        "priority": 0,
+        "content_type": content_type,
+        "content_encoding": content_encoding,
+        "application_headers": {},
+        "delivery_mode": delivery_mode,
+    }
+    if expiration is not None:
+        props["expiration"] = expiration
+    return props, amqp.Message(b"", **props)._serialize_properties()
+
+
+@functools.lru_cache(maxsize=4096)
+def _publish_args(exchange: str, key: str, mandatory: bool) -> bytes:
+    """Basic.Publish's arguments as py-amqp's send_method encodes them, once per address."""
+    return amqp.serialization.dumps("Bssbb", (0, exchange, key, mandatory, False))  # type: ignore[no-any-return]
+
+
+class _Message(amqp.Message):  # type: ignore[misc]  # py-amqp has no type hints
+    """A message whose properties were encoded before (py-amqp encodes them per publish)."""
+
+    def __init__(self, body: bytes, properties: tuple[dict[str, Any], bytes]) -> None:
+        props, self._encoded = properties
+        super().__init__(body, **props)
+
+    def _serialize_properties(self) -> bytes:
+        return self._encoded
 
 
 def _on_confirm(method: Any, *args: Any) -> None:
@@ -103,23 +153,21 @@ class _Publisher:
             declare_exchange(self.channel, exchange)
             self.declared.add(exchange.name)
         self.returned = None
-        expiration = props.get("expiration")
-        extra = {"expiration": str(int(expiration * 1000))} if expiration else {}
-        message = amqp.Message(  # the properties kombu's prepare_message would set
-            body,
-            priority=0,
-            content_type=props.get("content_type", "application/json"),
-            content_encoding=props.get("content_encoding", "utf-8"),
-            application_headers={},
-            delivery_mode=props.get("delivery_mode", PERSISTENT),
-            **extra,
-        )
-        # py-amqp's basic_publish_confirm, less the connection.blocked poll it makes before
-        # every publish (a read that fails with EWOULDBLOCK, and two timeout changes): the
-        # wait for the confirm reads whatever the broker sent anyway, that included.
-        self.channel.send_method(
-            amqp.spec.Basic.Publish, "Bssbb", (0, exchange.name, key, mandatory, False), message
-        )
+        # py-amqp's basic_publish_confirm, less what is the same for every message: the
+        # Basic.Publish arguments and the properties are encoded once per (exchange, key)
+        # and per property set (the same bytes py-amqp writes), and the frames go straight
+        # to the connection's writer, without the connection.blocked poll py-amqp makes
+        # before every publish (a read that fails with EWOULDBLOCK, and two timeout
+        # changes): the wait for the confirm reads whatever the broker sent, that included.
+        conn = self.channel.connection
+        if conn is None:
+            raise amqp.exceptions.RecoverableConnectionError("connection already closed")
+        message = _Message(body, _properties(_property_key(props)))
+        try:
+            args = _publish_args(exchange.name, key, mandatory)
+            conn.frame_writer(1, self.channel.channel_id, PUBLISH, args, message)
+        except StopIteration:  # as py-amqp's send_method: the writer is gone with its socket
+            raise amqp.exceptions.RecoverableConnectionError("connection already closed") from None
         self.channel.wait(CONFIRMS, callback=_on_confirm)
         self.used = time.monotonic()
         if self.returned is not None:
@@ -151,7 +199,9 @@ class AmqpDriver:
     def __init__(self, url: str, *, publish_timeout: float = PUBLISH_TIMEOUT) -> None:
         self.url = url
         self.publish_timeout = publish_timeout
-        self._pool: LifoQueue[_Publisher] = LifoQueue()
+        # idle publishers, the most recently used last: list.append and list.pop are atomic,
+        # so taking one and giving it back need no lock (a queue.Queue takes three)
+        self._pool: list[_Publisher] = []
         self._consumers: list[AmqpConsumer] = []
         self._lock = threading.Lock()
         self._last_failure = 0.0
@@ -226,18 +276,18 @@ class AmqpDriver:
     def _acquire(self, deadline: float) -> _Publisher:
         while True:
             try:
-                pub = self._pool.get_nowait()
-            except Empty:
+                pub = self._pool.pop()
+            except IndexError:
                 return _Publisher(self.url, deadline)
             if time.monotonic() - pub.used < HEARTBEAT / 2:
                 return pub
             pub.discard()  # idle past half a heartbeat: the broker may have closed it
 
     def _release(self, pub: _Publisher) -> None:
-        if self._closed or self._pool.qsize() >= POOL_SIZE:
+        if self._closed or len(self._pool) >= POOL_SIZE:
             pub.close()
         else:
-            self._pool.put(pub)
+            self._pool.append(pub)
 
     def note_failure(self) -> None:
         """Remember that the broker went away: its queues may take a while to come back."""
@@ -282,6 +332,6 @@ class AmqpDriver:
             consumer.stop()
         while True:
             try:
-                self._pool.get_nowait().close()
-            except Empty:
+                self._pool.pop().close()
+            except IndexError:
                 break
