@@ -30,7 +30,7 @@ import amqp.spec
 import kombu
 import kombu.exceptions
 
-from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all
+from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all, drainer
 from labcloud.messaging.amqpreplies import AmqpReplyConsumer
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.driver import DeliverCallback, PropertyMap
@@ -51,7 +51,7 @@ POOL_SIZE = 8
 PERSISTENT = 2  # AMQP delivery_mode, as kombu (and so oslo) sends every message
 
 
-CONFIRMS = [amqp.spec.Basic.Ack, amqp.spec.Basic.Nack]
+ACK, NACK = amqp.spec.Basic.Ack, amqp.spec.Basic.Nack
 PUBLISH = amqp.spec.Basic.Publish
 PropertyKey = tuple[str, str, int, str | None]  # content type, encoding, delivery mode, expiration
 
@@ -103,11 +103,6 @@ class _Message(amqp.Message):  # type: ignore[misc]  # py-amqp has no type hints
         return self._encoded
 
 
-def _on_confirm(method: Any, *args: Any) -> None:
-    if method == amqp.spec.Basic.Nack:
-        raise amqp.exceptions.MessageNacked()
-
-
 class _Publisher:
     """One pooled connection + confirm-mode channel, with the exchanges it has declared."""
 
@@ -124,12 +119,33 @@ class _Publisher:
         self.channel = self.conn.channel()
         self.channel.confirm_select()
         self.channel.events["basic_return"].add(self._on_return)
+        self.drain = drainer(self.conn)  # reads one method in (bounded: see bound())
         self.declared: set[str] = set()
         self.returned: str | None = None
+        self.confirmed = False
         self.used = time.monotonic()
 
     def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
         self.returned = f"{exc}"
+
+    def _on_confirm(self, method: Any, *args: Any) -> None:
+        if method == NACK:
+            raise amqp.exceptions.MessageNacked()
+        self.confirmed = True
+
+    def wait_confirm(self) -> None:
+        """py-amqp's ``channel.wait([Ack, Nack])``: the channel's frames are read (a
+        Basic.Return first, for a message no queue took) until the broker's confirm came
+        in, less the promise it makes and the context manager it enters for each frame."""
+        pending = self.channel._pending  # py-amqp's one-shot handlers, by method
+        pending[ACK] = pending[NACK] = self._on_confirm
+        self.confirmed = False
+        try:
+            while not self.confirmed:
+                self.drain()
+        finally:
+            pending.pop(ACK, None)
+            pending.pop(NACK, None)
 
     def bound(self, deadline: float) -> None:
         """Every socket read and write from now waits at most until ``deadline`` (oslo does
@@ -168,7 +184,7 @@ class _Publisher:
             conn.frame_writer(1, self.channel.channel_id, PUBLISH, args, message)
         except StopIteration:  # as py-amqp's send_method: the writer is gone with its socket
             raise amqp.exceptions.RecoverableConnectionError("connection already closed") from None
-        self.channel.wait(CONFIRMS, callback=_on_confirm)
+        self.wait_confirm()
         self.used = time.monotonic()
         if self.returned is not None:
             raise MessageUndeliverable(exchange=exchange.name, routing_key=key)

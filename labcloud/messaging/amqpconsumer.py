@@ -56,9 +56,9 @@ def declare_all(channel: Any, subscriptions: Sequence[Subscription]) -> None:
 
 def drainer(conn: Any) -> Callable[[], None]:
     """``conn.drain_events`` for a connection whose socket has its read timeout set already
-    (DRAIN_TIMEOUT, see _consume): py-amqp's own loop, reading frames into the connection's
-    frame handler until a whole method came in, without the context manager it enters for
-    every frame to set a timeout that is set (a message is three frames)."""
+    (a consumer's DRAIN_TIMEOUT, see _consume; a publish's deadline): py-amqp's own loop,
+    reading frames into the connection's frame handler until a whole method came in,
+    without the context manager it enters for every frame to set a timeout that is set."""
     connection = conn.connection  # py-amqp's, under kombu's
     read_frame, on_frame = connection.transport.read_frame, connection.on_inbound_frame
 
