@@ -16,7 +16,6 @@ whatever they still hold, and those messages are lost (the cloud's periodic task
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -30,7 +29,18 @@ import amqp.spec
 import kombu
 import kombu.exceptions
 
-from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all, drainer
+from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all
+from labcloud.messaging.amqpframes import (
+    ACK,
+    NACK,
+    PUBLISH,
+    Message,
+    drainer,
+    properties,
+    property_key,
+    publish_args,
+    write_method,
+)
 from labcloud.messaging.amqpreplies import AmqpReplyConsumer
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.driver import DeliverCallback, PropertyMap
@@ -48,59 +58,6 @@ PUBLISH_TIMEOUT = 30.0  # seconds a publish may take in all, retries included
 CONNECT_TIMEOUT = 5.0  # seconds for one TCP + AMQP handshake
 RECOVERY_WINDOW = 30.0  # after a reconnect, unroutable messages are retried: queues come back
 POOL_SIZE = 8
-PERSISTENT = 2  # AMQP delivery_mode, as kombu (and so oslo) sends every message
-
-
-ACK, NACK = amqp.spec.Basic.Ack, amqp.spec.Basic.Nack
-PUBLISH = amqp.spec.Basic.Publish
-PropertyKey = tuple[str, str, int, str | None]  # content type, encoding, delivery mode, expiration
-
-
-def _property_key(props: PropertyMap) -> PropertyKey:
-    """What sets a message's properties apart (expiration: milliseconds, as AMQP has it)."""
-    if not props:
-        return ("application/json", "utf-8", PERSISTENT, None)
-    expiration = props.get("expiration")
-    return (
-        props.get("content_type", "application/json"),
-        props.get("content_encoding", "utf-8"),
-        props.get("delivery_mode", PERSISTENT),
-        str(int(expiration * 1000)) if expiration else None,
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _properties(key: PropertyKey) -> tuple[dict[str, Any], bytes]:
-    """The properties kombu's prepare_message would set, and py-amqp's encoding of them
-    (the frame header's flags and values), found once per property set."""
-    content_type, content_encoding, delivery_mode, expiration = key
-    props: dict[str, Any] = {
-        "priority": 0,
-        "content_type": content_type,
-        "content_encoding": content_encoding,
-        "application_headers": {},
-        "delivery_mode": delivery_mode,
-    }
-    if expiration is not None:
-        props["expiration"] = expiration
-    return props, amqp.Message(b"", **props)._serialize_properties()
-
-
-@functools.lru_cache(maxsize=4096)
-def _publish_args(exchange: str, key: str, mandatory: bool) -> bytes:
-    """Basic.Publish's arguments as py-amqp's send_method encodes them, once per address."""
-    return amqp.serialization.dumps("Bssbb", (0, exchange, key, mandatory, False))  # type: ignore[no-any-return]
-
-
-class _Message(amqp.Message):  # type: ignore[misc]  # py-amqp has no type hints
-    """A message whose properties were encoded before (py-amqp encodes them per publish)."""
-
-    def __init__(self, body: bytes, properties: tuple[dict[str, Any], bytes]) -> None:
-        props, self._encoded = properties
-        super().__init__(body, **props)
-
-    def _serialize_properties(self) -> bytes:
-        return self._encoded
 
 
 class _Publisher:
@@ -175,15 +132,8 @@ class _Publisher:
         # to the connection's writer, without the connection.blocked poll py-amqp makes
         # before every publish (a read that fails with EWOULDBLOCK, and two timeout
         # changes): the wait for the confirm reads whatever the broker sent, that included.
-        conn = self.channel.connection
-        if conn is None:
-            raise amqp.exceptions.RecoverableConnectionError("connection already closed")
-        message = _Message(body, _properties(_property_key(props)))
-        try:
-            args = _publish_args(exchange.name, key, mandatory)
-            conn.frame_writer(1, self.channel.channel_id, PUBLISH, args, message)
-        except StopIteration:  # as py-amqp's send_method: the writer is gone with its socket
-            raise amqp.exceptions.RecoverableConnectionError("connection already closed") from None
+        message = Message(body, properties(property_key(props)))
+        write_method(self.channel, PUBLISH, publish_args(exchange.name, key, mandatory), message)
         self.wait_confirm()
         self.used = time.monotonic()
         if self.returned is not None:

@@ -15,13 +15,15 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import amqp.exceptions
+import amqp.spec
 import kombu
 
+from labcloud.messaging.amqpframes import ack, drainer
 from labcloud.messaging.driver import DeliverCallback, Delivery
 from labcloud.messaging.exceptions import PreconditionFailed
 from labcloud.messaging.topology import Subscription
@@ -52,21 +54,6 @@ def declare_all(channel: Any, subscriptions: Sequence[Subscription]) -> None:
             if exchange.name:
                 declare_exchange(channel, exchange)
                 channel.queue_bind(queue=q.name, exchange=exchange.name, routing_key=key)
-
-
-def drainer(conn: Any) -> Callable[[], None]:
-    """``conn.drain_events`` for a connection whose socket has its read timeout set already
-    (a consumer's DRAIN_TIMEOUT, see _consume; a publish's deadline): py-amqp's own loop,
-    reading frames into the connection's frame handler until a whole method came in,
-    without the context manager it enters for every frame to set a timeout that is set."""
-    connection = conn.connection  # py-amqp's, under kombu's
-    read_frame, on_frame = connection.transport.read_frame, connection.on_inbound_frame
-
-    def drain() -> None:
-        while not on_frame(read_frame()):
-            pass
-
-    return drain
 
 
 class AmqpConsumer:
@@ -128,6 +115,7 @@ class AmqpConsumer:
 
     def _consume(self, conn: Any) -> None:
         channel = conn.channel()
+        channel.auto_decode = False  # bodies stay bytes: py-amqp would decode each to str
         declare_all(channel, self._subs)
         channel.basic_qos(0, self._prefetch, False)
         tags = [
@@ -180,13 +168,13 @@ class AmqpConsumer:
             tag = info["delivery_tag"]
             body = message.body
             delivery = Delivery(
-                body=body.encode() if isinstance(body, str) else body,
+                body=body.encode() if isinstance(body, str) else body,  # "" when bodyless
                 exchange=info.get("exchange", ""),
                 routing_key=info.get("routing_key", ""),
                 queue=queue,
                 properties=message.properties,  # the message's own dict, made for it
                 redelivered=bool(info.get("redelivered")),
-                ack_fn=partial(channel.basic_ack, tag),
+                ack_fn=partial(ack, channel, tag),
                 reject_fn=partial(channel.basic_reject, tag),
             )
             try:

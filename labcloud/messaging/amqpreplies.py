@@ -17,7 +17,8 @@ import threading
 import time
 from typing import Any
 
-from labcloud.messaging.amqpconsumer import DRAIN_TIMEOUT, HEARTBEAT_RATE, AmqpConsumer, drainer
+from labcloud.messaging.amqpconsumer import DRAIN_TIMEOUT, HEARTBEAT_RATE, AmqpConsumer
+from labcloud.messaging.amqpframes import drainer
 from labcloud.messaging.driver import Parked
 
 POLL = 0.001  # seconds the consumer's thread reads for in its turn, when no caller reads

@@ -15,7 +15,7 @@ import pytest
 from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
 
-from labcloud.messaging.amqp import _Message, _properties, _property_key, _publish_args
+from labcloud.messaging.amqpframes import Message, properties, property_key, publish_args
 
 
 class _Wire:
@@ -60,11 +60,25 @@ def test_publish_frames_are_py_amqps(
         **extra,
     )
     their_args = dumps("Bssbb", (0, exchange, key, mandatory, False))
-    ours = _Message(body, _properties(_property_key(props)))
-    assert _frames(_publish_args(exchange, key, mandatory), ours) == _frames(their_args, theirs)
+    ours = Message(body, properties(property_key(props)))
+    assert _frames(publish_args(exchange, key, mandatory), ours) == _frames(their_args, theirs)
     assert ours.properties == theirs.properties
 
 
 def test_encoded_properties_are_found_once_per_property_set() -> None:
-    assert _properties(_property_key({})) is _properties(_property_key({}))
-    assert _properties(_property_key({"expiration": 2.0}))[0]["expiration"] == "2000"
+    assert properties(property_key({})) is properties(property_key({}))
+    assert properties(property_key({"expiration": 2.0}))[0]["expiration"] == "2000"
+
+
+def test_an_ack_is_py_amqps_basic_ack() -> None:
+    from labcloud.messaging.amqpframes import ACK, ACK_ARGS
+
+    for tag in (1, 2**40 + 7):
+        ours = _frames_of(ACK, ACK_ARGS.pack(tag, 0))
+        assert ours == _frames_of(ACK, dumps("Lb", (tag, False)))
+
+
+def _frames_of(method: tuple[int, int], args: bytes) -> bytes:
+    wire = _Wire()
+    frame_writer(wire, wire)(1, 1, method, args, None)
+    return bytes(wire.out)
