@@ -20,16 +20,27 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from queue import Empty, LifoQueue
 from typing import Any
 
 import amqp
 import amqp.exceptions
+import amqp.serialization
 import amqp.spec
 import kombu
 import kombu.exceptions
 
 from labcloud.messaging.amqpconsumer import HEARTBEAT, AmqpConsumer, declare_all
+from labcloud.messaging.amqpframes import (
+    ACK,
+    NACK,
+    PUBLISH,
+    Message,
+    drainer,
+    properties,
+    property_key,
+    publish_args,
+    write_method,
+)
 from labcloud.messaging.amqpreplies import AmqpReplyConsumer
 from labcloud.messaging.brokerview import BrokerSnapshot
 from labcloud.messaging.driver import DeliverCallback, PropertyMap
@@ -47,15 +58,6 @@ PUBLISH_TIMEOUT = 30.0  # seconds a publish may take in all, retries included
 CONNECT_TIMEOUT = 5.0  # seconds for one TCP + AMQP handshake
 RECOVERY_WINDOW = 30.0  # after a reconnect, unroutable messages are retried: queues come back
 POOL_SIZE = 8
-PERSISTENT = 2  # AMQP delivery_mode, as kombu (and so oslo) sends every message
-
-
-CONFIRMS = [amqp.spec.Basic.Ack, amqp.spec.Basic.Nack]
-
-
-def _on_confirm(method: Any, *args: Any) -> None:
-    if method == amqp.spec.Basic.Nack:
-        raise amqp.exceptions.MessageNacked()
 
 
 class _Publisher:
@@ -74,12 +76,33 @@ class _Publisher:
         self.channel = self.conn.channel()
         self.channel.confirm_select()
         self.channel.events["basic_return"].add(self._on_return)
+        self.drain = drainer(self.conn)  # reads one method in (bounded: see bound())
         self.declared: set[str] = set()
         self.returned: str | None = None
+        self.confirmed = False
         self.used = time.monotonic()
 
     def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
         self.returned = f"{exc}"
+
+    def _on_confirm(self, method: Any, *args: Any) -> None:
+        if method == NACK:
+            raise amqp.exceptions.MessageNacked()
+        self.confirmed = True
+
+    def wait_confirm(self) -> None:
+        """py-amqp's ``channel.wait([Ack, Nack])``: the channel's frames are read (a
+        Basic.Return first, for a message no queue took) until the broker's confirm came
+        in, less the promise it makes and the context manager it enters for each frame."""
+        pending = self.channel._pending  # py-amqp's one-shot handlers, by method
+        pending[ACK] = pending[NACK] = self._on_confirm
+        self.confirmed = False
+        try:
+            while not self.confirmed:
+                self.drain()
+        finally:
+            pending.pop(ACK, None)
+            pending.pop(NACK, None)
 
     def bound(self, deadline: float) -> None:
         """Every socket read and write from now waits at most until ``deadline`` (oslo does
@@ -103,24 +126,15 @@ class _Publisher:
             declare_exchange(self.channel, exchange)
             self.declared.add(exchange.name)
         self.returned = None
-        expiration = props.get("expiration")
-        extra = {"expiration": str(int(expiration * 1000))} if expiration else {}
-        message = amqp.Message(  # the properties kombu's prepare_message would set
-            body,
-            priority=0,
-            content_type=props.get("content_type", "application/json"),
-            content_encoding=props.get("content_encoding", "utf-8"),
-            application_headers={},
-            delivery_mode=props.get("delivery_mode", PERSISTENT),
-            **extra,
-        )
-        # py-amqp's basic_publish_confirm, less the connection.blocked poll it makes before
-        # every publish (a read that fails with EWOULDBLOCK, and two timeout changes): the
-        # wait for the confirm reads whatever the broker sent anyway, that included.
-        self.channel.send_method(
-            amqp.spec.Basic.Publish, "Bssbb", (0, exchange.name, key, mandatory, False), message
-        )
-        self.channel.wait(CONFIRMS, callback=_on_confirm)
+        # py-amqp's basic_publish_confirm, less what is the same for every message: the
+        # Basic.Publish arguments and the properties are encoded once per (exchange, key)
+        # and per property set (the same bytes py-amqp writes), and the frames go straight
+        # to the connection's writer, without the connection.blocked poll py-amqp makes
+        # before every publish (a read that fails with EWOULDBLOCK, and two timeout
+        # changes): the wait for the confirm reads whatever the broker sent, that included.
+        message = Message(body, properties(property_key(props)))
+        write_method(self.channel, PUBLISH, publish_args(exchange.name, key, mandatory), message)
+        self.wait_confirm()
         self.used = time.monotonic()
         if self.returned is not None:
             raise MessageUndeliverable(exchange=exchange.name, routing_key=key)
@@ -151,7 +165,9 @@ class AmqpDriver:
     def __init__(self, url: str, *, publish_timeout: float = PUBLISH_TIMEOUT) -> None:
         self.url = url
         self.publish_timeout = publish_timeout
-        self._pool: LifoQueue[_Publisher] = LifoQueue()
+        # idle publishers, the most recently used last: list.append and list.pop are atomic,
+        # so taking one and giving it back need no lock (a queue.Queue takes three)
+        self._pool: list[_Publisher] = []
         self._consumers: list[AmqpConsumer] = []
         self._lock = threading.Lock()
         self._last_failure = 0.0
@@ -226,18 +242,18 @@ class AmqpDriver:
     def _acquire(self, deadline: float) -> _Publisher:
         while True:
             try:
-                pub = self._pool.get_nowait()
-            except Empty:
+                pub = self._pool.pop()
+            except IndexError:
                 return _Publisher(self.url, deadline)
             if time.monotonic() - pub.used < HEARTBEAT / 2:
                 return pub
             pub.discard()  # idle past half a heartbeat: the broker may have closed it
 
     def _release(self, pub: _Publisher) -> None:
-        if self._closed or self._pool.qsize() >= POOL_SIZE:
+        if self._closed or len(self._pool) >= POOL_SIZE:
             pub.close()
         else:
-            self._pool.put(pub)
+            self._pool.append(pub)
 
     def note_failure(self) -> None:
         """Remember that the broker went away: its queues may take a while to come back."""
@@ -282,6 +298,6 @@ class AmqpDriver:
             consumer.stop()
         while True:
             try:
-                self._pool.get_nowait().close()
-            except Empty:
+                self._pool.pop().close()
+            except IndexError:
                 break

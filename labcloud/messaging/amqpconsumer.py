@@ -14,12 +14,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import amqp.exceptions
+import amqp.spec
 import kombu
 
+from labcloud.messaging.amqpframes import ack, drainer
 from labcloud.messaging.driver import DeliverCallback, Delivery
 from labcloud.messaging.exceptions import PreconditionFailed
 from labcloud.messaging.topology import Subscription
@@ -111,15 +115,16 @@ class AmqpConsumer:
 
     def _consume(self, conn: Any) -> None:
         channel = conn.channel()
+        channel.auto_decode = False  # bodies stay bytes: py-amqp would decode each to str
         declare_all(channel, self._subs)
         channel.basic_qos(0, self._prefetch, False)
         tags = [
             channel.basic_consume(queue=sub.queue.name, callback=self._on_message(channel, sub))
             for sub in self._subs
         ]
-        # Reads wait DRAIN_TIMEOUT at most: set once here, py-amqp's drain_events(timeout=
-        # DRAIN_TIMEOUT) finds it set and leaves it, instead of setting and restoring it
-        # around each frame (two ioctls per frame, six per message).
+        # Reads wait DRAIN_TIMEOUT at most: set once here (the drainer reads with it, and
+        # py-amqp's drain_events(timeout=DRAIN_TIMEOUT) finds it set and leaves it) instead
+        # of being set and restored around each frame (two ioctls per frame, six a message).
         sock = conn.connection.transport.sock
         sock.settimeout(DRAIN_TIMEOUT)
         self.ready.set()
@@ -136,12 +141,24 @@ class AmqpConsumer:
             pass
 
     def _serve(self, conn: Any) -> None:
-        """Drain deliveries (running the callback) until stopped; raise when the broker goes."""
+        """Drain deliveries (running the callback) until stopped; raise when the broker goes.
+
+        Heartbeats are checked when a read times out and otherwise every DRAIN_TIMEOUT
+        (kombu asks for a check about twice per heartbeat interval), not after every
+        delivery: a busy consumer made as many checks as it took messages.
+        """
+        drain, check = drainer(conn), conn.heartbeat_check
+        checked = time.monotonic()
         while not self._stopped.is_set():
-            # socket.timeout: nothing arrived; look at the stop flag and the heartbeats
-            with contextlib.suppress(TimeoutError):
-                conn.drain_events(timeout=DRAIN_TIMEOUT)
-            conn.heartbeat_check(rate=HEARTBEAT_RATE)  # raises when the broker's stopped
+            try:
+                drain()
+            except TimeoutError:  # nothing arrived: look at the stop flag and the heartbeats
+                pass
+            else:
+                if time.monotonic() - checked < DRAIN_TIMEOUT:
+                    continue
+            check(rate=HEARTBEAT_RATE)  # raises when the broker's stopped
+            checked = time.monotonic()
 
     def _on_message(self, channel: Any, sub: Subscription) -> Any:
         queue = sub.queue.name
@@ -151,14 +168,14 @@ class AmqpConsumer:
             tag = info["delivery_tag"]
             body = message.body
             delivery = Delivery(
-                body=body.encode() if isinstance(body, str) else body,
+                body=body.encode() if isinstance(body, str) else body,  # "" when bodyless
                 exchange=info.get("exchange", ""),
                 routing_key=info.get("routing_key", ""),
                 queue=queue,
-                properties=dict(message.properties),
+                properties=message.properties,  # the message's own dict, made for it
                 redelivered=bool(info.get("redelivered")),
-                ack_fn=lambda: channel.basic_ack(tag),
-                reject_fn=lambda requeue: channel.basic_reject(tag, requeue),
+                ack_fn=partial(ack, channel, tag),
+                reject_fn=partial(channel.basic_reject, tag),
             )
             try:
                 self._callback(delivery)

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from labcloud.messaging.amqpconsumer import DRAIN_TIMEOUT, HEARTBEAT_RATE, AmqpConsumer
+from labcloud.messaging.amqpframes import drainer
 from labcloud.messaging.driver import Parked
 
 POLL = 0.001  # seconds the consumer's thread reads for in its turn, when no caller reads
@@ -28,6 +29,7 @@ class AmqpReplyConsumer(AmqpConsumer):
         super().__init__(*args, **kwargs)
         self._state = threading.Lock()
         self._conn: Any = None  # the connection consuming, while it is usable
+        self._drain: Any = None  # its drainer (reads one method, DRAIN_TIMEOUT at most)
         self._reading = False  # someone (a caller or this thread) is reading the connection
         self._parked: list[Parked] = []
         self._failure: BaseException | None = None
@@ -48,19 +50,21 @@ class AmqpReplyConsumer(AmqpConsumer):
                     waiter.park(left)  # woken by its reply, or to take its turn
                     continue
                 try:
-                    self._read_until(conn, waiter, deadline)
+                    self._read_until(*conn, waiter, deadline)
                 finally:
                     self._end_turn(waiter)
         finally:
             with self._state:
                 self._parked.remove(waiter)
 
-    def _take_turn(self) -> Any:
+    def _take_turn(self) -> tuple[Any, Any] | None:
+        """The connection and its drainer, for this thread to read; None when another
+        thread reads it or there is none."""
         with self._state:
             if self._reading or self._conn is None:
                 return None
             self._reading = True
-            return self._conn
+            return self._conn, self._drain
 
     def _end_turn(self, reader: Parked | None = None) -> None:
         """Give the connection up and wake one caller still waiting to read it."""
@@ -71,13 +75,16 @@ class AmqpReplyConsumer(AmqpConsumer):
                     waiter.wake()
                     break
 
-    def _read_until(self, conn: Any, waiter: Parked, deadline: float) -> None:
+    def _read_until(self, conn: Any, drain: Any, waiter: Parked, deadline: float) -> None:
         while not waiter.done:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             try:
-                conn.drain_events(timeout=min(left, DRAIN_TIMEOUT))
+                if left >= DRAIN_TIMEOUT:  # the socket's own read timeout (see _consume)
+                    drain()
+                else:
+                    conn.drain_events(timeout=left)
             except TimeoutError:
                 self._check_heartbeat(conn)
             except Exception as exc:  # the consumer's thread reconnects, or ends as it would
@@ -99,7 +106,7 @@ class AmqpReplyConsumer(AmqpConsumer):
 
     def _serve(self, conn: Any) -> None:
         with self._state:
-            self._conn, self._failure = conn, None
+            self._conn, self._drain, self._failure = conn, drainer(conn), None
         self._wake_all()  # callers parked while the connection was away: read again
         try:
             while not self._stopped.wait(DRAIN_TIMEOUT):

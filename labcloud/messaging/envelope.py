@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import random
 import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from labcloud.context import RequestContext
+from labcloud.context import RequestContext, uuid4_hex
 from labcloud.exceptions import LabCloudError
 from labcloud.messaging import jsoncodec
 from labcloud.messaging.exceptions import InvalidMessage, RemoteError
@@ -39,25 +37,8 @@ CONTENT_ENCODING = "utf-8"
 ALLOWED_EXCEPTION_PREFIX = "labcloud."
 
 
-# version 4 and the RFC 4122 variant in a random 128-bit number: a uuid4's 32 hex digits
-_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_V4_SET = (0x4000 << 64) | (0x8000 << 48)
-# A generator of its own, seeded from os.urandom (again in a forked child): a seed given to
-# the global one (random.seed(0) in a lab, hypothesis in a test) would make ids repeat, and
-# a server drops a message whose _unique_id it has seen.
-_IDS = random.Random()
-os.register_at_fork(after_in_child=_IDS.seed)
-
-
-def new_id() -> str:
-    """A message id as oslo's (``uuid.uuid4().hex``), from a pseudo-random generator: ids
-    must not repeat, not be secret (they travel in clear), and uuid4's os.urandom is a
-    system call that gives up the GIL, once or twice per cast, call and reply.
-
-    >>> import uuid; uuid.UUID(new_id()).version
-    4
-    """
-    return f"{(_IDS.getrandbits(128) & _V4_CLEAR) | _V4_SET:032x}"
+# a message id as oslo's (``uuid.uuid4().hex``), without uuid4's system call
+new_id = uuid4_hex
 
 
 def pack(msg: Mapping[str, Any]) -> bytes:

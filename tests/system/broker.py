@@ -165,9 +165,25 @@ class RabbitNode:
         pid = self.beam_pid()
         os.kill(pid, signal.SIGSTOP)
         try:
+            _wait_stopped(pid)
             yield pid
         finally:
             os.kill(pid, signal.SIGCONT)
+
+
+def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """Return once every thread of ``pid`` is stopped: kill() returns before a thread busy
+    on another core has stopped, and a publish sent at once could still be confirmed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that just ended
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        if all(state in "tT" for state in states):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"the RabbitMQ node ({pid}) did not stop within {timeout} s")
 
 
 def reap_stale_nodes() -> None:
