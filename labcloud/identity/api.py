@@ -23,7 +23,7 @@ from labcloud.identity.auth import Bus, Caller, Context, Manager, base_url
 from labcloud.identity.manager import IdentityManager, TokenInfo
 from labcloud.identity.schemas import AuthRequest, Named, V2AuthRequest
 from labcloud.policy import authorize
-from labcloud.rest.app import create_app
+from labcloud.rest.app import create_app, include_routes
 from labcloud.rest.auth import current_request_id
 from labcloud.trace.bus import TraceBus
 from labcloud.trace.flow import flow_step
@@ -168,7 +168,6 @@ def create_identity_app(manager: IdentityManager, bus: TraceBus | None = None) -
     app = create_app("labcloud identity (keystone)", "keystone", version=V3)
     app.state.identity = manager
     app.state.bus = bus
-    app.include_router(router)
-    app.include_router(accounts.router)
-    app.include_router(catalog.router)
+    for module_router in (router, accounts.router, catalog.router):
+        include_routes(app, module_router)
     return app

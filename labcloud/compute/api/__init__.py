@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -53,9 +53,9 @@ from labcloud.compute.api import (
     tags,
     volume_attachments,
 )
-from labcloud.compute.api.deps import MAX_VERSION, BaseUrl, microversion, served_version
+from labcloud.compute.api.deps import MAX_VERSION, BaseUrl, served_version
 from labcloud.compute.frontend import ComputeFrontend
-from labcloud.rest.app import create_app
+from labcloud.rest.app import create_app, include_routes
 from labcloud.rest.auth import current_request_id
 from labcloud.rest.errors import nova_body
 from labcloud.rest.middleware import HeadersMiddleware, Scope
@@ -155,6 +155,6 @@ def create_compute_app(frontend: ComputeFrontend, auth: Any) -> FastAPI:
     def v21(base: BaseUrl) -> dict[str, Any]:
         return {"version": _version(base)}
 
-    for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(microversion)])
+    for router in ROUTERS:  # each reads the microversion first (deps.nova_router)
+        include_routes(app, router)
     return app

@@ -7,18 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from labcloud.compute import server_actions
-from labcloud.compute.api.deps import Ctxt, Frontend
+from labcloud.compute.api.deps import Ctxt, Frontend, nova_router
 from labcloud.compute.frontend import ComputeFrontend
 from labcloud.compute.schemas import ConsoleOutput, Reboot, Resize
 from labcloud.context import RequestContext
 from labcloud.exceptions import Invalid
 
-router = APIRouter(prefix="/v2.1/servers/{uuid}", tags=["server actions"])
+router = nova_router("/v2.1/servers/{uuid}", "server actions")
 
 Action = Callable[[ComputeFrontend, RequestContext, str, Any], Any]
 

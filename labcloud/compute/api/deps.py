@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from labcloud.compute.frontend import ComputeFrontend
 from labcloud.context import RequestContext
@@ -26,7 +26,10 @@ class VersionNotAcceptable(LabCloudError):
     code = 406
 
 
-def frontend(request: Request) -> ComputeFrontend:
+# The dependencies below are ``async def`` though they never wait: FastAPI runs a plain
+# ``def`` dependency in a worker thread, a hop to the thread pool and back per dependency
+# and request, for what takes a microsecond on the event loop.
+async def frontend(request: Request) -> ComputeFrontend:
     front: ComputeFrontend = request.app.state.frontend
     return front
 
@@ -37,7 +40,7 @@ async def context(request: Request) -> RequestContext:
     return ctxt
 
 
-def base_url(request: Request) -> str:
+async def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
@@ -74,7 +77,7 @@ def served_version(nova_header: str | None, header: str | None) -> str:
     return f"{major}.{minor}"
 
 
-def microversion(request: Request) -> tuple[int, int]:
+async def microversion(request: Request) -> tuple[int, int]:
     return requested_version(
         request.headers.get("X-OpenStack-Nova-API-Version"),
         request.headers.get("OpenStack-API-Version"),
@@ -86,6 +89,12 @@ def since(version: tuple[int, int], first: tuple[int, int]) -> None:
     VersionNotFoundForAPIMethod)."""
     if version < first:
         raise NotFound("The resource could not be found.")
+
+
+def nova_router(prefix: str, tag: str) -> APIRouter:
+    """One resource's router: each of its routes reads the microversion asked for first
+    (400 or 406 before anything else is looked at), as nova's API does."""
+    return APIRouter(prefix=prefix, tags=[tag], dependencies=[Depends(microversion)])
 
 
 Ctxt = Annotated[RequestContext, Depends(context)]

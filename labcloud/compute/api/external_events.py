@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
-from labcloud.compute.api.deps import Ctxt, Frontend
+from labcloud.compute.api.deps import Ctxt, Frontend, nova_router
 from labcloud.compute.external_events import create_events
 from labcloud.compute.schemas import Body, Uuid
 from labcloud.policy import authorize
 
-router = APIRouter(prefix="/v2.1/os-server-external-events", tags=["server external events"])
+router = nova_router("/v2.1/os-server-external-events", "server external events")
 
 EventName = Literal[
     "network-changed", "network-vif-plugged", "network-vif-unplugged", "network-vif-deleted"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from labcloud.compute import responses as out
 from labcloud.compute import views
-from labcloud.compute.api.deps import JSON, BaseUrl, Ctxt, Frontend
+from labcloud.compute.api.deps import JSON, BaseUrl, Ctxt, Frontend, nova_router
 from labcloud.exceptions import NotFound
 
-router = APIRouter(prefix="/v2.1/flavors", tags=["flavors"])
+router = nova_router("/v2.1/flavors", "flavors")
 
 
 @router.get("", response_model=out.Flavors)

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter
-
 from labcloud.compute import responses as out
-from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion
+from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion, nova_router
 from labcloud.exceptions import NotFound
 from labcloud.policy import authorize
 
-zones_router = APIRouter(prefix="/v2.1/os-availability-zone", tags=["availability zones"])
-hypervisors_router = APIRouter(prefix="/v2.1/os-hypervisors", tags=["hypervisors"])
-services_router = APIRouter(prefix="/v2.1/os-services", tags=["services"])
+zones_router = nova_router("/v2.1/os-availability-zone", "availability zones")
+hypervisors_router = nova_router("/v2.1/os-hypervisors", "hypervisors")
+services_router = nova_router("/v2.1/os-services", "services")
 
 
 @zones_router.get("", response_model=out.Zones)

@@ -4,13 +4,11 @@ actions of a deleted server too."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from labcloud.compute import responses as out
-from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion
+from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion, nova_router
 from labcloud.policy import authorize
 
-router = APIRouter(prefix="/v2.1/servers/{uuid}/os-instance-actions", tags=["instance actions"])
+router = nova_router("/v2.1/servers/{uuid}/os-instance-actions", "instance actions")
 
 
 @router.get("", response_model=out.InstanceActions)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from fastapi.responses import JSONResponse
 
 from labcloud.compute import responses as out
-from labcloud.compute.api.deps import JSON, BaseUrl, Ctxt, Frontend, Microversion
+from labcloud.compute.api.deps import JSON, BaseUrl, Ctxt, Frontend, Microversion, nova_router
 from labcloud.compute.schemas import KeypairBody, KeypairQuery
 from labcloud.context import RequestContext
 from labcloud.exceptions import Invalid
 from labcloud.policy import authorize
 
-router = APIRouter(prefix="/v2.1/os-keypairs", tags=["keypairs"])
+router = nova_router("/v2.1/os-keypairs", "keypairs")
 Params = Annotated[KeypairQuery, Query()]
 INDEX = ("name", "public_key", "fingerprint")
 CREATE = (*INDEX, "user_id")

@@ -6,16 +6,14 @@ changes them (``os_compute_api:os-quota-sets:update``).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from labcloud.compute import responses as out
-from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion
+from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion, nova_router
 from labcloud.compute.schemas import QuotaSetBody, plain
 from labcloud.exceptions import Invalid
 from labcloud.policy import authorize
 
-limits_router = APIRouter(prefix="/v2.1/limits", tags=["limits"])
-router = APIRouter(prefix="/v2.1/os-quota-sets", tags=["quota sets"])
+limits_router = nova_router("/v2.1/limits", "limits")
+router = nova_router("/v2.1/os-quota-sets", "quota sets")
 
 
 @limits_router.get("", response_model=out.Limits)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from labcloud.compute import filters, server_actions, views
 from labcloud.compute import responses as out
-from labcloud.compute.api.deps import JSON, BaseUrl, Ctxt, Frontend, Microversion
+from labcloud.compute.api.deps import JSON, BaseUrl, Ctxt, Frontend, Microversion, nova_router
 from labcloud.compute.create import create_servers
 from labcloud.compute.schemas import (
     ListQuery,
@@ -21,7 +21,7 @@ from labcloud.compute.schemas import (
 from labcloud.exceptions import Invalid, NotFound
 from labcloud.policy import authorize
 
-router = APIRouter(prefix="/v2.1/servers", tags=["servers"])
+router = nova_router("/v2.1/servers", "servers")
 Filters = Annotated[ListQuery, Query()]
 
 

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from labcloud.compute import locks_tags
-from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion, since
+from labcloud.compute.api.deps import JSON, Ctxt, Frontend, Microversion, nova_router, since
 from labcloud.compute.schemas import Tags
 from labcloud.exceptions import NotFound
 
-router = APIRouter(prefix="/v2.1/servers/{uuid}/tags", tags=["server tags"])
+router = nova_router("/v2.1/servers/{uuid}/tags", "server tags")
 FIRST = (2, 26)
 
 

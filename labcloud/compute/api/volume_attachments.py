@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from labcloud.compute import responses as out
 from labcloud.compute import server_actions
-from labcloud.compute.api.deps import JSON, Ctxt, Frontend
+from labcloud.compute.api.deps import JSON, Ctxt, Frontend, nova_router
 from labcloud.compute.schemas import AttachmentBody
 
-router = APIRouter(prefix="/v2.1/servers/{uuid}/os-volume_attachments", tags=["volume attachments"])
+router = nova_router("/v2.1/servers/{uuid}/os-volume_attachments", "volume attachments")
 
 
 @router.post("", response_model=out.AttachmentBody)

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from labcloud.image.api import data, discovery, images, members
 from labcloud.image.manager import ImageManager
-from labcloud.rest.app import create_app
+from labcloud.rest.app import create_app, include_routes
 from labcloud.rest.auth import TokenValidator
 
 
@@ -16,5 +16,5 @@ def create_image_app(manager: ImageManager, validator: TokenValidator) -> FastAP
     app.state.manager = manager
     app.state.validator = validator
     for router in (discovery.router, images.router, data.router, members.router):
-        app.include_router(router)
+        include_routes(app, router)
     return app

@@ -25,7 +25,7 @@ from labcloud.network.manager import NetworkManager
 from labcloud.network.ports import PortManager
 from labcloud.network.quotas import NetworkQuotas
 from labcloud.network.routers import L3Notifier, RouterManager
-from labcloud.rest.app import create_app
+from labcloud.rest.app import create_app, include_routes
 from labcloud.rest.auth import TokenValidator
 
 # FastAPI tries the routers in this order: ports first, as nova-compute creates one for
@@ -73,6 +73,6 @@ def create_network_app(
     app.state.plugin = create_plugin(networks, ports, agents_db, l3_notifier)
     app.state.validator = validator
     for module in ROUTERS:
-        app.include_router(module.router)
+        include_routes(app, module.router)
     app.add_middleware(FieldsMiddleware)  # ?fields=: only the attributes asked for
     return app

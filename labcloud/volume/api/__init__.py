@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from labcloud.rest.app import create_app
+from labcloud.rest.app import create_app, include_routes
 from labcloud.rest.auth import TokenValidator
 from labcloud.volume.api import actions, quotas, snapshots, versions, volumes
 from labcloud.volume.api.deps import MAX_VERSION
@@ -30,5 +30,5 @@ def create_volume_app(
         quotas.router,
     )
     for router in routers:
-        app.include_router(router)
+        include_routes(app, router)
     return app
