@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import Table, Update, bindparam, insert, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Result
 
 from labcloud.compute import instance_actions
 from labcloud.compute.models import Instance, InstanceFault
@@ -27,6 +27,7 @@ STATE_FIELDS = ("vm_state", "task_state", "power_state")
 # ORM session, whose set-up and commit cost about as much as the statements.
 TABLE: Table = Instance.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 COLUMNS = tuple(c.name for c in TABLE.columns)
+_KNOWN = frozenset(COLUMNS)
 FAULTS: Table = InstanceFault.__table__  # type: ignore[assignment]
 FAULT_BATCH = 500  # instances whose faults one query reads (SQLite allows 32,766 parameters)
 
@@ -57,11 +58,23 @@ def now() -> datetime:
 
 def to_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     """An instance (a row of the table, by column name) as it travels over RPC (JSON-safe)."""
-    result = dict(row)
+    return _sent(dict(row))
+
+
+def _sent(result: dict[str, Any]) -> dict[str, Any]:
+    """``to_dict`` of a dict of the row's own (changed in place, and returned)."""
     for key in ("launched_at", "created_at", "updated_at"):
         result[key] = result[key].isoformat() if result[key] else None
-    result["status"] = status(row["vm_state"], row["task_state"])
+    result["status"] = status(result["vm_state"], result["task_state"])
     return result
+
+
+def _first(result: Result[Any]) -> dict[str, Any] | None:
+    """The first row of ``result`` as a dict by column name, or None: built from the row's
+    fields, where ``result.mappings().first()`` wraps the result and the row in two more
+    objects first (a tenth of the instructions of a SELECT by key)."""
+    row = result.first()
+    return None if row is None else dict(zip(row._fields, row, strict=True))
 
 
 class Instances:
@@ -94,11 +107,11 @@ class Instances:
         self, uuid: str, *, project_id: str | None = None, read_deleted: bool = False
     ) -> dict[str, Any]:
         with self.db.read() as c:
-            row = c.execute(self._by_uuid, {"uuid": uuid}).mappings().first()
+            row = _first(c.execute(self._by_uuid, {"uuid": uuid}))
         gone = row is not None and row["deleted"] and not read_deleted
         if row is None or gone or (project_id and row["project_id"] != project_id):
             raise InstanceNotFound(instance_id=uuid)
-        return to_dict(row)
+        return _sent(row)
 
     def get_many(self, uuids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The instances of ``uuids`` not deleted, by uuid, in one query (nova's
@@ -175,7 +188,7 @@ class Instances:
         from the check to the write), else UnexpectedVMStateError. ``fault`` (code, message,
         details): recorded in the same transaction, so no reader sees ERROR without it."""
         values = {"metadata" if k == "metadata_" else k: v for k, v in updates.items()}
-        unknown = set(values).difference(COLUMNS)
+        unknown = values.keys() - _KNOWN
         if unknown:
             raise ValueError(f"instances have no column {', '.join(sorted(unknown))}")
         values["updated_at"] = now()
@@ -186,16 +199,16 @@ class Instances:
         with self.db.transaction() as c:
             row = None
             if states:  # the row comes back if one of its states changes: that is traced
-                row = c.execute(self._writer(states, expecting), params).mappings().first()
+                row = _first(c.execute(self._writer(states, expecting), params))
             changed = row is not None
             if row is None:  # no state changes (or none given): written all the same
-                row = c.execute(self._writer((), expecting), params).mappings().first()
+                row = _first(c.execute(self._writer((), expecting), params))
             if row is None:
                 self._not_written(c, uuid, expected_vm_state)
             if fault is not None:
                 self._add_fault(c, uuid, *fault)
             self.db.record(c, TABLE.name, "update", uuid)
-        result = to_dict(row)
+        result = _sent(row)
         if changed:
             self._emit(result)
         return result
