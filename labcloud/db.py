@@ -219,23 +219,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A transaction that only reads, for Core statements (see :meth:`reader`), its
-        connection lent as :meth:`transaction`'s is."""
-        idle = self._idle_readers
-        with self._read_lock or _NO_LOCK:
-            conn = self._checkout(idle, self._read_engine)
-            try:
-                trans = conn.begin()
-                try:
-                    yield conn
-                except BaseException:
-                    trans.rollback()
-                    raise
-                trans.commit()
-            except BaseException:
-                conn.close()
-                raise
-            self._checkin(idle, conn)
+        """A transaction that only reads, for Core statements (see :meth:`reader`)."""
+        with (
+            self._read_lock or _NO_LOCK,
+            self._lent(self._idle_readers, self._read_engine) as conn,
+            conn.begin(),
+        ):
+            yield conn
 
     def _checkout(self, idle: list[Connection], engine: Engine) -> Connection:
         try:
