@@ -97,14 +97,10 @@ class RequestContext:
         # every RPC message rebuilds one, straight from its fields: no dict of the fields
         # first, and ``extra`` looked for only among the keys a context does not name
         extra: dict[str, Any] = {}
-        cut = len(prefix)
-        rest = data.keys() - keys.known
-        for key in () if rest <= others else rest:
-            if key[:cut] == prefix:
-                known = keys.known
-                fields = [(k, v) for k, v in data.items() if k[:cut] == prefix]
-                extra = {k[cut:]: v for k, v in fields if k not in known}
-                break
+        cut, known = len(prefix), keys.known
+        strays = data.keys() - known - others  # keys neither a context's nor the message's
+        if any(key[:cut] == prefix for key in strays):  # rare: context fields not named here
+            extra = {k[cut:]: v for k, v in data.items() if k[:cut] == prefix and k not in known}
         # its fields set at once, not by ten object.__setattr__ calls of the frozen
         # dataclass's __init__ (same values)
         ctxt = object.__new__(cls)
