@@ -56,8 +56,7 @@ def neutron_server(conf: ServiceConf, *, shared: Shared | None = None) -> Binary
     ports = PortManager(manager)
     agents_db = AgentsDb(manager.db, conf.DEFAULT.service_down_time)
     # each live DHCP agent hosts every network, each live L3 agent every router
-    ports.dhcp_agents = lambda network_id: agents_db.hosts(DHCP[0])
-    ports.dhcp_agents_in = lambda c, network_id: agents_db.hosts(DHCP[0], c=c)
+    ports.dhcp_agents = lambda network_id, c: agents_db.hosts(DHCP[0], c=c)
     manager.driver = AgentNotifier(transport, lambda: agents_db.hosts(DHCP[0]), manager.segment)
     l3_notifier = L3AgentNotifier(transport, lambda: agents_db.hosts(L3[0]))
     nova = _nova(binary, conf) if conf.DEFAULT.notify_nova_on_port_status_changes else None

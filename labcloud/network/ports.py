@@ -75,12 +75,9 @@ class PortManager:
         # neutron's nova notifier (nova.py): status changes and deletes of instances' ports
         self.nova: NovaNotifier | None = None
         # the hosts of the live DHCP agents hosting a network (neutron's
-        # get_dhcp_agents_hosting_networks): a port there waits for one to serve it
-        self.dhcp_agents: Callable[[str], list[str]] = lambda network_id: []
-        # the same, read in the caller's read transaction (create_port's)
-        self.dhcp_agents_in: Callable[[Connection, str], list[str]] = lambda c, network_id: (
-            self.dhcp_agents(network_id)
-        )
+        # get_dhcp_agents_hosting_networks): a port there waits for one to serve it; read
+        # in the caller's read transaction when given one (create_port's), else in its own
+        self.dhcp_agents: Callable[[str, Connection | None], list[str]] = lambda net_id, c: []
 
     def status_changed(self, port: dict[str, Any], previous: str | None) -> None:
         """Tell nova (neutron's notifier), after the commit, when a port's status changed."""
@@ -104,7 +101,7 @@ class PortManager:
             groups = self.groups.read_groups_for_port(c, ctxt, project_id, wanted, owner)
             agents = self.networks.agents
             # read once: the DHCP block below and the port_create_end cast both need them
-            dhcp_hosts = self.dhcp_agents_in(c, net["id"]) if agents else None
+            dhcp_hosts = self.dhcp_agents(net["id"], c) if agents else None
         if groups is None:  # the project's first port: its default group is made now
             groups = [self.groups.default_group(project_id)]
         for _ in range(ALLOCATION_ATTEMPTS):
@@ -201,7 +198,8 @@ class PortManager:
             before["security_groups"],
         )
         agents = self.networks.agents
-        hosted = agents and "fixed_ips" in body and bool(self.dhcp_agents(before["network_id"]))
+        net_id = before["network_id"]
+        hosted = agents and "fixed_ips" in body and bool(self.dhcp_agents(net_id, None))
         groups = None  # checked before the write: its reader would nest in it on one connection
         if "security_groups" in body:
             owner = str(body.get("device_owner", before["device_owner"]))

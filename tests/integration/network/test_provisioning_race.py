@@ -24,7 +24,7 @@ def test_two_entities_completing_at_once_leave_the_port_active(db_url: str) -> N
     manager = NetworkManager(db_url, agents=True)
     try:
         ports = PortManager(manager)
-        ports.dhcp_agents = lambda network_id: ["controller"]  # a DHCP block too
+        ports.dhcp_agents = lambda network_id, c: ["controller"]  # a DHCP block too
         net = manager.create_network(ADMIN, {"name": "n", "project_id": "p"})
         manager.create_subnet(
             ADMIN, {"network_id": net["id"], "cidr": "10.0.0.0/24", "ip_version": 4}

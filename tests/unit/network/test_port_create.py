@@ -32,7 +32,7 @@ def ports(tmp_path: Path) -> Iterator[PortManager]:
     manager.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.0.0.0/29"})
     made = PortManager(manager)
     made.groups.default_group("p")
-    made.dhcp_agents = lambda network_id: ["net1"]
+    made.dhcp_agents = lambda network_id, c: ["net1"]
     yield made
     manager.db.dispose()
 
@@ -77,7 +77,7 @@ def test_the_dhcp_agents_are_read_in_the_read_transaction(ports: PortManager) ->
     the default group: still one read transaction and one write."""
     agents = AgentsDb(ports.db)
     agents.report_state({"agent_type": DHCP[0], "host": "net1", "binary": DHCP[1]})
-    ports.dhcp_agents_in = lambda c, network_id: agents.hosts(DHCP[0], c=c)
+    ports.dhcp_agents = lambda network_id, c: agents.hosts(DHCP[0], c=c)
     engine, asked = ports.db.engine, body(ports)
     statements: list[str] = []
     begins: list[str] = []
