@@ -211,7 +211,7 @@ class ConductorManager:
         for inst in list(self._unreleased.values()):  # a release that failed last time
             self._release_ports(inst)
         with self.instances.db.read() as c:
-            last_report = dict(c.execute(_LAST_REPORTS).tuples().all())
+            last_report = dict(c.execute(_LAST_REPORTS).all())
         failed = []
         for inst in self.instances.in_state(VmState.BUILDING):
             host = inst["host"]
