@@ -189,7 +189,8 @@ def scenario_builds(count: int, separate: bool) -> dict[str, Any]:
                 except Exception as exc:  # a failed POST is a result to report
                     errors.append(repr(exc))
 
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, times = time.perf_counter(), time.process_time(), os.times()
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
     if separate:
         share = [count // THREADS + (t < count % THREADS) for t in range(THREADS)]
         threads = [
@@ -208,6 +209,8 @@ def scenario_builds(count: int, separate: bool) -> dict[str, Any]:
     result = {
         "elapsed": builds.last - start,
         "cpu": time.process_time() - cpu,
+        "cpu_kernel": os.times().system - times.system,  # system calls, thread switches
+        "switches": resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - switches,
         "first": builds.first - start if builds.first else None,
         "posted": posted,
         "finished": finished,
@@ -327,7 +330,9 @@ def report(args: argparse.Namespace) -> int:
         print(
             f"  (POSTs answered after {r['posted']:.2f} s, first ACTIVE after {r['first'] or 0:.2f}"
             f" s; cloud stop {r['stop']:.2f} s; peak RSS {r['peak_rss_mb']:.0f} MB; the cloud's"
-            f" CPU time while building {r['cpu']:.1f} s, which load on the machine changes less)"
+            f" CPU time while building {r['cpu']:.1f} s, which load on the machine changes less;"
+            f" {r['cpu_kernel']:.1f} s of it in the kernel, {r['switches'] / n:.0f} voluntary"
+            " thread switches per instance: a machine where those cost more is slower here)"
         )
     print(f"  ({load()})", flush=True)
     hosts, p = run("hosts", args)
