@@ -3,11 +3,12 @@ so the port is known (and taken) at once, and stop it cleanly.
 
 uvicorn's own ``Server.serve`` wakes ten times a second to look for a stop request and
 renew the ``Date`` header; a cloud has five API servers, so that alone kept an idle notebook
-kernel busy. Here the server's thread sleeps on an asyncio event instead: it renews the
-``Date`` header once a second while connections are open, and when none is, it sleeps
-until one comes (whose Date is then renewed before its first request is read). ``stop()``
-is split in two (``request_stop`` then ``join``), so a cloud stops all its servers at once
-instead of one after another.
+kernel busy. Here the server's thread sleeps on an asyncio event until it is told to stop,
+and the ``Date`` header is renewed when bytes arrive on a connection, if it is a second old
+or more, before uvicorn reads a request from them: every response is dated to the second,
+and an open kept-alive connection with nothing on it wakes nothing. ``stop()`` is split in
+two (``request_stop`` then ``join``), so a cloud stops all its servers at once instead of
+one after another.
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ class ApiServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None  # set to wake the server's thread
         self._stopping = False
-        self._arrived = False  # a connection came since the thread last looked
         self._dated = 0.0  # time.monotonic() of the Date header's last renewal
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -81,23 +81,17 @@ class ApiServer:
         assert self._server is not None
         server = self._server
         server.config.load()
-        server.config.http_protocol_class = _announced(  # type: ignore[assignment]
-            server.config.http_protocol_class, self._connection_made
+        server.config.http_protocol_class = _dated(  # type: ignore[assignment]
+            server.config.http_protocol_class, self._date_if_stale
         )
         server.lifespan = server.config.lifespan_class(server.config)
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         await server.startup(sockets=[self._sock])
         self._renew_date()
         self._ready.set()
-        while not self._stopping:
+        while not self._stopping:  # nothing to do between requests: wait to be stopped
             self._wake.clear()
-            # no connection open (nor one on its way): no response to date, no reason to wake
-            idle = not server.server_state.connections and not self._arrived
-            self._arrived = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), None if idle else DATE_REFRESH)
-            if time.monotonic() - self._dated >= DATE_REFRESH:
-                self._renew_date()
+            await self._wake.wait()
         await _shut_down(server, self._sock)
 
     def _renew_date(self) -> None:
@@ -109,14 +103,11 @@ class ApiServer:
         self._server.server_state.default_headers = headers
         self._dated = time.monotonic()
 
-    def _connection_made(self) -> None:
-        """A connection comes (in the server's thread, before its protocol exists): its
-        Date up to date, and the thread woken to keep it so while connections stay."""
+    def _date_if_stale(self) -> None:
+        """Bytes came on a connection (in the server's thread, before uvicorn parses them):
+        the Date its response will carry renewed if it is a second old or more."""
         if time.monotonic() - self._dated >= DATE_REFRESH:
             self._renew_date()
-        self._arrived = True
-        if self._wake is not None:
-            self._wake.set()
 
     def _stop_now(self) -> None:
         self._stopping = True
@@ -164,12 +155,20 @@ class ApiServer:
         self.join()
 
 
-def _announced(protocol: Callable[..., Any], arrived: Callable[[], None]) -> Callable[..., Any]:
-    """uvicorn's protocol class, calling ``arrived()`` as each connection is accepted."""
+def _dated(protocol: Callable[..., Any], date: Callable[[], None]) -> Callable[..., Any]:
+    """uvicorn's protocol class, each connection's protocol calling ``date()`` before it
+    takes the bytes that came (a request's headers among them)."""
 
     def make(*args: Any, **kwargs: Any) -> Any:
-        arrived()
-        return protocol(*args, **kwargs)
+        connection = protocol(*args, **kwargs)
+        received = connection.data_received
+
+        def data_received(data: bytes) -> None:
+            date()
+            received(data)
+
+        connection.data_received = data_received  # asyncio looks it up at each read
+        return connection
 
     return make
 
