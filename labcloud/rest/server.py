@@ -58,8 +58,7 @@ class ApiServer:
         self.host, self.port = self._sock.getsockname()[:2]
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None  # set to wake the server's thread
-        self._stopping = False
+        self._stop: asyncio.Event | None = None  # set to stop the server (its thread waits)
         self._dated = 0.0  # time.monotonic() of the Date header's last renewal
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -85,13 +84,11 @@ class ApiServer:
             server.config.http_protocol_class, self._date_if_stale
         )
         server.lifespan = server.config.lifespan_class(server.config)
-        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         await server.startup(sockets=[self._sock])
         self._renew_date()
         self._ready.set()
-        while not self._stopping:  # nothing to do between requests: wait to be stopped
-            self._wake.clear()
-            await self._wake.wait()
+        await self._stop.wait()  # nothing to do between requests: wait to be stopped
         await _shut_down(server, self._sock)
 
     def _renew_date(self) -> None:
@@ -110,9 +107,8 @@ class ApiServer:
             self._renew_date()
 
     def _stop_now(self) -> None:
-        self._stopping = True
-        if self._wake is not None:
-            self._wake.set()
+        if self._stop is not None:
+            self._stop.set()
 
     def start(self, app: Any = None, timeout: float = 10.0) -> ApiServer:
         self.app = app if app is not None else self.app
